@@ -1,0 +1,33 @@
+//! Named database upgrade steps per component, a ledger of what each site
+//! applied, one global plan across all components, and release consolidation.
+//!
+//! The contract every module keeps is in `docs/semantics.md`: pruning and
+//! consolidation never change what a site would run (P1, C1), consolidation
+//! is idempotent (I1), and released history is append-only.
+#![deny(missing_docs)]
+
+pub mod component;
+pub mod manifest;
+pub mod plan;
+pub mod release_file;
+pub mod release_name;
+pub mod site;
+pub mod source;
+pub mod step;
+pub mod step_name;
+mod toml_doc;
+pub mod tree;
+pub mod tree_error;
+pub mod upgrade_file;
+pub mod version;
+
+pub use component::ComponentName;
+pub use manifest::Manifest;
+pub use release_name::ReleaseName;
+pub use site::SiteState;
+pub use source::{TreeSource, WorkTree};
+pub use step::{Checksum, Phase, Step, StepKey};
+pub use step_name::StepName;
+pub use tree::Tree;
+pub use tree_error::TreeError;
+pub use version::Version;

@@ -1,0 +1,211 @@
+//! The plan order of a tree and the pending steps of a site.
+//!
+//! Phases come first (`pre`, `main`, `post`). Within a phase steps run in name
+//! (date) order, ties broken by component rank: core, then plugin types in the
+//! manifest's order, then component name. `requires` adds edges. With the
+//! staged strategy `main` steps are grouped by component in rank order, and a
+//! requirement that order would break is an error, never a silent reorder.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use crate::manifest::Strategy;
+use crate::site::SiteState;
+use crate::step::{Phase, Step, StepKey};
+use crate::tree::Tree;
+
+/// Why a tree has no plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A step requires a step that is not in the tree.
+    #[error("{step} ({location}) requires {requires}, which does not exist")]
+    MissingRequirement {
+        /// The requiring step.
+        step: String,
+        /// Where it is defined.
+        location: String,
+        /// The missing step.
+        requires: String,
+    },
+    /// A step requires a step of a later phase.
+    #[error("{step} ({phase}, {location}) requires {requires} ({required_phase}, {required_location}), which runs in a later phase")]
+    LaterPhase {
+        /// The requiring step.
+        step: String,
+        /// Its phase.
+        phase: Phase,
+        /// Where it is defined.
+        location: String,
+        /// The required step.
+        requires: String,
+        /// Its phase.
+        required_phase: Phase,
+        /// Where it is defined.
+        required_location: String,
+    },
+    /// Requirements form a cycle.
+    #[error("requirements form a cycle: {}", .steps.join(" -> "))]
+    Cycle {
+        /// The steps of the cycle, each with its location, the first repeated at the end.
+        steps: Vec<String>,
+    },
+    /// The staged order runs a required step after the step that requires it.
+    #[error("{step} ({location}) requires {requires} ({required_location}), but the staged strategy runs {requires} later")]
+    StagedOrder {
+        /// The requiring step.
+        step: String,
+        /// Where it is defined.
+        location: String,
+        /// The required step.
+        requires: String,
+        /// Where it is defined.
+        required_location: String,
+    },
+}
+
+impl PlanError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            PlanError::MissingRequirement { .. } => {
+                "fix the `requires` line, or add the missing step"
+            }
+            PlanError::LaterPhase { .. } => {
+                "move the required step to an earlier phase, or the requiring step to a later one"
+            }
+            PlanError::Cycle { .. } => "remove one of the `requires` lines of the cycle",
+            PlanError::StagedOrder { .. } => {
+                "drop the requirement, move the step to the component it depends on, or use strategy = \"global\""
+            }
+        }
+    }
+}
+
+type SortKey = (Phase, usize, String, String, String);
+
+fn sort_key(tree: &Tree, step: &Step) -> SortKey {
+    let rank = tree.manifest.type_rank(&step.key.component);
+    let component = step.key.component.to_string();
+    let name = step.key.name.to_string();
+    if tree.manifest.strategy == Strategy::Staged && step.phase == Phase::Main {
+        (step.phase, rank, component, name, String::new())
+    } else {
+        (step.phase, 0, name, format!("{rank:020}"), component)
+    }
+}
+
+/// Every step of the tree in plan order.
+pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
+    let steps = &tree.steps;
+    let index: BTreeMap<&StepKey, usize> = steps.iter().enumerate().map(|(i, s)| (&s.key, i)).collect();
+    let keys: Vec<SortKey> = steps.iter().map(|s| sort_key(tree, s)).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+    let mut indegree = vec![0usize; steps.len()];
+    for (i, step) in steps.iter().enumerate() {
+        for req in &step.requires {
+            let Some(&j) = index.get(req) else {
+                return Err(PlanError::MissingRequirement {
+                    step: step.key.to_string(),
+                    location: step.location(),
+                    requires: req.to_string(),
+                });
+            };
+            let required = &steps[j];
+            if required.phase > step.phase {
+                return Err(PlanError::LaterPhase {
+                    step: step.key.to_string(),
+                    phase: step.phase,
+                    location: step.location(),
+                    requires: req.to_string(),
+                    required_phase: required.phase,
+                    required_location: required.location(),
+                });
+            }
+            dependents[j].push(i);
+            indegree[i] += 1;
+        }
+    }
+    let staged = tree.manifest.strategy == Strategy::Staged;
+    let mut heap: BinaryHeap<Reverse<(&SortKey, usize)>> = BinaryHeap::new();
+    for (i, d) in indegree.iter().enumerate() {
+        if *d == 0 {
+            heap.push(Reverse((&keys[i], i)));
+        }
+    }
+    let mut out = Vec::with_capacity(steps.len());
+    while let Some(Reverse((_, i))) = heap.pop() {
+        out.push(i);
+        for &d in &dependents[i] {
+            indegree[d] -= 1;
+            if indegree[d] == 0 {
+                heap.push(Reverse((&keys[d], d)));
+            }
+        }
+    }
+    if out.len() < steps.len() {
+        return Err(cycle(tree, &indegree, &index));
+    }
+    if staged {
+        // Staged order is fixed by the keys alone: any requirement it breaks is an error.
+        let mut by_key: Vec<usize> = (0..steps.len()).collect();
+        by_key.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        let mut position = vec![0usize; steps.len()];
+        for (p, &i) in by_key.iter().enumerate() {
+            position[i] = p;
+        }
+        for (i, step) in steps.iter().enumerate() {
+            for req in &step.requires {
+                if let Some(&j) = index.get(req) {
+                    if position[j] > position[i] {
+                        return Err(PlanError::StagedOrder {
+                            step: step.key.to_string(),
+                            location: step.location(),
+                            requires: req.to_string(),
+                            required_location: steps[j].location(),
+                        });
+                    }
+                }
+            }
+        }
+        return Ok(by_key.into_iter().map(|i| &steps[i]).collect());
+    }
+    Ok(out.into_iter().map(|i| &steps[i]).collect())
+}
+
+fn cycle(tree: &Tree, indegree: &[usize], index: &BTreeMap<&StepKey, usize>) -> PlanError {
+    let steps = &tree.steps;
+    // Walk requirements among the steps left unsorted until one repeats.
+    let start = indegree.iter().position(|&d| d > 0).unwrap_or(0);
+    let mut path: Vec<usize> = vec![start];
+    let mut current = start;
+    loop {
+        let next = steps[current]
+            .requires
+            .iter()
+            .filter_map(|r| index.get(r).copied())
+            .find(|&j| indegree[j] > 0);
+        let Some(next) = next else { break };
+        if let Some(pos) = path.iter().position(|&p| p == next) {
+            let mut cycle: Vec<String> = path[pos..]
+                .iter()
+                .map(|&i| format!("{} ({})", steps[i].key, steps[i].location()))
+                .collect();
+            cycle.push(format!("{}", steps[next].key));
+            return PlanError::Cycle { steps: cycle };
+        }
+        path.push(next);
+        current = next;
+    }
+    PlanError::Cycle {
+        steps: path.iter().map(|&i| steps[i].key.to_string()).collect(),
+    }
+}
+
+/// `pending(T, S)`: the steps of the tree not applied on the site, in plan order.
+pub fn pending<'t>(tree: &'t Tree, order: &[&'t Step], site: &SiteState) -> Vec<&'t Step> {
+    order
+        .iter()
+        .copied()
+        .filter(|s| !site.applied(tree, s))
+        .collect()
+}

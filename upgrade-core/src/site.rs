@@ -1,0 +1,49 @@
+//! `SiteState`: what a site has applied — ledger rows, completed release,
+//! revision and version — and the `applied` predicate of the contract.
+
+use std::collections::BTreeMap;
+
+use crate::release_name::ReleaseName;
+use crate::step::{Checksum, Step, StepKey};
+use crate::tree::Tree;
+use crate::version::Version;
+
+/// The upgrade state of one site.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteState {
+    /// Ledger rows: every step the site completed and its checksum then.
+    pub ledger: BTreeMap<StepKey, Checksum>,
+    /// The last release the site completed.
+    pub release: Option<ReleaseName>,
+    /// The code revision the site was last synchronised with.
+    pub revision: Option<i64>,
+    /// The code version the site was last upgraded to.
+    pub version: Option<Version>,
+}
+
+impl SiteState {
+    /// A site that never ran a step.
+    pub fn fresh() -> Self {
+        SiteState::default()
+    }
+
+    /// `applied(s)`: a ledger row, or `s` is tagged R and the site completed R
+    /// or a later release (release order = order of the tree's history).
+    pub fn applied(&self, tree: &Tree, step: &Step) -> bool {
+        if self.ledger.contains_key(&step.key) {
+            return true;
+        }
+        match (step.release(), &self.release) {
+            (Some(tagged), Some(completed)) => {
+                match (
+                    tree.manifest.release_index(tagged),
+                    tree.manifest.release_index(completed),
+                ) {
+                    (Some(t), Some(c)) => t <= c,
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}

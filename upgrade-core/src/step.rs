@@ -1,0 +1,410 @@
+//! `Step`: one upgrade step — identity, header, SQL body and checksum — and the
+//! parsing of standalone step files.
+//!
+//! A standalone file is `<name>.sql` or per-database variants `<name>.<db>.sql`.
+//! Its leading `-- key: value` lines (keys `phase`, `requires`, `transaction`)
+//! are the header; they are not part of the body. The body is normalised before
+//! it is stored or hashed, so editor noise never counts as a change.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::component::ComponentName;
+use crate::release_name::ReleaseName;
+use crate::step_name::StepName;
+use crate::tree_error::{TreeError, TreeErrorKind};
+
+/// The databases a step may have a variant for.
+pub const DATABASES: [&str; 2] = ["postgres", "sqlite"];
+
+/// When a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Additive changes run before maintenance mode.
+    Pre,
+    /// Changes run under maintenance.
+    Main,
+    /// Changes run after the site is back, in resumable batches.
+    Post,
+}
+
+impl Phase {
+    /// Parses `pre`, `main` or `post`.
+    pub fn parse(text: &str) -> Option<Phase> {
+        match text {
+            "pre" => Some(Phase::Pre),
+            "main" => Some(Phase::Main),
+            "post" => Some(Phase::Post),
+            _ => None,
+        }
+    }
+
+    /// The phase as text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pre => "pre",
+            Phase::Main => "main",
+            Phase::Post => "post",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The identity of a step: component and name, written `component/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepKey {
+    /// The component.
+    pub component: ComponentName,
+    /// The step name.
+    pub name: StepName,
+}
+
+impl StepKey {
+    /// Parses `component/name`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (c, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` is not `component/name`"))?;
+        Ok(StepKey {
+            component: ComponentName::parse(c.trim()).map_err(|e| e.to_string())?,
+            name: StepName::parse(n.trim()).map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+impl fmt::Display for StepKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.component, self.name)
+    }
+}
+
+/// A `sha256:<hex>` checksum of a step's normalised body or bodies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Checksum(String);
+
+impl Checksum {
+    /// The checksum of a body: one body for every database, or one per database.
+    pub fn of(body: &Body) -> Self {
+        let mut hasher = Sha256::new();
+        match body {
+            Body::Any(sql) => hasher.update(normalise(sql).as_bytes()),
+            Body::PerDatabase(map) => {
+                for (db, sql) in map {
+                    hasher.update(b"\0variant:");
+                    hasher.update(db.as_bytes());
+                    hasher.update(b"\n");
+                    hasher.update(normalise(sql).as_bytes());
+                }
+            }
+        }
+        let hex: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Checksum(format!("sha256:{hex}"))
+    }
+
+    /// A checksum as recorded in a file or a ledger (not validated beyond shape).
+    pub fn from_recorded(text: &str) -> Option<Self> {
+        let hex = text.strip_prefix("sha256:")?;
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+            .then(|| Checksum(text.to_string()))
+    }
+
+    /// The checksum as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The SQL of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// One script for every database.
+    Any(String),
+    /// One script per database; on other databases the step is a recorded no-op.
+    PerDatabase(BTreeMap<String, String>),
+}
+
+impl Body {
+    /// The script to run on `database`, or `None` when the step is a no-op there.
+    pub fn for_database(&self, database: &str) -> Option<&str> {
+        match self {
+            Body::Any(sql) => Some(sql),
+            Body::PerDatabase(map) => map.get(database).map(String::as_str),
+        }
+    }
+}
+
+/// Where a step is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A standalone file (or one file per database variant) in `db/upgrades`.
+    Standalone {
+        /// The file or files, sorted.
+        files: Vec<String>,
+    },
+    /// An entry of a component's `db/upgrade.toml`, tagged with a release.
+    Released {
+        /// The release the entry is tagged with.
+        release: ReleaseName,
+        /// The component's upgrade.toml.
+        file: String,
+        /// The line of its `[[step]]` header.
+        line: Option<usize>,
+    },
+}
+
+/// One upgrade step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Its identity.
+    pub key: StepKey,
+    /// When it runs.
+    pub phase: Phase,
+    /// Steps that must run before it.
+    pub requires: Vec<StepKey>,
+    /// Whether it runs inside a transaction with its ledger row.
+    pub transaction: bool,
+    /// The SQL.
+    pub body: Body,
+    /// The checksum sites record: the recorded one for released entries, else computed.
+    pub checksum: Checksum,
+    /// The checksum of the body as it is now.
+    pub computed: Checksum,
+    /// Where it is defined.
+    pub origin: Origin,
+}
+
+impl Step {
+    /// The release it is tagged with, if consolidated.
+    pub fn release(&self) -> Option<&ReleaseName> {
+        match &self.origin {
+            Origin::Released { release, .. } => Some(release),
+            Origin::Standalone { .. } => None,
+        }
+    }
+
+    /// Where it is defined, as `file` or `file:line`, for messages.
+    pub fn location(&self) -> String {
+        match &self.origin {
+            Origin::Standalone { files } => files.join(", "),
+            Origin::Released {
+                file,
+                line: Some(l),
+                ..
+            } => format!("{file}:{l}"),
+            Origin::Released { file, .. } => file.clone(),
+        }
+    }
+}
+
+/// Normalises a body: no BOM, LF line ends, no trailing white space on any
+/// line, no blank lines at the start or end, and exactly one final newline
+/// (an empty body stays empty).
+pub fn normalise(text: &str) -> String {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let start = lines.iter().position(|l| !l.is_empty());
+    let end = lines.iter().rposition(|l| !l.is_empty());
+    match (start, end) {
+        (Some(s), Some(e)) => {
+            let mut out = lines[s..=e].join("\n");
+            out.push('\n');
+            out
+        }
+        _ => String::new(),
+    }
+}
+
+/// The header of a standalone step file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// `-- phase:` (default main).
+    pub phase: Phase,
+    /// `-- requires:` (default none).
+    pub requires: Vec<StepKey>,
+    /// `-- transaction:` (default yes).
+    pub transaction: bool,
+}
+
+/// Splits a standalone step file into its header and its normalised body.
+///
+/// Header lines are the leading lines of the form `-- key: value` with a
+/// lowercase key; free comments among them stay in the body.
+pub fn parse_step_file(path: &str, text: &str) -> Result<(Header, String), TreeError> {
+    let mut header = Header {
+        phase: Phase::Main,
+        requires: Vec::new(),
+        transaction: true,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    let mut body = String::new();
+    let mut in_header = true;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim();
+        if in_header {
+            if let Some(comment) = trimmed.strip_prefix("--") {
+                if let Some((key, value)) = directive(comment) {
+                    let err = |msg: String| {
+                        TreeError::new(path, TreeErrorKind::Header(msg)).at_line(index + 1)
+                    };
+                    if seen.contains(&key) {
+                        return Err(err(format!("`{key}` is declared twice")));
+                    }
+                    seen.push(key);
+                    match key {
+                        "phase" => {
+                            header.phase = Phase::parse(value).ok_or_else(|| {
+                                err(format!("phase `{value}` is not pre, main or post"))
+                            })?;
+                        }
+                        "requires" => {
+                            for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                                let key = StepKey::parse(part).map_err(|e| {
+                                    err(format!("requires: {e}; write `component/YYYYMMDDNN-slug`"))
+                                })?;
+                                header.requires.push(key);
+                            }
+                        }
+                        "transaction" => {
+                            header.transaction = match value {
+                                "yes" => true,
+                                "no" => false,
+                                _ => {
+                                    return Err(err(format!(
+                                        "transaction `{value}` is not yes or no"
+                                    )))
+                                }
+                            }
+                        }
+                        other => {
+                            return Err(err(format!(
+                                "unknown header key `{other}` (known: phase, requires, transaction)"
+                            )))
+                        }
+                    }
+                    continue;
+                }
+                body.push_str(line);
+                continue;
+            }
+            in_header = false;
+        }
+        body.push_str(line);
+    }
+    Ok((header, normalise(&body)))
+}
+
+/// `key: value` with a lowercase key, from the text after `--`.
+fn directive(comment: &str) -> Option<(&str, &str)> {
+    let (key, value) = comment.trim_start().split_once(':')?;
+    let ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    ok.then(|| (key, value.trim()))
+}
+
+/// What a file name in `db/upgrades` declares: the step name and the database
+/// of a variant (`None` for a plain `.sql`).
+pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<String>), TreeErrorKind> {
+    let bad = |reason: String| TreeErrorKind::BadStepFileName {
+        file: file.to_string(),
+        reason,
+    };
+    let stem = file
+        .strip_suffix(".sql")
+        .ok_or_else(|| bad("it does not end in .sql".into()))?;
+    let (name, database) = match stem.split_once('.') {
+        Some((name, db)) => (name, Some(db)),
+        None => (stem, None),
+    };
+    let name = StepName::parse(name).map_err(|e| bad(e.to_string()))?;
+    if let Some(db) = database {
+        if !DATABASES.contains(&db) {
+            return Err(TreeErrorKind::UnknownDatabase {
+                database: db.to_string(),
+            });
+        }
+    }
+    Ok((name, database.map(str::to_string)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalising_ignores_editor_noise() {
+        let a = Checksum::of(&Body::Any("CREATE TABLE t (id INT);\n".into()));
+        for noisy in [
+            "CREATE TABLE t (id INT);",
+            "CREATE TABLE t (id INT);\r\n",
+            "CREATE TABLE t (id INT);   \n\n\n",
+            "\u{feff}\nCREATE TABLE t (id INT);\n",
+        ] {
+            assert_eq!(Checksum::of(&Body::Any(noisy.into())), a, "{noisy:?}");
+        }
+        let b = Checksum::of(&Body::Any("CREATE TABLE t (id BIGINT);\n".into()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn variants_hash_per_database() {
+        let one = Body::PerDatabase(BTreeMap::from([("sqlite".to_string(), "A;\n".to_string())]));
+        let two = Body::PerDatabase(BTreeMap::from([("postgres".to_string(), "A;\n".to_string())]));
+        assert_ne!(Checksum::of(&one), Checksum::of(&two));
+        assert_ne!(Checksum::of(&one), Checksum::of(&Body::Any("A;\n".into())));
+    }
+
+    #[test]
+    fn header_is_split_from_body() {
+        let text = "-- phase: pre\n-- Adds the lock table.\n-- requires: core/2008010100-base, mod_forum/2008010200-x\n-- transaction: no\nCREATE TABLE t (id INT);\n";
+        let (h, body) = parse_step_file("x.sql", text).expect("valid");
+        assert_eq!(h.phase, Phase::Pre);
+        assert!(!h.transaction);
+        assert_eq!(h.requires.len(), 2);
+        assert_eq!(h.requires[1].to_string(), "mod_forum/2008010200-x");
+        assert_eq!(body, "-- Adds the lock table.\nCREATE TABLE t (id INT);\n");
+    }
+
+    #[test]
+    fn header_errors_name_the_line() {
+        let err = parse_step_file("x.sql", "-- phase: pre\n-- requries: core/2008010100-a\nSELECT 1;\n")
+            .expect_err("typo accepted");
+        assert_eq!(err.line, Some(2));
+        assert!(err.to_string().contains("unknown header key `requries`"), "{err}");
+        assert!(parse_step_file("x.sql", "-- phase: later\n").is_err());
+        // A directive-looking line after the body is just SQL.
+        let (h, _) = parse_step_file("x.sql", "SELECT 1;\n-- phase: post\n").expect("valid");
+        assert_eq!(h.phase, Phase::Main);
+    }
+
+    #[test]
+    fn file_names() {
+        let (n, db) = parse_step_file_name("2008021700-webdavlocks.postgres.sql").expect("valid");
+        assert_eq!(n.as_str(), "2008021700-webdavlocks");
+        assert_eq!(db.as_deref(), Some("postgres"));
+        assert!(matches!(
+            parse_step_file_name("2008021700-x.mysql.sql"),
+            Err(TreeErrorKind::UnknownDatabase { .. })
+        ));
+        assert!(parse_step_file_name("2008021700-x.txt").is_err());
+        assert!(parse_step_file_name("20080217-x.sql").is_err());
+    }
+}

@@ -1,0 +1,262 @@
+//! `Tree`: discovery of a whole step tree — manifest, standalone step files,
+//! component upgrade.toml files and release files — from a [`TreeSource`].
+
+use std::collections::BTreeMap;
+
+use crate::component::ComponentName;
+use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::release_file::ReleaseFile;
+use crate::release_name::ReleaseName;
+use crate::source::TreeSource;
+use crate::step::{parse_step_file, parse_step_file_name, Body, Checksum, Origin, Step, StepKey};
+use crate::step_name::StepName;
+use crate::toml_doc::utf8;
+use crate::tree_error::{TreeError, TreeErrorKind};
+use crate::upgrade_file;
+
+/// A standalone step left beside its identical consolidated entry by an
+/// interrupted `consolidate release`: re-running the release deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// The step.
+    pub key: StepKey,
+    /// Its standalone files.
+    pub files: Vec<String>,
+}
+
+/// A component's major-release file as found in the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeFile {
+    /// Its path.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// A release file as found in the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundReleaseFile {
+    /// Its path.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+    /// Its content.
+    pub rules: ReleaseFile,
+}
+
+/// A step tree.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    /// The root manifest.
+    pub manifest: Manifest,
+    /// Every step, sorted by component then name.
+    pub steps: Vec<Step>,
+    /// The components' upgrade.toml files.
+    pub upgrade_files: BTreeMap<ComponentName, UpgradeFile>,
+    /// The release files, by release.
+    pub release_files: BTreeMap<ReleaseName, FoundReleaseFile>,
+    /// Standalone duplicates left by an interrupted release.
+    pub leftovers: Vec<Leftover>,
+}
+
+struct Variant {
+    path: String,
+    database: Option<String>,
+}
+
+impl Tree {
+    /// Reads and validates a tree. The first problem, in path order, is the error.
+    pub fn load(source: &dyn TreeSource) -> Result<Tree, TreeError> {
+        let files = source.files()?;
+        if !files.iter().any(|f| f == MANIFEST_FILE) {
+            return Err(TreeError::new(MANIFEST_FILE, TreeErrorKind::NoManifest));
+        }
+        let read = |path: &str| -> Result<String, TreeError> { utf8(path, source.read(path)?) };
+        let manifest = Manifest::parse(MANIFEST_FILE, &read(MANIFEST_FILE)?)?;
+
+        let mut released: Vec<Step> = Vec::new();
+        let mut upgrade_files = BTreeMap::new();
+        let mut release_files = BTreeMap::new();
+        let mut standalone: BTreeMap<(ComponentName, StepName), Vec<Variant>> = BTreeMap::new();
+
+        for path in &files {
+            if path == MANIFEST_FILE {
+                continue;
+            }
+            if let Some(file) = path.strip_prefix("releases/") {
+                let text = read(path)?;
+                let rules = ReleaseFile::parse(path, &text)?;
+                if file != format!("{}.toml", rules.release) {
+                    return Err(TreeError::new(
+                        path.as_str(),
+                        TreeErrorKind::Field(format!(
+                            "the file holds the rules of {}, so it must be named releases/{}.toml",
+                            rules.release, rules.release
+                        )),
+                    ));
+                }
+                release_files.insert(
+                    rules.release.clone(),
+                    FoundReleaseFile { path: path.clone(), text, rules },
+                );
+                continue;
+            }
+            let (folder, rest) = split_db(path);
+            let component = manifest.component_for_folder(folder).ok_or_else(|| {
+                TreeError::new(
+                    path.as_str(),
+                    TreeErrorKind::UnknownComponentFolder { folder: folder.to_string() },
+                )
+            })?;
+            if rest == "upgrade.toml" {
+                let text = read(path)?;
+                released.extend(upgrade_file::parse(path, &text, &component)?);
+                upgrade_files.insert(component, UpgradeFile { path: path.clone(), text });
+            } else {
+                let file = rest.trim_start_matches("upgrades/");
+                let (name, database) = parse_step_file_name(file)
+                    .map_err(|kind| TreeError::new(path.as_str(), kind))?;
+                standalone
+                    .entry((component, name))
+                    .or_default()
+                    .push(Variant { path: path.clone(), database });
+            }
+        }
+
+        let mut steps: BTreeMap<StepKey, Step> = BTreeMap::new();
+        for step in released {
+            if let Some(other) = steps.get(&step.key) {
+                return Err(duplicate(&step, other.location()));
+            }
+            steps.insert(step.key.clone(), step);
+        }
+        let mut leftovers = Vec::new();
+        for ((component, name), variants) in standalone {
+            let step = standalone_step(component, name, &variants, &read)?;
+            match steps.get(&step.key) {
+                Some(existing) if existing.checksum == step.checksum && existing.release().is_some() => {
+                    let Origin::Standalone { files } = step.origin else { continue };
+                    leftovers.push(Leftover { key: step.key, files });
+                }
+                Some(existing) => return Err(duplicate(&step, existing.location())),
+                None => {
+                    steps.insert(step.key.clone(), step);
+                }
+            }
+        }
+        Ok(Tree {
+            manifest,
+            steps: steps.into_values().collect(),
+            upgrade_files,
+            release_files,
+            leftovers,
+        })
+    }
+
+    /// The step with this identity.
+    pub fn step(&self, key: &StepKey) -> Option<&Step> {
+        self.steps
+            .binary_search_by(|s| s.key.cmp(key))
+            .ok()
+            .map(|i| &self.steps[i])
+    }
+
+    /// The standalone steps.
+    pub fn standalone(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.release().is_none())
+    }
+
+    /// The position of a step's release in the history: `None` for standalone
+    /// steps; `Some(usize::MAX)` for a release the history does not know.
+    pub fn release_rank(&self, step: &Step) -> Option<usize> {
+        step.release()
+            .map(|r| self.manifest.release_index(r).unwrap_or(usize::MAX))
+    }
+}
+
+/// Splits `<folder>/db/<rest>` (or `db/<rest>` at the root).
+fn split_db(path: &str) -> (&str, &str) {
+    if let Some(rest) = path.strip_prefix("db/") {
+        return ("", rest);
+    }
+    match path.find("/db/") {
+        Some(i) => (&path[..i], &path[i + 4..]),
+        None => ("", path),
+    }
+}
+
+fn duplicate(step: &Step, other: String) -> TreeError {
+    let (path, line) = match &step.origin {
+        Origin::Standalone { files } => (files.first().cloned().unwrap_or_default(), None),
+        Origin::Released { file, line, .. } => (file.clone(), *line),
+    };
+    TreeError::new(
+        path,
+        TreeErrorKind::DuplicateStep {
+            component: step.key.component.to_string(),
+            name: step.key.name.to_string(),
+            other,
+        },
+    )
+    .at_line_opt(line)
+}
+
+fn standalone_step(
+    component: ComponentName,
+    name: StepName,
+    variants: &[Variant],
+    read: &dyn Fn(&str) -> Result<String, TreeError>,
+) -> Result<Step, TreeError> {
+    let plain = variants.iter().filter(|v| v.database.is_none()).count();
+    if plain > 0 && variants.len() > 1 {
+        return Err(TreeError::new(
+            variants[0].path.as_str(),
+            TreeErrorKind::MixedVariants { name: name.to_string() },
+        ));
+    }
+    let mut header = None;
+    let mut bodies = BTreeMap::new();
+    let mut first_path = String::new();
+    for v in variants {
+        let (h, body) = parse_step_file(&v.path, &read(&v.path)?)?;
+        match &header {
+            None => {
+                header = Some(h);
+                first_path = v.path.clone();
+            }
+            Some(first) if *first != h => {
+                return Err(TreeError::new(
+                    v.path.as_str(),
+                    TreeErrorKind::VariantHeadersDiffer { other: first_path },
+                ))
+            }
+            Some(_) => {}
+        }
+        bodies.insert(v.database.clone(), body);
+    }
+    let Some(header) = header else {
+        return Err(TreeError::new(name.as_str(), TreeErrorKind::Io("no files".into())));
+    };
+    let body = match bodies.remove(&None) {
+        Some(sql) => Body::Any(sql),
+        None => Body::PerDatabase(
+            bodies
+                .into_iter()
+                .filter_map(|(db, sql)| db.map(|d| (d, sql)))
+                .collect(),
+        ),
+    };
+    let checksum = Checksum::of(&body);
+    Ok(Step {
+        key: StepKey { component, name },
+        phase: header.phase,
+        requires: header.requires,
+        transaction: header.transaction,
+        body,
+        computed: checksum.clone(),
+        checksum,
+        origin: Origin::Standalone {
+            files: variants.iter().map(|v| v.path.clone()).collect(),
+        },
+    })
+}

@@ -1,0 +1,157 @@
+//! `TreeError`: why a step tree cannot be read, with the file, the line and the fix.
+
+use std::fmt;
+
+/// A problem with one file of a step tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeError {
+    /// The file, relative to the tree root, `/`-separated.
+    pub path: String,
+    /// The 1-based line, where known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub kind: TreeErrorKind,
+}
+
+/// What is wrong with a file of the tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeErrorKind {
+    /// There is no root manifest.
+    #[error("no upgrade.toml with a [project] table here or in any parent folder")]
+    NoManifest,
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Io(String),
+    /// The file is not UTF-8.
+    #[error("the file is not valid UTF-8 (first bad byte at offset {offset})")]
+    NotUtf8 {
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The file is not valid TOML.
+    #[error("broken TOML: {0}")]
+    Toml(String),
+    /// A field of a TOML file is missing or has the wrong type or value.
+    #[error("{0}")]
+    Field(String),
+    /// A file in a `db/upgrades` folder whose name is not `<step name>[.<database>].sql`.
+    #[error("`{file}` is not a step file name: {reason}")]
+    BadStepFileName {
+        /// The file name.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `db/` folder that belongs to no component the manifest knows.
+    #[error("`{folder}` is not the folder of any component the manifest knows")]
+    UnknownComponentFolder {
+        /// The folder holding `db/`.
+        folder: String,
+    },
+    /// Two steps of one component share a name.
+    #[error("step {component}/{name} is defined twice: here and in {other}")]
+    DuplicateStep {
+        /// The component.
+        component: String,
+        /// The step name.
+        name: String,
+        /// Where the other definition is.
+        other: String,
+    },
+    /// A plain `.sql` file beside per-database variants of the same step.
+    #[error("step {name} has both a plain .sql file and per-database variants")]
+    MixedVariants {
+        /// The step name.
+        name: String,
+    },
+    /// A variant for a database the tool does not know.
+    #[error("unknown database `{database}` (known: sqlite, postgres)")]
+    UnknownDatabase {
+        /// The database segment of the file name.
+        database: String,
+    },
+    /// A bad `-- key: value` header line.
+    #[error("{0}")]
+    Header(String),
+    /// Variants of one step declare different headers.
+    #[error("the header differs from the one in {other}: variants of one step must declare the same phase, requires and transaction")]
+    VariantHeadersDiffer {
+        /// The other variant file.
+        other: String,
+    },
+    /// An entry of a release file or a component's upgrade.toml is invalid.
+    #[error("{0}")]
+    Entry(String),
+}
+
+impl TreeError {
+    /// A new error for `path`, without a line.
+    pub fn new(path: impl Into<String>, kind: TreeErrorKind) -> Self {
+        TreeError {
+            path: path.into(),
+            line: None,
+            kind,
+        }
+    }
+
+    /// The same error at a 1-based line.
+    pub fn at_line(mut self, line: usize) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match &self.kind {
+            TreeErrorKind::NoManifest => "run the command inside a step tree, or pass --root DIR".into(),
+            TreeErrorKind::Io(_) => "check that the file exists and is readable".into(),
+            TreeErrorKind::NotUtf8 { .. } => "save the file as UTF-8".into(),
+            TreeErrorKind::Toml(_) => "fix the TOML syntax at the line shown".into(),
+            TreeErrorKind::Field(_) => "fix the field as docs/format.md describes".into(),
+            TreeErrorKind::BadStepFileName { .. } => {
+                "rename the file to `YYYYMMDDNN-slug.sql` (or `YYYYMMDDNN-slug.<sqlite|postgres>.sql`), or move it out of db/upgrades".into()
+            }
+            TreeErrorKind::UnknownComponentFolder { .. } => {
+                "add its plugin type to [components] plugin_types in upgrade.toml, or move the folder".into()
+            }
+            TreeErrorKind::DuplicateStep { .. } => {
+                "rename one of the two steps (`consolidate new` picks a free name)".into()
+            }
+            TreeErrorKind::MixedVariants { .. } => {
+                "keep either one plain .sql file or one file per database, not both".into()
+            }
+            TreeErrorKind::UnknownDatabase { .. } => {
+                "name variants `<step>.sqlite.sql` or `<step>.postgres.sql`".into()
+            }
+            TreeErrorKind::Header(_) => {
+                "header lines are `-- phase: pre|main|post`, `-- requires: component/name, ...` and `-- transaction: yes|no`".into()
+            }
+            TreeErrorKind::VariantHeadersDiffer { .. } => {
+                "make the header lines of all variants identical".into()
+            }
+            TreeErrorKind::Entry(_) => {
+                "restore the entry from version control: released entries are never edited".into()
+            }
+        }
+    }
+}
+
+impl fmt::Display for TreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path, line, self.kind),
+            None => write!(f, "{}: {}", self.path, self.kind),
+        }
+    }
+}
+
+impl std::error::Error for TreeError {}
+
+/// The 1-based line of a byte offset in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
