@@ -8,7 +8,9 @@ pub struct ComponentName(String);
 
 /// Why a text is not a component name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a component name: write `core` or `<type>_<plugin>` in lowercase, e.g. `mod_assign`")]
+#[error(
+    "`{text}` is not a component name: write `core` or `<type>_<plugin>` in lowercase, e.g. `mod_assign`"
+)]
 pub struct ComponentNameError {
     /// The rejected text.
     pub text: String,

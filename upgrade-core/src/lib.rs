@@ -6,8 +6,13 @@
 //! is idempotent (I1), and released history is append-only.
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod component;
+pub mod consolidate;
+pub mod fsio;
+pub mod git_repo;
 pub mod manifest;
+pub mod new_step;
 pub mod plan;
 pub mod release_file;
 pub mod release_name;

@@ -87,17 +87,16 @@ impl Manifest {
             .ok_or_else(|| file.field_error(None, "no [project] table".into()))?;
         let name = file.string(project, "name", "[project]")?;
         let version_item = project.get("version");
-        let version_text = match version_item {
-            Some(item) if item.as_str().is_some() => item.as_str().unwrap_or_default(),
-            Some(item) => {
-                return Err(file.field_error(
+        let version_text =
+            match version_item {
+                Some(item) if item.as_str().is_some() => item.as_str().unwrap_or_default(),
+                Some(item) => return Err(file.field_error(
                     Some(item),
                     "`version` must be a quoted string such as \"2008030100.02\", never a float"
                         .into(),
-                ))
-            }
-            None => return Err(file.field_error(None, "[project] has no `version`".into())),
-        };
+                )),
+                None => return Err(file.field_error(None, "[project] has no `version`".into())),
+            };
         let version = Version::parse(version_text)
             .map_err(|e| file.field_error(version_item, e.to_string()))?;
         let revision_item = project.get("revision");
@@ -107,7 +106,7 @@ impl Manifest {
                 return Err(file.field_error(
                     revision_item,
                     "[project] needs an integer `revision`".into(),
-                ))
+                ));
             }
         };
         let upgrade_from = match file.opt_string(project, "upgrade_from", "[project]")? {
@@ -117,14 +116,17 @@ impl Manifest {
             ),
             None => None,
         };
-        let strategy = match file.opt_string(project, "strategy", "[project]")?.as_deref() {
+        let strategy = match file
+            .opt_string(project, "strategy", "[project]")?
+            .as_deref()
+        {
             None | Some("global") => Strategy::Global,
             Some("staged") => Strategy::Staged,
             Some(other) => {
                 return Err(file.field_error(
                     project.get("strategy"),
                     format!("unknown strategy `{other}`: write \"global\" or \"staged\""),
-                ))
+                ));
             }
         };
 
@@ -134,24 +136,29 @@ impl Manifest {
             .ok_or_else(|| file.field_error(None, "no [components] table".into()))?;
         let core_folder = clean_folder(&file.string(components, "core", "[components]")?);
         let types_item = components.get("plugin_types");
-        let types = types_item
-            .and_then(Item::as_array)
-            .ok_or_else(|| {
-                file.field_error(
-                    types_item,
-                    "[components] needs `plugin_types = [{ name = \"mod\", folder = \"mod\" }, ...]`"
-                        .into(),
-                )
-            })?;
+        let types = types_item.and_then(Item::as_array).ok_or_else(|| {
+            file.field_error(
+                types_item,
+                "[components] needs `plugin_types = [{ name = \"mod\", folder = \"mod\" }, ...]`"
+                    .into(),
+            )
+        })?;
         let mut plugin_types: Vec<PluginType> = Vec::new();
         for value in types.iter() {
             let table = value.as_inline_table().ok_or_else(|| {
-                file.field_error(types_item, "each plugin type is `{ name = \"...\", folder = \"...\" }`".into())
+                file.field_error(
+                    types_item,
+                    "each plugin type is `{ name = \"...\", folder = \"...\" }`".into(),
+                )
             })?;
             let get = |key: &str| {
-                table.get(key).and_then(|v| v.as_str()).map(str::to_string).ok_or_else(|| {
-                    file.field_error(types_item, format!("a plugin type has no string `{key}`"))
-                })
+                table
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        file.field_error(types_item, format!("a plugin type has no string `{key}`"))
+                    })
             };
             let pt = PluginType {
                 name: get("name")?,
@@ -160,13 +167,22 @@ impl Manifest {
             if ComponentName::parse(&format!("{}_x", pt.name)).is_err() || pt.name.contains('_') {
                 return Err(file.field_error(
                     types_item,
-                    format!("plugin type `{}` must be lowercase letters and digits", pt.name),
+                    format!(
+                        "plugin type `{}` must be lowercase letters and digits",
+                        pt.name
+                    ),
                 ));
             }
-            if plugin_types.iter().any(|t| t.name == pt.name || t.folder == pt.folder) {
+            if plugin_types
+                .iter()
+                .any(|t| t.name == pt.name || t.folder == pt.folder)
+            {
                 return Err(file.field_error(
                     types_item,
-                    format!("plugin type `{}` or its folder `{}` is listed twice", pt.name, pt.folder),
+                    format!(
+                        "plugin type `{}` or its folder `{}` is listed twice",
+                        pt.name, pt.folder
+                    ),
                 ));
             }
             plugin_types.push(pt);
@@ -175,7 +191,10 @@ impl Manifest {
         let mut releases: Vec<ReleaseEntry> = Vec::new();
         if let Some(item) = root.get("release") {
             let array = item.as_array_of_tables().ok_or_else(|| {
-                file.field_error(Some(item), "the history is a list of [[release]] tables".into())
+                file.field_error(
+                    Some(item),
+                    "the history is a list of [[release]] tables".into(),
+                )
             })?;
             for table in array.iter() {
                 let name_text = file.string(table, "name", "[[release]]")?;
@@ -185,13 +204,18 @@ impl Manifest {
                 let version =
                     Version::parse(&v).map_err(|e| file.entry_error(table, e.to_string()))?;
                 if releases.iter().any(|r| r.name == name) {
-                    return Err(file.entry_error(table, format!("release {name} is in the history twice")));
+                    return Err(
+                        file.entry_error(table, format!("release {name} is in the history twice"))
+                    );
                 }
                 if let Some(prev) = releases.last() {
                     if version <= prev.version {
                         return Err(file.entry_error(
                             table,
-                            format!("release {name} ({version}) is not newer than {} ({})", prev.name, prev.version),
+                            format!(
+                                "release {name} ({version}) is not newer than {} ({})",
+                                prev.name, prev.version
+                            ),
                         ));
                     }
                 }
@@ -219,7 +243,9 @@ impl Manifest {
                 retired.push(RetiredStep {
                     component,
                     name: file.string(table, "step", "[[retired]]")?,
-                    reason: file.opt_string(table, "reason", "[[retired]]")?.unwrap_or_default(),
+                    reason: file
+                        .opt_string(table, "reason", "[[retired]]")?
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -244,8 +270,13 @@ impl Manifest {
             return Some(ComponentName::core());
         }
         let (parent, plugin) = folder.rsplit_once('/').unwrap_or(("", folder));
-        let valid_plugin = plugin.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && plugin.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let valid_plugin = plugin
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase())
+            && plugin
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid_plugin {
             return None;
         }
@@ -340,12 +371,16 @@ version = "2007101500.00"
             Some("mod_assign".into())
         );
         assert_eq!(
-            m.component_for_folder("mod/assign/submission/file").map(|c| c.to_string()),
+            m.component_for_folder("mod/assign/submission/file")
+                .map(|c| c.to_string()),
             Some("assignsubmission_file".into())
         );
         assert_eq!(m.component_for_folder("blocks/x"), None);
         let c = ComponentName::parse("assignsubmission_file").expect("valid");
-        assert_eq!(m.folder_of(&c).as_deref(), Some("mod/assign/submission/file"));
+        assert_eq!(
+            m.folder_of(&c).as_deref(),
+            Some("mod/assign/submission/file")
+        );
         assert_eq!(m.type_rank(&c), 2);
     }
 

@@ -28,7 +28,9 @@ pub enum PlanError {
         requires: String,
     },
     /// A step requires a step of a later phase.
-    #[error("{step} ({phase}, {location}) requires {requires} ({required_phase}, {required_location}), which runs in a later phase")]
+    #[error(
+        "{step} ({phase}, {location}) requires {requires} ({required_phase}, {required_location}), which runs in a later phase"
+    )]
     LaterPhase {
         /// The requiring step.
         step: String,
@@ -50,7 +52,9 @@ pub enum PlanError {
         steps: Vec<String>,
     },
     /// The staged order runs a required step after the step that requires it.
-    #[error("{step} ({location}) requires {requires} ({required_location}), but the staged strategy runs {requires} later")]
+    #[error(
+        "{step} ({location}) requires {requires} ({required_location}), but the staged strategy runs {requires} later"
+    )]
     StagedOrder {
         /// The requiring step.
         step: String,
@@ -97,7 +101,8 @@ fn sort_key(tree: &Tree, step: &Step) -> SortKey {
 /// Every step of the tree in plan order.
 pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
     let steps = &tree.steps;
-    let index: BTreeMap<&StepKey, usize> = steps.iter().enumerate().map(|(i, s)| (&s.key, i)).collect();
+    let index: BTreeMap<&StepKey, usize> =
+        steps.iter().enumerate().map(|(i, s)| (&s.key, i)).collect();
     let keys: Vec<SortKey> = steps.iter().map(|s| sort_key(tree, s)).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     let mut indegree = vec![0usize; steps.len()];

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-
 use crate::component::ComponentName;
 use crate::release_name::ReleaseName;
 use crate::step::Checksum;
@@ -42,14 +41,17 @@ impl ReleaseFile {
             .map_err(|e| file.field_error(root.get("version"), e.to_string()))?;
         let mut covers = BTreeMap::new();
         if let Some(item) = root.get("covers") {
-            let table = item
-                .as_table()
-                .ok_or_else(|| file.field_error(Some(item), "`covers` is a table of components".into()))?;
+            let table = item.as_table().ok_or_else(|| {
+                file.field_error(Some(item), "`covers` is a table of components".into())
+            })?;
             for (component, steps) in table.iter() {
                 let component = ComponentName::parse(component)
                     .map_err(|e| file.field_error(Some(steps), e.to_string()))?;
                 let steps_table = steps.as_table().ok_or_else(|| {
-                    file.field_error(Some(steps), format!("[covers.{component}] is a table of step = checksum"))
+                    file.field_error(
+                        Some(steps),
+                        format!("[covers.{component}] is a table of step = checksum"),
+                    )
                 })?;
                 let mut map = BTreeMap::new();
                 for (name, checksum) in steps_table.iter() {
@@ -59,7 +61,10 @@ impl ReleaseFile {
                         .as_str()
                         .and_then(Checksum::from_recorded)
                         .ok_or_else(|| {
-                            file.field_error(Some(checksum), format!("the checksum of {name} is not sha256:<hex>"))
+                            file.field_error(
+                                Some(checksum),
+                                format!("the checksum of {name} is not sha256:<hex>"),
+                            )
                         })?;
                     map.insert(name, sum);
                 }
@@ -70,7 +75,10 @@ impl ReleaseFile {
             .iter()
             .find(|(k, _)| !["release", "version", "covers"].contains(k))
         {
-            return Err(file.field_error(Some(item), format!("unexpected key `{key}` in a release file")));
+            return Err(file.field_error(
+                Some(item),
+                format!("unexpected key `{key}` in a release file"),
+            ));
         }
         Ok(ReleaseFile {
             release,
@@ -171,7 +179,10 @@ mod tests {
             )]),
         };
         let text = file.render();
-        assert_eq!(ReleaseFile::parse("releases/MOODLE_20_STABLE.toml", &text).expect("parses"), file);
+        assert_eq!(
+            ReleaseFile::parse("releases/MOODLE_20_STABLE.toml", &text).expect("parses"),
+            file
+        );
         let sql = render_sql(&[&file], "my\"ledger");
         assert!(sql.contains("DELETE FROM \"my\"\"ledger\" WHERE component = 'core' AND step IN ('2008010100-it_s');"), "{sql}");
         assert_eq!(sql_literal("o'clock"), "'o''clock'");

@@ -11,7 +11,9 @@ pub struct ReleaseName(String);
 
 /// Why a text is not a release name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a release name: use uppercase letters, digits and `_`, starting with a letter, e.g. `MOODLE_20_STABLE`")]
+#[error(
+    "`{text}` is not a release name: use uppercase letters, digits and `_`, starting with a letter, e.g. `MOODLE_20_STABLE`"
+)]
 pub struct ReleaseNameError {
     /// The rejected text.
     pub text: String,

@@ -116,8 +116,11 @@ impl Checksum {
     /// A checksum as recorded in a file or a ledger (not validated beyond shape).
     pub fn from_recorded(text: &str) -> Option<Self> {
         let hex = text.strip_prefix("sha256:")?;
-        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-            .then(|| Checksum(text.to_string()))
+        (hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| Checksum(text.to_string()))
     }
 
     /// The checksum as text.
@@ -291,14 +294,14 @@ pub fn parse_step_file(path: &str, text: &str) -> Result<(Header, String), TreeE
                                 _ => {
                                     return Err(err(format!(
                                         "transaction `{value}` is not yes or no"
-                                    )))
+                                    )));
                                 }
                             }
                         }
                         other => {
                             return Err(err(format!(
                                 "unknown header key `{other}` (known: phase, requires, transaction)"
-                            )))
+                            )));
                         }
                     }
                     continue;
@@ -367,7 +370,10 @@ mod tests {
     #[test]
     fn variants_hash_per_database() {
         let one = Body::PerDatabase(BTreeMap::from([("sqlite".to_string(), "A;\n".to_string())]));
-        let two = Body::PerDatabase(BTreeMap::from([("postgres".to_string(), "A;\n".to_string())]));
+        let two = Body::PerDatabase(BTreeMap::from([(
+            "postgres".to_string(),
+            "A;\n".to_string(),
+        )]));
         assert_ne!(Checksum::of(&one), Checksum::of(&two));
         assert_ne!(Checksum::of(&one), Checksum::of(&Body::Any("A;\n".into())));
     }
@@ -385,10 +391,16 @@ mod tests {
 
     #[test]
     fn header_errors_name_the_line() {
-        let err = parse_step_file("x.sql", "-- phase: pre\n-- requries: core/2008010100-a\nSELECT 1;\n")
-            .expect_err("typo accepted");
+        let err = parse_step_file(
+            "x.sql",
+            "-- phase: pre\n-- requries: core/2008010100-a\nSELECT 1;\n",
+        )
+        .expect_err("typo accepted");
         assert_eq!(err.line, Some(2));
-        assert!(err.to_string().contains("unknown header key `requries`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown header key `requries`"),
+            "{err}"
+        );
         assert!(parse_step_file("x.sql", "-- phase: later\n").is_err());
         // A directive-looking line after the body is just SQL.
         let (h, _) = parse_step_file("x.sql", "SELECT 1;\n-- phase: post\n").expect("valid");

@@ -12,7 +12,9 @@ pub struct StepName(String);
 
 /// Why a text is not a step name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a step name ({reason}): name steps `YYYYMMDDNN-slug`, e.g. `2008021700-webdavlocks`, with a lowercase slug of letters, digits, `_` and `-`")]
+#[error(
+    "`{text}` is not a step name ({reason}): name steps `YYYYMMDDNN-slug`, e.g. `2008021700-webdavlocks`, with a lowercase slug of letters, digits, `_` and `-`"
+)]
 pub struct StepNameError {
     /// The rejected text.
     pub text: String,
@@ -40,7 +42,9 @@ impl StepName {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
         {
-            return Err(err("the slug may hold only lowercase letters, digits, `_` and `-`"));
+            return Err(err(
+                "the slug may hold only lowercase letters, digits, `_` and `-`",
+            ));
         }
         let num = |r: std::ops::Range<usize>| -> u32 {
             text[r]
@@ -124,12 +128,25 @@ mod tests {
 
     #[test]
     fn order_is_date_then_sequence_then_slug() {
-        let mut names: Vec<StepName> = ["2008021701-a", "2008021700-z", "2007123100-b", "2008021700-a"]
-            .iter()
-            .map(|s| StepName::parse(s).expect("valid"))
-            .collect();
+        let mut names: Vec<StepName> = [
+            "2008021701-a",
+            "2008021700-z",
+            "2007123100-b",
+            "2008021700-a",
+        ]
+        .iter()
+        .map(|s| StepName::parse(s).expect("valid"))
+        .collect();
         names.sort();
         let texts: Vec<&str> = names.iter().map(StepName::as_str).collect();
-        assert_eq!(texts, ["2007123100-b", "2008021700-a", "2008021700-z", "2008021701-a"]);
+        assert_eq!(
+            texts,
+            [
+                "2007123100-b",
+                "2008021700-a",
+                "2008021700-z",
+                "2008021701-a"
+            ]
+        );
     }
 }

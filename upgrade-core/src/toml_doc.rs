@@ -2,7 +2,7 @@
 
 use toml_edit::{Document, Item, Table};
 
-use crate::tree_error::{line_of, TreeError, TreeErrorKind};
+use crate::tree_error::{TreeError, TreeErrorKind, line_of};
 
 /// A parsed TOML file of the tree that remembers its path and text for errors.
 pub(crate) struct TomlFile<'a> {
@@ -53,11 +53,9 @@ impl<'a> TomlFile<'a> {
             Some(item) => item.as_str().map(str::to_string).ok_or_else(|| {
                 self.field_error(Some(item), format!("`{key}` in {where_} must be a string"))
             }),
-            None => Err(self.field_error(
-                None,
-                format!("{where_} has no `{key}`"),
-            )
-            .at_line_opt(self.line_of_table(table))),
+            None => Err(self
+                .field_error(None, format!("{where_} has no `{key}`"))
+                .at_line_opt(self.line_of_table(table))),
         }
     }
 

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use crate::component::ComponentName;
-use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::release_file::ReleaseFile;
 use crate::release_name::ReleaseName;
 use crate::source::TreeSource;
-use crate::step::{parse_step_file, parse_step_file_name, Body, Checksum, Origin, Step, StepKey};
+use crate::step::{Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name};
 use crate::step_name::StepName;
 use crate::toml_doc::utf8;
 use crate::tree_error::{TreeError, TreeErrorKind};
@@ -57,6 +57,8 @@ pub struct Tree {
     pub release_files: BTreeMap<ReleaseName, FoundReleaseFile>,
     /// Standalone duplicates left by an interrupted release.
     pub leftovers: Vec<Leftover>,
+    /// The text of every standalone step file, by path.
+    pub standalone_texts: BTreeMap<String, String>,
 }
 
 struct Variant {
@@ -97,7 +99,11 @@ impl Tree {
                 }
                 release_files.insert(
                     rules.release.clone(),
-                    FoundReleaseFile { path: path.clone(), text, rules },
+                    FoundReleaseFile {
+                        path: path.clone(),
+                        text,
+                        rules,
+                    },
                 );
                 continue;
             }
@@ -105,13 +111,21 @@ impl Tree {
             let component = manifest.component_for_folder(folder).ok_or_else(|| {
                 TreeError::new(
                     path.as_str(),
-                    TreeErrorKind::UnknownComponentFolder { folder: folder.to_string() },
+                    TreeErrorKind::UnknownComponentFolder {
+                        folder: folder.to_string(),
+                    },
                 )
             })?;
             if rest == "upgrade.toml" {
                 let text = read(path)?;
                 released.extend(upgrade_file::parse(path, &text, &component)?);
-                upgrade_files.insert(component, UpgradeFile { path: path.clone(), text });
+                upgrade_files.insert(
+                    component,
+                    UpgradeFile {
+                        path: path.clone(),
+                        text,
+                    },
+                );
             } else {
                 let file = rest.trim_start_matches("upgrades/");
                 let (name, database) = parse_step_file_name(file)
@@ -119,7 +133,10 @@ impl Tree {
                 standalone
                     .entry((component, name))
                     .or_default()
-                    .push(Variant { path: path.clone(), database });
+                    .push(Variant {
+                        path: path.clone(),
+                        database,
+                    });
             }
         }
 
@@ -131,12 +148,25 @@ impl Tree {
             steps.insert(step.key.clone(), step);
         }
         let mut leftovers = Vec::new();
+        let mut standalone_texts = BTreeMap::new();
+        let mut read_kept = |path: &str| -> Result<String, TreeError> {
+            let text = read(path)?;
+            standalone_texts.insert(path.to_string(), text.clone());
+            Ok(text)
+        };
         for ((component, name), variants) in standalone {
-            let step = standalone_step(component, name, &variants, &read)?;
+            let step = standalone_step(component, name, &variants, &mut read_kept)?;
             match steps.get(&step.key) {
-                Some(existing) if existing.checksum == step.checksum && existing.release().is_some() => {
-                    let Origin::Standalone { files } = step.origin else { continue };
-                    leftovers.push(Leftover { key: step.key, files });
+                Some(existing)
+                    if existing.checksum == step.checksum && existing.release().is_some() =>
+                {
+                    let Origin::Standalone { files } = step.origin else {
+                        continue;
+                    };
+                    leftovers.push(Leftover {
+                        key: step.key,
+                        files,
+                    });
                 }
                 Some(existing) => return Err(duplicate(&step, existing.location())),
                 None => {
@@ -150,7 +180,31 @@ impl Tree {
             upgrade_files,
             release_files,
             leftovers,
+            standalone_texts,
         })
+    }
+
+    /// The text of a file of the tree as it was read (manifest, upgrade,
+    /// release or standalone step file).
+    pub fn file_text(&self, path: &str) -> Option<String> {
+        if path == MANIFEST_FILE {
+            return Some(self.manifest.text.clone());
+        }
+        self.standalone_texts
+            .get(path)
+            .or_else(|| {
+                self.upgrade_files
+                    .values()
+                    .find(|f| f.path == path)
+                    .map(|f| &f.text)
+            })
+            .or_else(|| {
+                self.release_files
+                    .values()
+                    .find(|f| f.path == path)
+                    .map(|f| &f.text)
+            })
+            .cloned()
     }
 
     /// The step with this identity.
@@ -205,13 +259,15 @@ fn standalone_step(
     component: ComponentName,
     name: StepName,
     variants: &[Variant],
-    read: &dyn Fn(&str) -> Result<String, TreeError>,
+    read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
 ) -> Result<Step, TreeError> {
     let plain = variants.iter().filter(|v| v.database.is_none()).count();
     if plain > 0 && variants.len() > 1 {
         return Err(TreeError::new(
             variants[0].path.as_str(),
-            TreeErrorKind::MixedVariants { name: name.to_string() },
+            TreeErrorKind::MixedVariants {
+                name: name.to_string(),
+            },
         ));
     }
     let mut header = None;
@@ -228,14 +284,17 @@ fn standalone_step(
                 return Err(TreeError::new(
                     v.path.as_str(),
                     TreeErrorKind::VariantHeadersDiffer { other: first_path },
-                ))
+                ));
             }
             Some(_) => {}
         }
         bodies.insert(v.database.clone(), body);
     }
     let Some(header) = header else {
-        return Err(TreeError::new(name.as_str(), TreeErrorKind::Io("no files".into())));
+        return Err(TreeError::new(
+            name.as_str(),
+            TreeErrorKind::Io("no files".into()),
+        ));
     };
     let body = match bodies.remove(&None) {
         Some(sql) => Body::Any(sql),

@@ -74,7 +74,9 @@ pub enum TreeErrorKind {
     #[error("{0}")]
     Header(String),
     /// Variants of one step declare different headers.
-    #[error("the header differs from the one in {other}: variants of one step must declare the same phase, requires and transaction")]
+    #[error(
+        "the header differs from the one in {other}: variants of one step must declare the same phase, requires and transaction"
+    )]
     VariantHeadersDiffer {
         /// The other variant file.
         other: String,

@@ -7,12 +7,20 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
 use crate::component::ComponentName;
 use crate::release_name::ReleaseName;
-use crate::step::{Body, Checksum, Origin, Phase, Step, StepKey, DATABASES};
+use crate::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey};
 use crate::step_name::StepName;
 use crate::toml_doc::TomlFile;
 use crate::tree_error::{TreeError, TreeErrorKind};
 
-const KEYS: [&str; 7] = ["name", "release", "phase", "requires", "transaction", "checksum", "sql"];
+const KEYS: [&str; 7] = [
+    "name",
+    "release",
+    "phase",
+    "requires",
+    "transaction",
+    "checksum",
+    "sql",
+];
 
 /// Reads the released steps of `component` from its `db/upgrade.toml` text.
 pub fn parse(path: &str, text: &str, component: &ComponentName) -> Result<Vec<Step>, TreeError> {
@@ -21,7 +29,9 @@ pub fn parse(path: &str, text: &str, component: &ComponentName) -> Result<Vec<St
     if let Some((key, item)) = root.iter().find(|(k, _)| *k != "step") {
         return Err(file.field_error(
             Some(item),
-            format!("unexpected top-level `{key}`: a component upgrade.toml holds only [[step]] tables"),
+            format!(
+                "unexpected top-level `{key}`: a component upgrade.toml holds only [[step]] tables"
+            ),
         ));
     }
     let Some(item) = root.get("step") else {
@@ -36,12 +46,19 @@ pub fn parse(path: &str, text: &str, component: &ComponentName) -> Result<Vec<St
         .collect()
 }
 
-fn parse_entry(file: &TomlFile<'_>, table: &Table, component: &ComponentName) -> Result<Step, TreeError> {
+fn parse_entry(
+    file: &TomlFile<'_>,
+    table: &Table,
+    component: &ComponentName,
+) -> Result<Step, TreeError> {
     let line = file.line_of_table(table);
     if let Some((key, _)) = table.iter().find(|(k, _)| !KEYS.contains(k)) {
         return Err(file.entry_error(
             table,
-            format!("unknown key `{key}` in [[step]] (known: {})", KEYS.join(", ")),
+            format!(
+                "unknown key `{key}` in [[step]] (known: {})",
+                KEYS.join(", ")
+            ),
         ));
     }
     let name_text = file.string(table, "name", "[[step]]")?;
@@ -50,16 +67,25 @@ fn parse_entry(file: &TomlFile<'_>, table: &Table, component: &ComponentName) ->
         .map_err(|e| file.entry_error(table, e.to_string()))?;
     let phase_text = file.string(table, "phase", "[[step]]")?;
     let phase = Phase::parse(&phase_text).ok_or_else(|| {
-        file.entry_error(table, format!("phase `{phase_text}` is not pre, main or post"))
+        file.entry_error(
+            table,
+            format!("phase `{phase_text}` is not pre, main or post"),
+        )
     })?;
     let mut requires = Vec::new();
     if let Some(item) = table.get("requires") {
         let array = item.as_array().ok_or_else(|| {
-            file.field_error(Some(item), "`requires` is a list of \"component/name\" strings".into())
+            file.field_error(
+                Some(item),
+                "`requires` is a list of \"component/name\" strings".into(),
+            )
         })?;
         for value in array.iter() {
             let text = value.as_str().ok_or_else(|| {
-                file.field_error(Some(item), "`requires` is a list of \"component/name\" strings".into())
+                file.field_error(
+                    Some(item),
+                    "`requires` is a list of \"component/name\" strings".into(),
+                )
             })?;
             requires.push(StepKey::parse(text).map_err(|e| file.field_error(Some(item), e))?);
         }
@@ -72,7 +98,10 @@ fn parse_entry(file: &TomlFile<'_>, table: &Table, component: &ComponentName) ->
     };
     let recorded = file.string(table, "checksum", "[[step]]")?;
     let checksum = Checksum::from_recorded(&recorded).ok_or_else(|| {
-        file.field_error(table.get("checksum"), format!("`{recorded}` is not a sha256:<hex> checksum"))
+        file.field_error(
+            table.get("checksum"),
+            format!("`{recorded}` is not a sha256:<hex> checksum"),
+        )
     })?;
     let sql = table
         .get("sql")
@@ -85,7 +114,9 @@ fn parse_entry(file: &TomlFile<'_>, table: &Table, component: &ComponentName) ->
             if !DATABASES.contains(&db) {
                 return Err(TreeError::new(
                     file.path,
-                    TreeErrorKind::UnknownDatabase { database: db.to_string() },
+                    TreeErrorKind::UnknownDatabase {
+                        database: db.to_string(),
+                    },
                 )
                 .at_line_opt(line));
             }
@@ -96,11 +127,17 @@ fn parse_entry(file: &TomlFile<'_>, table: &Table, component: &ComponentName) ->
         }
         Body::PerDatabase(bodies)
     } else {
-        return Err(file.field_error(Some(sql), "`sql` is a string or a table of one string per database".into()));
+        return Err(file.field_error(
+            Some(sql),
+            "`sql` is a string or a table of one string per database".into(),
+        ));
     };
     let computed = Checksum::of(&body);
     Ok(Step {
-        key: StepKey { component: component.clone(), name },
+        key: StepKey {
+            component: component.clone(),
+            name,
+        },
         phase,
         requires,
         transaction,
@@ -195,7 +232,9 @@ fn entry_table(step: &Step, release: &ReleaseName) -> Table {
 fn multiline(text: &str) -> Value {
     let literal_ok = !text.contains("'''")
         && !text.ends_with('\'')
-        && text.chars().all(|c| c == '\n' || c == '\t' || !c.is_control());
+        && text
+            .chars()
+            .all(|c| c == '\n' || c == '\t' || !c.is_control());
     if literal_ok {
         if let Ok(value) = format!("'''\n{text}'''").parse::<Value>() {
             if value.as_str() == Some(text) {
@@ -231,12 +270,18 @@ mod tests {
     fn append_keeps_bytes_and_round_trips() {
         let existing = "# my comment, kept\n[[step]] # odd spacing kept\nname   = \"2007010100-old\"\nrelease = \"R1\"\nphase = \"main\"\nchecksum = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\nsql = \"SELECT 1;\"";
         let r2 = ReleaseName::parse("R2").expect("valid");
-        let a = step("2008010100-new", Body::Any("CREATE TABLE t (x TEXT DEFAULT 'a''b');\n".into()));
+        let a = step(
+            "2008010100-new",
+            Body::Any("CREATE TABLE t (x TEXT DEFAULT 'a''b');\n".into()),
+        );
         let b = step(
             "2008010200-var",
             Body::PerDatabase(BTreeMap::from([
                 ("postgres".into(), "SELECT '''' AS q;\n".into()),
-                ("sqlite".into(), "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n  SELECT 1;\nEND;\n".into()),
+                (
+                    "sqlite".into(),
+                    "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n  SELECT 1;\nEND;\n".into(),
+                ),
             ])),
         );
         let out = append(Some(existing), &ComponentName::core(), &[&a, &b], &r2);

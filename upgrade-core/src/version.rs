@@ -35,7 +35,10 @@ impl Version {
             None => (text, ""),
         };
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if int.is_empty() || !digits(int) || !digits(frac) || (text.contains('.') && frac.is_empty())
+        if int.is_empty()
+            || !digits(int)
+            || !digits(frac)
+            || (text.contains('.') && frac.is_empty())
         {
             return Err(err());
         }

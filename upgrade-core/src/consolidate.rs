@@ -1,0 +1,345 @@
+//! `Consolidation`: folding a tree's standalone steps into the components'
+//! major-release files, tagged with a new release — as a pure function from a
+//! tree to a set of file changes, which the caller shows (`diff`) or applies
+//! (`apply`).
+//!
+//! Order of writes when applied: the components' upgrade.toml files, the
+//! release file, the root manifest's history, and only then the deletion of
+//! the standalone files. A run killed at any point leaves either the old tree
+//! or a tree from which re-running the same command completes the job: the
+//! standalone files still present beside identical consolidated entries are
+//! recognised as leftovers and deleted, never folded twice.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
+
+use crate::component::ComponentName;
+use crate::fsio::{FaultPoint, FileChange, remove_durable, write_atomic};
+use crate::manifest::MANIFEST_FILE;
+use crate::plan::{self, PlanError};
+use crate::release_file::{self, ReleaseFile};
+use crate::release_name::ReleaseName;
+use crate::step::{Step, StepKey};
+use crate::tree::Tree;
+use crate::upgrade_file;
+use crate::version::Version;
+
+/// Why a release cannot be consolidated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsolidateError {
+    /// The release is in the history but is not the newest one.
+    #[error(
+        "{release} is already in the release history and {newest} is newer: a release name must be new, or the newest one to re-run it"
+    )]
+    ReleaseNotNew {
+        /// The release asked for.
+        release: ReleaseName,
+        /// The newest release of the history.
+        newest: ReleaseName,
+    },
+    /// The project version is not newer than the last release's.
+    #[error("upgrade.toml: version {version} is not newer than {last} ({last_version})")]
+    VersionNotNewer {
+        /// The project version.
+        version: Version,
+        /// The newest release.
+        last: ReleaseName,
+        /// Its version.
+        last_version: Version,
+    },
+    /// The tree has no plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Released history was edited or is inconsistent.
+    #[error("the tree fails its checks:\n{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+    /// A component has no folder (its plugin type is unknown).
+    #[error("component {0} has no folder: its plugin type is not in upgrade.toml")]
+    NoFolder(ComponentName),
+}
+
+impl ConsolidateError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            ConsolidateError::ReleaseNotNew { newest, .. } => format!(
+                "name the new release (e.g. the next major), or run `consolidate release {newest}` to finish the newest one"
+            ),
+            ConsolidateError::VersionNotNewer { .. } => {
+                "bump `version` in [project] of upgrade.toml before releasing".into()
+            }
+            ConsolidateError::Plan(e) => e.hint().into(),
+            ConsolidateError::Invalid(_) => {
+                "run `consolidate check` and fix what it reports".into()
+            }
+            ConsolidateError::NoFolder(_) => {
+                "add the plugin type to [components] plugin_types".into()
+            }
+        }
+    }
+}
+
+/// The result of consolidating a tree with a release name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consolidation {
+    /// The release.
+    pub release: ReleaseName,
+    /// True when the release is the newest of the history already: nothing is folded.
+    pub already_released: bool,
+    /// The steps folded, in plan order.
+    pub folded: Vec<StepKey>,
+    /// Standalone steps that stay standalone (added after the newest release).
+    pub kept_standalone: Vec<StepKey>,
+    /// Leftover standalone files of an interrupted release that are deleted.
+    pub leftovers: Vec<String>,
+    /// The file changes, sorted by path.
+    pub changes: Vec<FileChange>,
+}
+
+/// Consolidates `tree` with `release`: a new release folds every standalone
+/// step; the newest release of the history folds nothing (I1) and only
+/// finishes an interrupted run; an older one is refused (C1).
+pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, ConsolidateError> {
+    let problems = crate::check::released_history_problems(tree, Some(release));
+    if !problems.is_empty() {
+        return Err(ConsolidateError::Invalid(
+            problems.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    let order = plan::order(tree)?;
+    let mut changes: Vec<FileChange> = Vec::new();
+    let leftovers: Vec<String> = tree
+        .leftovers
+        .iter()
+        .flat_map(|l| l.files.clone())
+        .collect();
+    for path in &leftovers {
+        changes.push(FileChange {
+            path: path.clone(),
+            before: tree.file_text(path),
+            after: None,
+        });
+    }
+    if let Some(index) = tree.manifest.release_index(release) {
+        let newest = tree.manifest.releases.len() - 1;
+        if index != newest {
+            return Err(ConsolidateError::ReleaseNotNew {
+                release: release.clone(),
+                newest: tree.manifest.releases[newest].name.clone(),
+            });
+        }
+        changes.sort_by(|a, b| a.path.cmp(&b.path));
+        return Ok(Consolidation {
+            release: release.clone(),
+            already_released: true,
+            folded: Vec::new(),
+            kept_standalone: order
+                .iter()
+                .filter(|s| s.release().is_none())
+                .map(|s| s.key.clone())
+                .collect(),
+            leftovers,
+            changes,
+        });
+    }
+    if let Some(last) = tree.manifest.newest_release() {
+        if tree.manifest.version <= last.version {
+            return Err(ConsolidateError::VersionNotNewer {
+                version: tree.manifest.version.clone(),
+                last: last.name.clone(),
+                last_version: last.version.clone(),
+            });
+        }
+    }
+
+    // Fold standalone steps, per component, in plan order.
+    let mut per_component: BTreeMap<&ComponentName, Vec<&Step>> = BTreeMap::new();
+    let mut folded = Vec::new();
+    for step in order.iter().filter(|s| s.release().is_none()) {
+        per_component
+            .entry(&step.key.component)
+            .or_default()
+            .push(step);
+        folded.push(step.key.clone());
+    }
+    for (component, steps) in &per_component {
+        let (path, before) = match tree.upgrade_files.get(*component) {
+            Some(f) => (f.path.clone(), Some(f.text.clone())),
+            None => {
+                let folder = tree
+                    .manifest
+                    .folder_of(component)
+                    .ok_or_else(|| ConsolidateError::NoFolder((*component).clone()))?;
+                let path = if folder.is_empty() {
+                    "db/upgrade.toml".to_string()
+                } else {
+                    format!("{folder}/db/upgrade.toml")
+                };
+                (path, None)
+            }
+        };
+        let after = upgrade_file::append(before.as_deref(), component, steps, release);
+        changes.push(FileChange {
+            path,
+            before,
+            after: Some(after),
+        });
+        for step in steps {
+            if let crate::step::Origin::Standalone { files } = &step.origin {
+                for f in files {
+                    changes.push(FileChange {
+                        path: f.clone(),
+                        before: tree.file_text(f),
+                        after: None,
+                    });
+                }
+            }
+        }
+    }
+
+    // The release file covers every entry tagged with the release after the fold
+    // (entries of an interrupted run included).
+    let mut covers: BTreeMap<ComponentName, BTreeMap<_, _>> = BTreeMap::new();
+    for step in &tree.steps {
+        if step.release() == Some(release) || step.release().is_none() {
+            covers
+                .entry(step.key.component.clone())
+                .or_default()
+                .insert(step.key.name.clone(), step.checksum.clone());
+        }
+    }
+    let rules = ReleaseFile {
+        release: release.clone(),
+        version: tree.manifest.version.clone(),
+        covers,
+    };
+    let rules_path = release_file::path_of(release);
+    changes.push(FileChange {
+        before: tree.release_files.get(release).map(|f| f.text.clone()),
+        path: rules_path,
+        after: Some(rules.render()),
+    });
+    changes.push(FileChange {
+        path: MANIFEST_FILE.to_string(),
+        before: Some(tree.manifest.text.clone()),
+        after: Some(append_history(
+            &tree.manifest.text,
+            release,
+            &tree.manifest.version,
+        )),
+    });
+    changes.retain(|c| c.before != c.after);
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Consolidation {
+        release: release.clone(),
+        already_released: false,
+        folded,
+        kept_standalone: Vec::new(),
+        leftovers,
+        changes,
+    })
+}
+
+/// Appends `[[release]]` to the manifest's history with toml_edit: every other
+/// byte of the file stays as it was, and the new entry follows the last one.
+pub fn append_history(manifest_text: &str, release: &ReleaseName, version: &Version) -> String {
+    let Ok(mut doc) = manifest_text.parse::<DocumentMut>() else {
+        return manifest_text.to_string();
+    };
+    let mut table = Table::new();
+    table.insert("name", Item::Value(release.as_str().into()));
+    table.insert("version", Item::Value(version.as_str().into()));
+    match doc
+        .get_mut("release")
+        .and_then(Item::as_array_of_tables_mut)
+    {
+        Some(array) => array.push(table),
+        None => {
+            let mut array = ArrayOfTables::new();
+            array.push(table);
+            doc.insert("release", Item::ArrayOfTables(array));
+        }
+    }
+    doc.to_string()
+}
+
+impl Consolidation {
+    /// Does applying it change nothing?
+    pub fn is_noop(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// A unified diff of every change, files in path order.
+    pub fn diff(&self) -> String {
+        let mut out = String::new();
+        for change in &self.changes {
+            let before = change.before.as_deref().unwrap_or_default();
+            let after = change.after.as_deref().unwrap_or_default();
+            let old = if change.before.is_some() {
+                format!("a/{}", change.path)
+            } else {
+                "/dev/null".into()
+            };
+            let new = if change.after.is_some() {
+                format!("b/{}", change.path)
+            } else {
+                "/dev/null".into()
+            };
+            let diff = similar::TextDiff::from_lines(before, after);
+            let _ = write!(
+                out,
+                "{}",
+                diff.unified_diff().context_radius(3).header(&old, &new)
+            );
+        }
+        out
+    }
+
+    /// Applies the changes to the tree at `root` in crash-safe order.
+    pub fn apply(&self, root: &Path) -> std::io::Result<()> {
+        let mut fault = FaultPoint::from_env();
+        let path_of = |rel: &str| rel.split('/').fold(root.to_path_buf(), |p, s| p.join(s));
+        let writes = |manifest: bool| {
+            self.changes
+                .iter()
+                .filter(move |c| c.after.is_some() && (c.path == MANIFEST_FILE) == manifest)
+        };
+        // Component files and the release file, then the manifest (the history is the commit point).
+        let first = writes(false).filter(|c| !c.path.starts_with("releases/"));
+        let rules = writes(false).filter(|c| c.path.starts_with("releases/"));
+        for change in first.chain(rules).chain(writes(true)) {
+            if let Some(after) = &change.after {
+                write_atomic(&path_of(&change.path), after.as_bytes())?;
+                fault.completed_one();
+            }
+        }
+        for change in self.changes.iter().filter(|c| c.after.is_none()) {
+            remove_durable(&path_of(&change.path))?;
+            fault.completed_one();
+        }
+        Ok(())
+    }
+
+    /// A commit message listing what was folded.
+    pub fn commit_message(&self) -> String {
+        let mut msg = format!(
+            "Consolidate {}: fold {} standalone step{}\n\n",
+            self.release,
+            self.folded.len(),
+            if self.folded.len() == 1 { "" } else { "s" }
+        );
+        if self.folded.is_empty() {
+            msg.push_str("No standalone step to fold.\n");
+        } else {
+            msg.push_str("Folded into the components' db/upgrade.toml, in plan order:\n");
+            for key in &self.folded {
+                let _ = writeln!(msg, "- {key}");
+            }
+        }
+        let _ = write!(msg, "\nConsolidated-Release: {}\n", self.release);
+        msg
+    }
+}

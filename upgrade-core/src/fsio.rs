@@ -1,0 +1,98 @@
+//! Durable file changes: every write goes to a temporary file in the same
+//! folder, is synced and renamed over the target, and the folder is synced,
+//! so a file is either its old or its new self after a crash.
+//!
+//! Test hooks: `CONSOLIDATE_FAULT_AFTER=N` exits the process (code 86) right
+//! after the N-th file operation, and `CONSOLIDATE_PAUSE_AFTER=N` sleeps for a
+//! minute there so that a test can kill the process for real.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+
+/// One change to one file of a tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// The file, relative to the tree root, `/`-separated.
+    pub path: String,
+    /// Its text before (`None`: the file is created).
+    pub before: Option<String>,
+    /// Its text after (`None`: the file is deleted).
+    pub after: Option<String>,
+}
+
+/// Writes `bytes` to `path` atomically and durably, creating parent folders.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".consolidate-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// Removes `path` durably; a file already gone is not an error.
+pub fn remove_durable(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    // Folders cannot be opened for syncing on every platform; where they can, do it.
+    match fs::File::open(dir) {
+        Ok(f) => match f.sync_all() {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+            Err(e) if e.raw_os_error() == Some(22) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(_) => Ok(()),
+    }
+}
+
+/// Counts file operations and stops the process where a test asked it to.
+#[derive(Debug)]
+pub struct FaultPoint {
+    done: usize,
+    fault_after: Option<usize>,
+    pause_after: Option<usize>,
+}
+
+impl FaultPoint {
+    /// Reads `CONSOLIDATE_FAULT_AFTER` and `CONSOLIDATE_PAUSE_AFTER`.
+    pub fn from_env() -> Self {
+        let read = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+        FaultPoint {
+            done: 0,
+            fault_after: read("CONSOLIDATE_FAULT_AFTER"),
+            pause_after: read("CONSOLIDATE_PAUSE_AFTER"),
+        }
+    }
+
+    /// Call after each completed file operation.
+    pub fn completed_one(&mut self) {
+        self.done += 1;
+        if self.pause_after == Some(self.done) {
+            eprintln!(
+                "paused after {} file operations (CONSOLIDATE_PAUSE_AFTER)",
+                self.done
+            );
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+        if self.fault_after == Some(self.done) {
+            eprintln!(
+                "stopped after {} file operations (CONSOLIDATE_FAULT_AFTER)",
+                self.done
+            );
+            std::process::exit(86);
+        }
+    }
+}
