@@ -1,0 +1,144 @@
+//! Helpers shared by the end-to-end tests: temporary trees and running the binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root (where `fixtures/` lives).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crate folder has a parent")
+        .to_path_buf()
+}
+
+/// A fixture folder by name, e.g. `demo` or `bad/cycle`.
+pub fn fixture(name: &str) -> PathBuf {
+    workspace().join("fixtures").join(name)
+}
+
+/// A temporary copy of a fixture tree; the copy is deleted when dropped.
+pub struct TempTree {
+    /// Keeps the folder alive.
+    pub dir: tempfile::TempDir,
+}
+
+impl TempTree {
+    /// Copies `fixtures/<name>` into a fresh temporary folder.
+    pub fn copy_of(name: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&fixture(name), dir.path());
+        TempTree { dir }
+    }
+
+    /// An empty temporary folder.
+    pub fn empty() -> Self {
+        TempTree { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// The root of the copy.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `consolidate ARGS` in the tree root.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_in(self.path(), args, &[])
+    }
+
+    /// Runs `consolidate ARGS` in the tree root with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        run_in(self.path(), args, env)
+    }
+
+    /// Writes a file (creating folders).
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// Reads a file as text.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).expect("read")
+    }
+}
+
+/// The `consolidate` binary built by cargo for this test run.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_consolidate"))
+}
+
+/// Runs the binary in `dir` with a fixed, locale-free environment.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).current_dir(dir).env("LC_ALL", "C").env_remove("CONSOLIDATE_FAULT_AFTER");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run consolidate")
+}
+
+/// Copies a folder recursively (files and folders only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    let mut entries: Vec<_> = std::fs::read_dir(from)
+        .unwrap_or_else(|e| panic!("read {}: {e}", from.display()))
+        .map(|e| e.expect("entry"))
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Every file below `root` (relative path, bytes), sorted; `.git` is skipped.
+pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("below root").to_string_lossy().replace('\\', "/");
+                out.push((rel, std::fs::read(&path).expect("read")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// Asserts that a command exited with `code`, showing its output otherwise.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
