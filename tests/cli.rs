@@ -1,5 +1,6 @@
 //! End-to-end tests of the `consolidate` binary: one test binary, one module per
 //! capability, and a small helper that copies fixture trees and runs the command.
 
+mod cases;
 mod consolidation;
 mod util;

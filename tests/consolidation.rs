@@ -1,10 +1,253 @@
-//! Consolidation end to end: golden cases, idempotence, bad input, crashes.
+//! Consolidation end to end on the demo: the golden result, a pure dry run,
+//! idempotence (I1), determinism, every documented bad input, and crashes at
+//! every file operation (simulated and with a real SIGKILL).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use crate::util::*;
 
+const RELEASE: [&str; 3] = ["release", "MOODLE_20_STABLE", "--allow-dirty"];
+
+fn assert_golden(root: &Path) {
+    let got = snapshot(root);
+    let want = snapshot(&fixture("demo-after-20"));
+    let names = |s: &[(String, Vec<u8>)]| s.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&got),
+        names(&want),
+        "files differ from fixtures/demo-after-20"
+    );
+    for ((path, a), (_, b)) in got.iter().zip(&want) {
+        assert!(
+            a == b,
+            "{path} differs from fixtures/demo-after-20:\n{}",
+            String::from_utf8_lossy(a)
+        );
+    }
+}
+
 #[test]
-fn smoke_release_on_demo() {
+fn demo_consolidates_to_the_golden_tree_and_check_passes() {
     let tree = TempTree::copy_of("demo");
-    assert_exit(&tree.run(&["release", "MOODLE_20_STABLE", "--allow-dirty"]), 0);
+    let out = tree.run(&RELEASE);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("fold 28 standalone step(s)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_golden(tree.path());
     assert_exit(&tree.run(&["check"]), 0);
+}
+
+#[test]
+fn dry_run_prints_the_diff_and_changes_nothing() {
+    let tree = TempTree::copy_of("demo");
+    let before = snapshot(tree.path());
+    let out = tree.run(&["release", "MOODLE_20_STABLE", "--dry-run"]);
+    assert_exit(&out, 0);
+    let diff = stdout(&out);
+    assert!(
+        diff.contains("+++ b/releases/MOODLE_20_STABLE.toml"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("--- a/lib/db/upgrades/2008021700-webdavlocks.sql\n+++ /dev/null"),
+        "{diff}"
+    );
+    assert!(diff.contains("+name = \"MOODLE_20_STABLE\""), "{diff}");
+    assert_eq!(snapshot(tree.path()), before);
+}
+
+#[test]
+fn second_release_changes_no_byte_and_old_names_are_refused() {
+    let tree = TempTree::copy_of("demo-after-20");
+    let before = snapshot(tree.path());
+    let out = tree.run(&RELEASE);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("already the newest release"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(tree.path()), before);
+    let out = tree.run(&["release", "MOODLE_19_STABLE", "--allow-dirty"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("MOODLE_20_STABLE is newer"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(tree.path()), before);
+}
+
+#[test]
+fn output_does_not_depend_on_the_order_files_were_created_in() {
+    // Create the tree's files in reverse order, into folders made in reverse order.
+    let tree = TempTree::empty();
+    let mut files = snapshot(&fixture("demo"));
+    files.reverse();
+    for (rel, bytes) in &files {
+        let path = tree.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+    assert_exit(
+        &tree.run_env(
+            &RELEASE,
+            &[("LC_ALL", "tr_TR.UTF-8"), ("TZ", "Pacific/Kiritimati")],
+        ),
+        0,
+    );
+    assert_golden(tree.path());
+}
+
+#[test]
+fn every_bad_tree_gives_its_documented_error() {
+    let dir = fixture("bad");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures/bad")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 10, "only {} bad cases", cases.len());
+    for case in cases {
+        let name = case
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let expected = std::fs::read_to_string(case.join("EXPECTED")).expect("EXPECTED file");
+        let expected = expected.trim();
+        for args in [&["check"][..], &RELEASE[..]] {
+            let out = run_in(&case, args, &[]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{name} {args:?}: {err}");
+            assert!(
+                err.contains(expected),
+                "{name} {args:?}: expected {expected:?} in:\n{err}"
+            );
+            assert!(err.starts_with("error: "), "{name}: {err}");
+            assert!(err.contains("hint: "), "{name}: no hint in {err}");
+        }
+    }
+    // The line is named where it is known.
+    let err = stderr(&run_in(&fixture("bad/broken-toml"), &["check"], &[]));
+    assert!(err.contains("upgrade.toml:6:"), "{err}");
+}
+
+#[test]
+fn killed_after_any_file_operation_a_rerun_completes_the_job() {
+    let total = {
+        let probe = TempTree::copy_of("demo");
+        assert_exit(&probe.run(&RELEASE), 0);
+        // 12 writes (10 upgrade.toml, release file, manifest) and 29 deletions.
+        41
+    };
+    for n in 1..=total {
+        let tree = TempTree::copy_of("demo");
+        let n_text = n.to_string();
+        let out = tree.run_env(&RELEASE, &[("CONSOLIDATE_FAULT_AFTER", &n_text)]);
+        if n < total {
+            assert_eq!(
+                out.status.code(),
+                Some(86),
+                "fault point {n} not reached: {}",
+                stderr(&out)
+            );
+            // The interrupted tree still loads: nothing is lost or doubled.
+            let check = tree.run(&["check"]);
+            assert!(
+                check.status.code() == Some(0) || check.status.code() == Some(1),
+                "{}",
+                stderr(&check)
+            );
+        }
+        assert_exit(&tree.run(&RELEASE), 0);
+        assert_golden(tree.path());
+        assert_exit(&tree.run(&["check"]), 0);
+    }
+}
+
+#[test]
+fn a_real_kill_midway_is_recovered_by_a_rerun() {
+    for pause_after in ["3", "20"] {
+        let tree = TempTree::copy_of("demo");
+        let mut child = Command::new(bin())
+            .args(RELEASE)
+            .current_dir(tree.path())
+            .env("CONSOLIDATE_PAUSE_AFTER", pause_after)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // Wait until the process says it paused, then kill it for real.
+        let mut stderr_pipe = child.stderr.take().expect("stderr");
+        let mut seen = String::new();
+        let mut buf = [0u8; 256];
+        while !seen.contains("paused after") {
+            let n = std::io::Read::read(&mut stderr_pipe, &mut buf).expect("read stderr");
+            assert!(n > 0, "process ended before pausing: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        assert_ne!(snapshot(tree.path()), snapshot(&fixture("demo-after-20")));
+        assert_exit(&tree.run(&RELEASE), 0);
+        assert_golden(tree.path());
+    }
+}
+
+#[test]
+fn commit_makes_one_commit_listing_the_folded_steps() {
+    let tree = TempTree::copy_of("demo");
+    let repo = git2::Repository::init(tree.path()).expect("init");
+    let mut config = repo.config().expect("config");
+    config
+        .set_str("user.name", "Release Manager")
+        .expect("name");
+    config
+        .set_str("user.email", "rm@example.org")
+        .expect("email");
+    let sig = repo.signature().expect("sig");
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("add");
+    index.write().expect("write index");
+    let tree_id = index.write_tree().expect("tree");
+    let t = repo.find_tree(tree_id).expect("find tree");
+    repo.commit(Some("HEAD"), &sig, &sig, "base", &t, &[])
+        .expect("commit");
+
+    // A dirty work tree is refused without --allow-dirty.
+    tree.write("notes.txt", "scratch");
+    let out = tree.run(&["release", "MOODLE_20_STABLE", "--commit"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("uncommitted change"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(tree.path().join("notes.txt")).expect("rm");
+
+    assert_exit(
+        &tree.run(&["release", "MOODLE_20_STABLE", "--commit", "--tag"]),
+        0,
+    );
+    let head = repo.head().expect("head").peel_to_commit().expect("commit");
+    let message = head.message().expect("utf-8 message");
+    assert!(
+        message.starts_with("Consolidate MOODLE_20_STABLE: fold 28 standalone steps"),
+        "{message}"
+    );
+    assert!(
+        message.contains("- core/2008021700-webdavlocks\n"),
+        "{message}"
+    );
+    assert_eq!(head.parent_count(), 1);
+    let statuses = repo.statuses(None).expect("status");
+    assert!(statuses.is_empty(), "uncommitted changes left");
+    assert!(repo.find_reference("refs/tags/MOODLE_20_STABLE").is_ok());
 }

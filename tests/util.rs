@@ -34,7 +34,9 @@ impl TempTree {
 
     /// An empty temporary folder.
     pub fn empty() -> Self {
-        TempTree { dir: tempfile::tempdir().expect("temp dir") }
+        TempTree {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// The root of the copy.
@@ -73,7 +75,10 @@ pub fn bin() -> PathBuf {
 /// Runs the binary in `dir` with a fixed, locale-free environment.
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin());
-    cmd.args(args).current_dir(dir).env("LC_ALL", "C").env_remove("CONSOLIDATE_FAULT_AFTER");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("LC_ALL", "C")
+        .env_remove("CONSOLIDATE_FAULT_AFTER");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -110,7 +115,11 @@ pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
-                let rel = path.strip_prefix(root).expect("below root").to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("below root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((rel, std::fs::read(&path).expect("read")));
             }
         }

@@ -170,11 +170,10 @@ pub fn check(tree: &Tree) -> Vec<Problem> {
             path: leftover.files.join(", "),
             line: None,
             message: format!("standalone {} duplicates its released entry", leftover.key),
-            hint: match tree.manifest.newest_release() {
-                Some(r) => format!(
-                    "left by an interrupted release: re-run `consolidate release {}`",
-                    r.name
-                ),
+            hint: match tree.step(&leftover.key).and_then(|s| s.release()) {
+                Some(r) => {
+                    format!("left by an interrupted release: re-run `consolidate release {r}`")
+                }
                 None => "delete the standalone file".into(),
             },
         });

@@ -317,7 +317,12 @@ impl Consolidation {
             }
         }
         for change in self.changes.iter().filter(|c| c.after.is_none()) {
-            remove_durable(&path_of(&change.path))?;
+            let path = path_of(&change.path);
+            remove_durable(&path)?;
+            // A `db/upgrades` folder left empty goes too: git does not keep it either.
+            if let Some(dir) = path.parent().filter(|d| d.ends_with("db/upgrades")) {
+                let _ = std::fs::remove_dir(dir);
+            }
             fault.completed_one();
         }
         Ok(())

@@ -32,6 +32,7 @@ pub fn dirty_paths(root: &Path) -> Result<Option<Vec<String>>, GitError> {
     let Some(repo) = open(root) else {
         return Ok(None);
     };
+    let prefix = tree_prefix(&repo, root)?;
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -41,6 +42,7 @@ pub fn dirty_paths(root: &Path) -> Result<Option<Vec<String>>, GitError> {
         .iter()
         .filter(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED))
         .filter_map(|s| s.path().map(str::to_string))
+        .filter(|p| prefix.is_empty() || p.starts_with(&format!("{prefix}/")))
         .collect();
     out.sort();
     Ok(Some(out))
@@ -53,19 +55,7 @@ pub fn commit_all(root: &Path, message: &str, tag: Option<&str>) -> Result<Strin
     let repo = open(root).ok_or_else(|| GitError {
         message: format!("{} is not inside a git repository", root.display()),
     })?;
-    let workdir = repo.workdir().ok_or_else(|| GitError {
-        message: "the repository has no work tree".into(),
-    })?;
-    let canonical_root = root.canonicalize().map_err(|e| GitError {
-        message: e.to_string(),
-    })?;
-    let canonical_workdir = workdir.canonicalize().map_err(|e| GitError {
-        message: e.to_string(),
-    })?;
-    let prefix = canonical_root
-        .strip_prefix(&canonical_workdir)
-        .map(|p| p.to_string_lossy().replace('\\', "/"))
-        .unwrap_or_default();
+    let prefix = tree_prefix(&repo, root)?;
     let spec = if prefix.is_empty() {
         "*".to_string()
     } else {
@@ -98,4 +88,20 @@ pub fn commit_all(root: &Path, message: &str, tag: Option<&str>) -> Result<Strin
         repo.tag(name, &object, &signature, &format!("Release {name}"), false)?;
     }
     Ok(id.to_string())
+}
+
+/// The tree root's folder relative to the repository's work tree (`""` at its top).
+pub fn tree_prefix(repo: &Repository, root: &Path) -> Result<String, GitError> {
+    let workdir = repo.workdir().ok_or_else(|| GitError {
+        message: "the repository has no work tree".into(),
+    })?;
+    let canonical = |p: &Path| {
+        p.canonicalize().map_err(|e| GitError {
+            message: format!("{}: {e}", p.display()),
+        })
+    };
+    Ok(canonical(root)?
+        .strip_prefix(canonical(workdir)?)
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default())
 }

@@ -157,9 +157,7 @@ impl Tree {
         for ((component, name), variants) in standalone {
             let step = standalone_step(component, name, &variants, &mut read_kept)?;
             match steps.get(&step.key) {
-                Some(existing)
-                    if existing.checksum == step.checksum && existing.release().is_some() =>
-                {
+                Some(existing) if is_leftover(&step, existing) => {
                     let Origin::Standalone { files } = step.origin else {
                         continue;
                     };
@@ -225,6 +223,26 @@ impl Tree {
     pub fn release_rank(&self, step: &Step) -> Option<usize> {
         step.release()
             .map(|r| self.manifest.release_index(r).unwrap_or(usize::MAX))
+    }
+}
+
+/// Is the standalone `step` what remains of `released` after an interrupted
+/// release: the same content, or — when the run was killed between deleting
+/// the variant files of one step — some of its per-database variants?
+fn is_leftover(step: &Step, released: &Step) -> bool {
+    if released.release().is_none()
+        || step.phase != released.phase
+        || step.requires != released.requires
+        || step.transaction != released.transaction
+    {
+        return false;
+    }
+    match (&step.body, &released.body) {
+        (Body::PerDatabase(left), Body::PerDatabase(full)) => left.iter().all(|(db, sql)| {
+            full.get(db)
+                .is_some_and(|f| crate::step::normalise(f) == *sql)
+        }),
+        _ => step.checksum == released.checksum,
     }
 }
 

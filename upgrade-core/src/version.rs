@@ -12,8 +12,6 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Eq)]
 pub struct Version {
     text: String,
-    integer: String,
-    fraction: String,
 }
 
 /// Why a text is not a version.
@@ -42,13 +40,15 @@ impl Version {
         {
             return Err(err());
         }
-        let integer = int.trim_start_matches('0');
-        let fraction = frac.trim_end_matches('0');
         Ok(Version {
             text: text.to_string(),
-            integer: integer.to_string(),
-            fraction: fraction.to_string(),
         })
+    }
+
+    /// The integer part without leading zeros and the fraction without trailing zeros.
+    fn parts(&self) -> (&str, &str) {
+        let (int, frac) = self.text.split_once('.').unwrap_or((&self.text, ""));
+        (int.trim_start_matches('0'), frac.trim_end_matches('0'))
     }
 
     /// The text the version was written with.
@@ -59,13 +59,14 @@ impl Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
+        let ((int_a, frac_a), (int_b, frac_b)) = (self.parts(), other.parts());
         // Leading zeros are stripped, so a longer integer part is a larger number.
-        self.integer
+        int_a
             .len()
-            .cmp(&other.integer.len())
-            .then_with(|| self.integer.cmp(&other.integer))
+            .cmp(&int_b.len())
+            .then_with(|| int_a.cmp(int_b))
             // Trailing zeros are stripped, so digit-wise string order is numeric order.
-            .then_with(|| self.fraction.cmp(&other.fraction))
+            .then_with(|| frac_a.cmp(frac_b))
     }
 }
 

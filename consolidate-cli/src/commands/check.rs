@@ -30,7 +30,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     }
     if problems.is_empty() {
         println!(
-            "ok: {} steps ({} standalone), {} releases, consolidated as upgrade.toml says",
+            "ok: {} steps ({} standalone), {} release(s), consolidated as upgrade.toml says",
             tree.steps.len(),
             tree.standalone().count(),
             tree.manifest.releases.len()

@@ -19,8 +19,9 @@ fn databases(step: &Step) -> String {
     match &step.body {
         Body::Any(_) => "all".into(),
         Body::PerDatabase(map) => {
+            // Per-database variants: a no-op on any database not listed.
             let dbs: Vec<&str> = map.keys().map(String::as_str).collect();
-            format!("{} only", dbs.join("+"))
+            dbs.join(",")
         }
     }
 }

@@ -88,11 +88,18 @@ fn summary(c: &upgrade_core::consolidate::Consolidation, dry_run: bool) -> Strin
         }
         return s;
     }
-    format!(
+    let mut s = format!(
         "{}: {} fold {} standalone step(s) and change {} file(s)",
         c.release,
         verb,
         c.folded.len(),
         c.changes.len()
-    )
+    );
+    if !c.leftovers.is_empty() {
+        s.push_str(&format!(
+            ", {} of them files left by an interrupted run",
+            c.leftovers.len()
+        ));
+    }
+    s
 }

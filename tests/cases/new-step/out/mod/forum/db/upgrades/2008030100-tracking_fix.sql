@@ -1,0 +1,5 @@
+-- phase: main
+-- requires:
+-- transaction: yes
+-- Describe here what 2008030100-tracking_fix changes in mod_forum and why.
+-- For per-database SQL, rename this file to 2008030100-tracking_fix.sqlite.sql and add 2008030100-tracking_fix.postgres.sql.

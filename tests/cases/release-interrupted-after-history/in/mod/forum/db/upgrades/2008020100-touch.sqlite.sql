@@ -1,0 +1,3 @@
+CREATE TRIGGER forum_touch AFTER UPDATE ON forum BEGIN
+    UPDATE config SET value = 'touched' WHERE name = 'forum';
+END;

@@ -1,0 +1,2 @@
+-- phase: post
+UPDATE config SET value = '' WHERE name = 'navcache';
