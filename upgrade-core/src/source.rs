@@ -52,6 +52,12 @@ impl WorkTree {
     /// Finds the tree root from `start` upwards, as cargo finds `Cargo.toml`:
     /// the first folder whose `upgrade.toml` has a `[project]` table.
     pub fn find(start: &Path) -> Result<Self, TreeError> {
+        if !start.is_dir() {
+            return Err(TreeError::new(
+                start.display().to_string(),
+                TreeErrorKind::Io("no such folder".into()),
+            ));
+        }
         let mut dir = Some(start);
         while let Some(d) = dir {
             let candidate = d.join(crate::manifest::MANIFEST_FILE);

@@ -20,7 +20,7 @@ pub enum TreeErrorKind {
     #[error("no upgrade.toml with a [project] table here or in any parent folder")]
     NoManifest,
     /// The file could not be read.
-    #[error("cannot read the file: {0}")]
+    #[error("cannot read: {0}")]
     Io(String),
     /// The file is not UTF-8.
     #[error("the file is not valid UTF-8 (first bad byte at offset {offset})")]
@@ -106,7 +106,7 @@ impl TreeError {
     pub fn hint(&self) -> String {
         match &self.kind {
             TreeErrorKind::NoManifest => "run the command inside a step tree, or pass --root DIR".into(),
-            TreeErrorKind::Io(_) => "check that the file exists and is readable".into(),
+            TreeErrorKind::Io(_) => "check that the path exists and is readable".into(),
             TreeErrorKind::NotUtf8 { .. } => "save the file as UTF-8".into(),
             TreeErrorKind::Toml(_) => "fix the TOML syntax at the line shown".into(),
             TreeErrorKind::Field(_) => "fix the field as docs/format.md describes".into(),
