@@ -3,4 +3,7 @@
 
 mod cases;
 mod consolidation;
+mod history;
+mod runner;
 mod util;
+mod verify;

@@ -98,6 +98,41 @@ impl From<NewStepError> for CliError {
     }
 }
 
+impl From<upgrade_core::verify::VerifyError> for CliError {
+    fn from(e: upgrade_core::verify::VerifyError) -> Self {
+        CliError::new(e.to_string(), e.hint())
+    }
+}
+
+impl From<upgrade_core::rebase::RebaseError> for CliError {
+    fn from(e: upgrade_core::rebase::RebaseError) -> Self {
+        CliError::new(e.to_string(), e.hint())
+    }
+}
+
+impl From<upgrade_core::ledger::LedgerError> for CliError {
+    fn from(e: upgrade_core::ledger::LedgerError) -> Self {
+        let code = match e {
+            upgrade_core::ledger::LedgerError::BadUrl { .. } => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        };
+        CliError {
+            message: e.to_string(),
+            hint: Some(e.hint().to_string()),
+            code,
+        }
+    }
+}
+
+impl From<upgrade_core::runner::RunError> for CliError {
+    fn from(e: upgrade_core::runner::RunError) -> Self {
+        match e {
+            upgrade_core::runner::RunError::Ledger(l) => l.into(),
+            e => CliError::new(e.to_string(), e.hint()),
+        }
+    }
+}
+
 /// An I/O error on a path.
 pub fn io_error(path: &std::path::Path, e: &std::io::Error) -> CliError {
     CliError::new(

@@ -35,6 +35,18 @@ enum Command {
     Check(commands::check::Args),
     /// Print the cleanup rules of a release (as SQL with --sql).
     Rules(commands::rules::Args),
+    /// Does the site database need an upgrade, and why (exit 0 no, 2 yes, 1 error).
+    Status(commands::status::Args),
+    /// The steps `apply` would run on the site database, in order.
+    Plan(commands::plan::Args),
+    /// Run the pending steps on the site database, then complete the newest release.
+    Apply(commands::apply::Args),
+    /// Apply the cleanup rules of the site's release; --orphans lists rows of steps in no file.
+    Prune(commands::prune::Args),
+    /// For CI: verify against git history that no step was lost or changed and consolidation is invisible (C1).
+    Verify(commands::verify::Args),
+    /// Move a custom branch's own steps onto a new upstream revision, without relabelling them.
+    Rebase(commands::rebase::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +63,12 @@ fn main() -> ExitCode {
         Command::Release(args) => commands::release::run(&cli.root, args),
         Command::Check(args) => commands::check::run(&cli.root, args),
         Command::Rules(args) => commands::rules::run(&cli.root, args),
+        Command::Status(args) => commands::status::run(&cli.root, args),
+        Command::Plan(args) => commands::plan::run(&cli.root, args),
+        Command::Apply(args) => commands::apply::run(&cli.root, args),
+        Command::Prune(args) => commands::prune::run(&cli.root, args),
+        Command::Verify(args) => commands::verify::run(&cli.root, args),
+        Command::Rebase(args) => commands::rebase::run(&cli.root, args),
     };
     let _ = std::io::stdout().flush();
     match result {

@@ -1,10 +1,16 @@
 //! One module per command; shared helpers to find and load the tree.
 
+pub mod apply;
 pub mod check;
 pub mod list;
 pub mod new;
+pub mod plan;
+pub mod prune;
+pub mod rebase;
 pub mod release;
 pub mod rules;
+pub mod status;
+pub mod verify;
 
 use std::path::PathBuf;
 

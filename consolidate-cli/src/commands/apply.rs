@@ -1,0 +1,153 @@
+//! `consolidate apply`: runs the plan on the site database, with a progress
+//! bar on a terminal and plain lines otherwise.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use upgrade_core::runner::{ApplyEvent, ApplyOptions, Runner, Selection, StepHook};
+use upgrade_core::step::Phase;
+
+use super::plan::parse_phase;
+use super::status::{DbArg, tree_and_url};
+use crate::cli_error::{CliError, EXIT_OK};
+
+/// Arguments of `apply`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    db: DbArg,
+    /// Stop after this step (component/name, or a name unique in the tree).
+    #[arg(long, value_name = "STEP")]
+    to: Option<String>,
+    /// Only steps of this phase (pre, main, post).
+    #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
+    phase: Option<Phase>,
+    /// Record the tree's checksum for ledger rows that differ from it, instead of stopping.
+    #[arg(long)]
+    accept_drift: bool,
+}
+
+/// Shows progress: a bar on a terminal, one line per step otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    database: &'static str,
+}
+
+impl Progress {
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => println!("{text}"),
+        }
+    }
+
+    fn event(&mut self, event: ApplyEvent<'_>) {
+        match event {
+            ApplyEvent::Start { total } => {
+                if total > 0 && std::io::stderr().is_terminal() {
+                    let bar = ProgressBar::new(total as u64);
+                    if let Ok(style) =
+                        ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+                    {
+                        bar.set_style(style);
+                    }
+                    self.bar = Some(bar);
+                }
+            }
+            ApplyEvent::StepStarted { step, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(step.key.to_string());
+                }
+            }
+            ApplyEvent::StepDone {
+                index,
+                total,
+                step,
+                noop,
+            } => {
+                let width = total.to_string().len();
+                let what = if noop {
+                    format!("no-op on {}, recorded", self.database)
+                } else {
+                    "applied".to_string()
+                };
+                let text = format!("[{:>width$}/{total}] {} {what}", index + 1, step.key);
+                match &self.bar {
+                    Some(bar) => {
+                        if noop {
+                            bar.println(text);
+                        }
+                        bar.inc(1);
+                    }
+                    None => println!("{text}"),
+                }
+            }
+            ApplyEvent::DriftAccepted { count } => self.line(format!(
+                "accepted drift: recorded the tree's checksum for {count} ledger row(s)"
+            )),
+            // Printed after the summary line, from the report.
+            ApplyEvent::ReleaseCompleted { .. } | ApplyEvent::Synced { .. } => self.finish(),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Runs `apply`: exit 0 when the selected steps ran (or there was nothing to
+/// do), 1 when a step failed, the site was refused or locked, or on error.
+pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
+    let (tree, url) = tree_and_url(root, &args.db)?;
+    let database = url.database().as_str();
+    let runner = Runner::new(&tree, url)?;
+    let options = ApplyOptions {
+        selection: Selection {
+            to: args.to.clone(),
+            phase: args.phase,
+        },
+        accept_drift: args.accept_drift,
+        hook: StepHook::from_env(),
+    };
+    let mut progress = Progress {
+        bar: None,
+        database,
+    };
+    let result = runner.apply(&options, &mut |e| progress.event(e));
+    progress.finish();
+    let report = result?;
+    let ran = report.applied + report.noops;
+    if ran == 0 && report.completed.is_none() && report.synced.is_none() {
+        if report.remaining == 0 {
+            println!("nothing to apply: the site is up to date");
+        } else {
+            println!("nothing to apply in this selection");
+        }
+    } else if ran > 0 {
+        println!(
+            "applied {ran} step(s) on {database} {}{}",
+            runner.url(),
+            if report.noops > 0 {
+                format!(" ({} no-op on {database}, recorded only)", report.noops)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some((release, pruned)) = &report.completed {
+        println!("completed release {release}: pruned {pruned} ledger row(s)");
+    }
+    if let Some((version, revision)) = &report.synced {
+        println!("recorded version {version} and revision {revision}");
+    }
+    if report.remaining > 0 {
+        println!(
+            "{} step(s) still pending outside the selection: run `consolidate apply` to continue",
+            report.remaining
+        );
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,119 @@
+//! `consolidate plan`: the steps `apply` would run on the site, in order.
+
+use std::path::PathBuf;
+
+use upgrade_core::runner::{Runner, Selection};
+use upgrade_core::step::Phase;
+
+use super::status::{DbArg, tree_and_url};
+use crate::cli_error::{CliError, EXIT_OK};
+
+/// Parses `--phase`.
+pub fn parse_phase(text: &str) -> Result<Phase, String> {
+    Phase::parse(text).ok_or_else(|| format!("`{text}` is not pre, main or post"))
+}
+
+/// Arguments of `plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    db: DbArg,
+    /// Stop after this step (component/name, or a name unique in the tree).
+    #[arg(long, value_name = "STEP")]
+    to: Option<String>,
+    /// Only steps of this phase (pre, main, post).
+    #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
+    phase: Option<Phase>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `plan`: exit 0 with the plan (possibly empty), 1 when the site is refused or on error.
+pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
+    let (tree, url) = tree_and_url(root, &args.db)?;
+    let runner = Runner::new(&tree, url)?;
+    let plan = runner.plan(&Selection {
+        to: args.to.clone(),
+        phase: args.phase,
+    })?;
+    let database = plan.status.database.as_str();
+    if args.json {
+        let steps: Vec<serde_json::Value> = plan
+            .steps
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "component": s.key.component.as_str(),
+                    "name": s.key.name.as_str(),
+                    "phase": s.phase,
+                    "file": s.location(),
+                    "release": s.release().map(|r| r.as_str()),
+                    "transaction": s.transaction,
+                    "noop": s.body.for_database(database).is_none(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "database": database,
+            "steps": steps,
+            "completes_release": plan.completes.as_ref().map(|r| r.as_str()),
+            "records_version": plan.syncs,
+            "drift": plan.status.drift.len(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        println!(
+            "plan for {database} {}: {} step(s)",
+            plan.status.db,
+            plan.steps.len()
+        );
+        let width = plan
+            .steps
+            .iter()
+            .map(|s| s.key.to_string().len())
+            .max()
+            .unwrap_or(0);
+        let number_width = plan.steps.len().to_string().len();
+        for (i, s) in plan.steps.iter().enumerate() {
+            let mut notes = Vec::new();
+            if s.body.for_database(database).is_none() {
+                notes.push(format!("no-op on {database}"));
+            }
+            if !s.transaction {
+                notes.push("no transaction".to_string());
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", notes.join(", "))
+            };
+            println!(
+                "{:>number_width$}. {:<width$}  {:<4}  {}{notes}",
+                i + 1,
+                s.key.to_string(),
+                s.phase.as_str(),
+                s.location()
+            );
+        }
+        if let Some(release) = &plan.completes {
+            println!("then: complete release {release} and prune the ledger rows it covers");
+        }
+        if plan.syncs {
+            println!(
+                "then: record version {} and revision {}",
+                plan.status.code_version, plan.status.code_revision
+            );
+        }
+        if plan.steps.is_empty() && plan.completes.is_none() && !plan.syncs {
+            println!("nothing to apply");
+        }
+    }
+    if !plan.status.drift.is_empty() {
+        eprintln!(
+            "warning: {} ledger row(s) differ from the tree (drift): `apply` stops unless --accept-drift; see `consolidate status`",
+            plan.status.drift.len()
+        );
+    }
+    Ok(EXIT_OK)
+}

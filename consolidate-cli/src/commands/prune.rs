@@ -1,0 +1,80 @@
+//! `consolidate prune`: applies the cleanup rules of the site's release, or
+//! lists (and with `--yes` deletes) ledger rows of steps in no file.
+
+use std::path::PathBuf;
+
+use upgrade_core::ledger::LedgerRow;
+use upgrade_core::runner::Runner;
+
+use super::status::{DbArg, tree_and_url};
+use crate::cli_error::{CliError, EXIT_OK};
+
+/// Arguments of `prune`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    db: DbArg,
+    /// List ledger rows whose step is in no file of the tree (delete them with --yes).
+    #[arg(long)]
+    orphans: bool,
+    /// With --orphans: delete the rows listed.
+    #[arg(long, requires = "orphans")]
+    yes: bool,
+}
+
+const DANGER: &str = "deleting an orphan row is dangerous: if another branch of the code (a stable branch, a custom branch, a newer release) still has that step, the site runs it again when it moves to that code";
+
+fn print_rows(rows: &[LedgerRow]) {
+    let width = rows.iter().map(|r| r.key_text().len()).max().unwrap_or(0);
+    for r in rows {
+        println!(
+            "  {:<width$}  {}  {}",
+            r.key_text(),
+            r.applied_at,
+            r.checksum
+        );
+    }
+}
+
+/// Runs `prune`: exit 0 on success (also when nothing was to do), 1 on error.
+pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
+    let (tree, url) = tree_and_url(root, &args.db)?;
+    let runner = Runner::new(&tree, url)?;
+    if args.orphans {
+        if args.yes {
+            let deleted = runner.delete_orphans()?;
+            if deleted.is_empty() {
+                println!("no orphan ledger rows");
+            } else {
+                println!("deleted {} orphan ledger row(s):", deleted.len());
+                print_rows(&deleted);
+            }
+        } else {
+            let orphans = runner.orphans()?;
+            if orphans.is_empty() {
+                println!("no orphan ledger rows");
+            } else {
+                println!(
+                    "{} ledger row(s) of steps in no file of this tree:",
+                    orphans.len()
+                );
+                print_rows(&orphans);
+                println!("{DANGER}.");
+                println!("re-run with --yes to delete them");
+            }
+        }
+        return Ok(EXIT_OK);
+    }
+    let report = runner.prune()?;
+    match (&report.release, report.deleted.len()) {
+        (None, _) => println!("nothing to prune: the site has not completed a release"),
+        (Some(release), 0) => {
+            println!("nothing to prune: no ledger row is covered by {release} or earlier")
+        }
+        (Some(release), n) => {
+            println!("pruned {n} ledger row(s) covered by {release} or earlier:");
+            print_rows(&report.deleted);
+        }
+    }
+    Ok(EXIT_OK)
+}

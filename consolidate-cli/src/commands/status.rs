@@ -1,0 +1,239 @@
+//! `consolidate status`: does the site need an upgrade, and why. Also owns
+//! the `--db` argument shared by the site commands (status, plan, apply, prune).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use upgrade_core::Tree;
+use upgrade_core::ledger::{DEFAULT_DB, DatabaseUrl};
+use upgrade_core::runner::{Runner, Status};
+use upgrade_core::step::Phase;
+
+use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK, EXIT_PENDING};
+
+/// The site database argument.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArg {
+    /// The site database: a SQLite file, sqlite://PATH or postgres://USER@HOST:PORT/DATABASE.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_DB)]
+    pub db: String,
+}
+
+impl DbArg {
+    /// The parsed address.
+    pub fn url(&self) -> Result<DatabaseUrl, CliError> {
+        Ok(DatabaseUrl::parse(&self.db)?)
+    }
+}
+
+/// Loads the tree and parses `--db`.
+pub fn tree_and_url(root: &Option<PathBuf>, db: &DbArg) -> Result<(Tree, DatabaseUrl), CliError> {
+    let url = db.url()?;
+    let (_, tree) = super::load(root)?;
+    Ok((tree, url))
+}
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    db: DbArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `status`: exit 0 when there is nothing to do, 2 when an upgrade or
+/// resync is pending, 1 when `apply` would refuse (too old, downgrade, drift)
+/// or on error.
+pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
+    let (tree, url) = tree_and_url(root, &args.db)?;
+    let runner = Runner::new(&tree, url)?;
+    let status = runner.status()?;
+    if args.json {
+        let doc = json(&tree, &status);
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print!("{}", text(&tree, &status));
+    }
+    if let Some(refusal) = &status.refusal {
+        return Err(CliError {
+            message: format!("{}: upgrade refused: {refusal}", status.db),
+            hint: Some(refusal.hint()),
+            code: EXIT_FAILURE,
+        });
+    }
+    if !status.drift.is_empty() {
+        return Err(CliError::new(
+            format!(
+                "{}: {} ledger row(s) differ from the tree (drift): `apply` stops",
+                status.db,
+                status.drift.len()
+            ),
+            "restore the changed step, or run `consolidate apply --accept-drift` if the site's schema matches the new version",
+        ));
+    }
+    Ok(if status.needs_upgrade() {
+        EXIT_PENDING
+    } else {
+        EXIT_OK
+    })
+}
+
+fn state(status: &Status<'_>) -> &'static str {
+    if status.refusal.is_some() {
+        "refused"
+    } else if !status.drift.is_empty() {
+        "drift"
+    } else if status.needs_upgrade() {
+        "upgrade_pending"
+    } else {
+        "up_to_date"
+    }
+}
+
+fn json(tree: &Tree, status: &Status<'_>) -> serde_json::Value {
+    let by_component: BTreeMap<String, serde_json::Value> = status
+        .pending_counts()
+        .into_iter()
+        .map(|(component, phases)| {
+            let counts: BTreeMap<&str, usize> = [Phase::Pre, Phase::Main, Phase::Post]
+                .into_iter()
+                .map(|p| (p.as_str(), phases.get(&p).copied().unwrap_or(0)))
+                .collect();
+            (component, serde_json::json!(counts))
+        })
+        .collect();
+    serde_json::json!({
+        "state": state(status),
+        "database": status.database.as_str(),
+        "db": status.db,
+        "site": {
+            "ledger": status.stored.exists,
+            "completed_release": status.site.release.as_ref().map(|r| r.as_str()),
+            "version": status.site.version.as_ref().map(|v| v.as_str()),
+            "revision": status.site.revision,
+            "ledger_rows": status.stored.rows.len(),
+        },
+        "code": {
+            "version": status.code_version.as_str(),
+            "revision": status.code_revision,
+            "newest_release": tree.manifest.newest_release().map(|r| r.name.as_str()),
+            "upgrade_from": tree.manifest.upgrade_from.as_ref().map(|r| r.as_str()),
+        },
+        "pending": {
+            "total": status.pending.len(),
+            "by_component": by_component,
+        },
+        "release_to_complete": status.release_to_complete.as_ref().map(|r| r.as_str()),
+        "resync": status.resync,
+        "version_behind": status.version_behind,
+        "drift": status.drift.iter().map(|d| serde_json::json!({
+            "component": d.key.component.as_str(),
+            "step": d.key.name.as_str(),
+            "ledger_checksum": d.recorded,
+            "tree_checksum": d.expected.as_str(),
+            "file": d.location,
+        })).collect::<Vec<_>>(),
+        "refused": status.refusal.as_ref().map(|r| serde_json::json!({
+            "reason": r.to_string(),
+            "hint": r.hint(),
+        })),
+        "orphans": status.orphans.iter().map(|r| r.key_text()).collect::<Vec<_>>(),
+        "prunable": status.prunable.len(),
+    })
+}
+
+fn text(tree: &Tree, status: &Status<'_>) -> String {
+    let mut out = String::new();
+    let site = &status.site;
+    out.push_str(&format!("database: {} {}\n", status.database, status.db));
+    if !status.stored.exists {
+        out.push_str("site:     fresh (no ledger yet)\n");
+    } else {
+        out.push_str(&format!(
+            "site:     release {}, version {}, revision {}, {} ledger row(s)\n",
+            site.release
+                .as_ref()
+                .map_or("none (fresh install)", |r| r.as_str()),
+            site.version.as_ref().map_or("none", |v| v.as_str()),
+            site.revision
+                .map_or_else(|| "none".to_string(), |r| r.to_string()),
+            status.stored.rows.len()
+        ));
+    }
+    out.push_str(&format!(
+        "code:     version {}, revision {}, newest release {}\n",
+        status.code_version,
+        status.code_revision,
+        tree.manifest
+            .newest_release()
+            .map_or("none", |r| r.name.as_str())
+    ));
+    if let Some(refusal) = &status.refusal {
+        out.push_str(&format!("refused:  {refusal}\n"));
+        return out;
+    }
+    if status.pending.is_empty() {
+        out.push_str("pending:  no steps\n");
+    } else {
+        out.push_str(&format!("pending:  {} step(s)\n", status.pending.len()));
+        let counts = status.pending_counts();
+        let width = counts.keys().map(String::len).max().unwrap_or(9).max(9);
+        out.push_str(&format!(
+            "  {:<width$}  {:>4}  {:>4}  {:>4}\n",
+            "COMPONENT", "PRE", "MAIN", "POST"
+        ));
+        for (component, phases) in &counts {
+            let n = |p| phases.get(&p).copied().unwrap_or(0);
+            out.push_str(&format!(
+                "  {component:<width$}  {:>4}  {:>4}  {:>4}\n",
+                n(Phase::Pre),
+                n(Phase::Main),
+                n(Phase::Post)
+            ));
+        }
+    }
+    if let Some(release) = &status.release_to_complete {
+        out.push_str(&format!("release to complete: {release}\n"));
+    }
+    if status.version_behind {
+        out.push_str(&format!(
+            "version:  site {} -> code {}\n",
+            site.version.as_ref().map_or("none", |v| v.as_str()),
+            status.code_version
+        ));
+    }
+    if status.resync {
+        out.push_str(&format!(
+            "resync needed: site revision {}, code revision {}\n",
+            site.revision
+                .map_or_else(|| "none".to_string(), |r| r.to_string()),
+            status.code_revision
+        ));
+    }
+    for d in &status.drift {
+        out.push_str(&format!(
+            "drift:    {} ({}): ledger {}, tree {}\n",
+            d.key, d.location, d.recorded, d.expected
+        ));
+    }
+    if !status.prunable.is_empty() {
+        out.push_str(&format!(
+            "prunable: {} ledger row(s) covered by the site's release (`consolidate prune`)\n",
+            status.prunable.len()
+        ));
+    }
+    if !status.orphans.is_empty() {
+        out.push_str(&format!(
+            "orphans:  {} ledger row(s) of steps in no file (`consolidate prune --orphans`)\n",
+            status.orphans.len()
+        ));
+    }
+    out.push_str(match state(status) {
+        "drift" => "result:   drift: `consolidate apply` stops until it is resolved\n",
+        "upgrade_pending" => "result:   upgrade pending: run `consolidate apply`\n",
+        _ => "result:   up to date\n",
+    });
+    out
+}

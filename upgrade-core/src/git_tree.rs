@@ -1,0 +1,536 @@
+//! `GitTree`: a step tree read straight from git objects at any commit, tag or
+//! branch, without touching the work tree; and `TreeRepository`, the
+//! repository holding a step tree (where in it the tree lies, resolving
+//! revisions, merge bases and the refs named like releases).
+//!
+//! A `GitTree` is a [`TreeSource`] like [`crate::WorkTree`]: the same files
+//! load into the same [`crate::Tree`] whichever way they are read. The step
+//! tree root may be a subfolder of the repository; paths stay relative to it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+
+use crate::manifest::MANIFEST_FILE;
+use crate::release_name::ReleaseName;
+use crate::source::{TreeSource, is_tree_file};
+use crate::tree_error::{TreeError, TreeErrorKind};
+
+/// Why the git side of a command failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GitTreeError {
+    /// The tree root is not inside a git repository.
+    #[error("{root} is not inside a git repository")]
+    NotARepository {
+        /// The tree root.
+        root: String,
+    },
+    /// A revision names no commit.
+    #[error("`{revision}` names no commit of the repository")]
+    UnknownRevision {
+        /// The revision as given.
+        revision: String,
+    },
+    /// A commit the history walk needs is not in the repository.
+    #[error("commit {commit} ({context}) is not in the repository")]
+    MissingCommit {
+        /// The commit id.
+        commit: String,
+        /// Why it was needed.
+        context: String,
+    },
+    /// Two revisions share no history.
+    #[error("{left} and {right} have no common ancestor")]
+    NoMergeBase {
+        /// One revision.
+        left: String,
+        /// The other one.
+        right: String,
+    },
+    /// Any other git failure.
+    #[error("git, at {revision}: {message}")]
+    Git {
+        /// The revision being read.
+        revision: String,
+        /// What git said.
+        message: String,
+    },
+}
+
+impl GitTreeError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            GitTreeError::NotARepository { .. } => {
+                "run the command inside a git clone of the project (`consolidate check` needs no history)".into()
+            }
+            GitTreeError::UnknownRevision { .. } => {
+                "give a commit id, tag or branch (`git tag`, `git branch -a` list them); in CI fetch them with `git fetch --tags origin`".into()
+            }
+            GitTreeError::MissingCommit { .. } => {
+                "the clone is shallow: fetch the full history with `git fetch --unshallow --tags`".into()
+            }
+            GitTreeError::NoMergeBase { .. } => {
+                "rebase onto a revision of the same project history".into()
+            }
+            GitTreeError::Git { .. } => "check the repository with `git status` and `git fsck`".into(),
+        }
+    }
+
+    fn git(revision: &str, e: &git2::Error) -> Self {
+        GitTreeError::Git {
+            revision: revision.to_string(),
+            message: e.message().to_string(),
+        }
+    }
+}
+
+/// A revision of the repository: what the user (or the history walk) called
+/// it, and the commit it names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Revision {
+    /// The name shown in messages: a ref name, `HEAD`, or a short commit id.
+    pub label: String,
+    /// The full commit id.
+    pub commit: String,
+}
+
+impl Revision {
+    /// The commit id shortened to 12 digits.
+    pub fn short(&self) -> &str {
+        &self.commit[..12.min(self.commit.len())]
+    }
+}
+
+impl std::fmt::Display for Revision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+/// The git repository holding a step tree.
+pub struct TreeRepository {
+    repo: Repository,
+    /// The tree root relative to the repository's work folder, `/`-separated,
+    /// empty when the tree is the whole repository.
+    prefix: String,
+}
+
+impl std::fmt::Debug for TreeRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeRepository")
+            .field("path", &self.repo.path())
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl TreeRepository {
+    /// The repository around the tree rooted at `root` (a work tree folder).
+    pub fn discover(root: &Path) -> Result<Self, GitTreeError> {
+        let not_repo = || GitTreeError::NotARepository {
+            root: root.display().to_string(),
+        };
+        let repo = Repository::discover(root).map_err(|_| not_repo())?;
+        let workdir = repo.workdir().ok_or_else(not_repo)?;
+        let canonical_root = root.canonicalize().map_err(|_| not_repo())?;
+        let canonical_workdir = workdir.canonicalize().map_err(|_| not_repo())?;
+        let relative = canonical_root
+            .strip_prefix(&canonical_workdir)
+            .map_err(|_| not_repo())?;
+        let prefix = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        Ok(TreeRepository { repo, prefix })
+    }
+
+    /// Opens the repository at `path` with the step tree at `prefix` in it.
+    pub fn open(path: &Path, prefix: &str) -> Result<Self, GitTreeError> {
+        let repo = Repository::open(path).map_err(|_| GitTreeError::NotARepository {
+            root: path.display().to_string(),
+        })?;
+        Ok(TreeRepository {
+            repo,
+            prefix: prefix.trim_matches('/').to_string(),
+        })
+    }
+
+    /// Where the step tree lies in the repository (empty: at its root).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The commit `revision` names (commit id, tag, branch, `HEAD`, `REV^` ...).
+    pub fn resolve(&self, revision: &str) -> Result<Revision, GitTreeError> {
+        let unknown = || GitTreeError::UnknownRevision {
+            revision: revision.to_string(),
+        };
+        let object = self.repo.revparse_single(revision).map_err(|_| unknown())?;
+        let commit = object.peel_to_commit().map_err(|_| unknown())?;
+        Ok(Revision {
+            label: revision.to_string(),
+            commit: commit.id().to_string(),
+        })
+    }
+
+    /// The commit checked out.
+    pub fn head(&self) -> Result<Revision, GitTreeError> {
+        self.resolve("HEAD")
+    }
+
+    /// The best common ancestor of two revisions.
+    pub fn merge_base(&self, left: &Revision, right: &Revision) -> Result<Revision, GitTreeError> {
+        let no_base = || GitTreeError::NoMergeBase {
+            left: left.label.clone(),
+            right: right.label.clone(),
+        };
+        let base = self
+            .repo
+            .merge_base(self.oid(left)?, self.oid(right)?)
+            .map_err(|_| no_base())?;
+        Ok(Revision {
+            label: format!("merge base of {left} and {right}"),
+            commit: base.to_string(),
+        })
+    }
+
+    /// The step tree at a revision.
+    pub fn tree_at(&self, revision: &Revision) -> Result<GitTree<'_>, GitTreeError> {
+        let commit = self.repo.find_commit(self.oid(revision)?).map_err(|_| {
+            GitTreeError::MissingCommit {
+                commit: revision.commit.clone(),
+                context: revision.label.clone(),
+            }
+        })?;
+        let root = commit
+            .tree()
+            .map_err(|e| GitTreeError::git(&revision.label, &e))?;
+        let tree = if self.prefix.is_empty() {
+            Some(root)
+        } else {
+            match root.get_path(Path::new(&self.prefix)) {
+                Ok(entry) if entry.kind() == Some(ObjectType::Tree) => Some(
+                    self.repo
+                        .find_tree(entry.id())
+                        .map_err(|e| GitTreeError::git(&revision.label, &e))?,
+                ),
+                _ => None,
+            }
+        };
+        Ok(GitTree {
+            repo: &self.repo,
+            tree,
+            revision: revision.clone(),
+        })
+    }
+
+    /// Every local branch, remote branch and tag whose short name is one of
+    /// `names`, as revisions labelled with the ref name; one per commit
+    /// (a tag and a branch on the same commit are one revision), sorted by label.
+    pub fn refs_named(&self, names: &[ReleaseName]) -> Result<Vec<Revision>, GitTreeError> {
+        let wanted: BTreeSet<&str> = names.iter().map(ReleaseName::as_str).collect();
+        let refs = self
+            .repo
+            .references()
+            .map_err(|e| GitTreeError::git("refs", &e))?;
+        let mut found: Vec<Revision> = Vec::new();
+        for reference in refs.flatten() {
+            let Some(name) = reference.name() else {
+                continue;
+            };
+            let short = if let Some(rest) = name.strip_prefix("refs/heads/") {
+                rest
+            } else if let Some(rest) = name.strip_prefix("refs/tags/") {
+                rest
+            } else if let Some(rest) = name.strip_prefix("refs/remotes/") {
+                rest.split_once('/').map_or(rest, |(_, branch)| branch)
+            } else {
+                continue;
+            };
+            if !wanted.contains(short) {
+                continue;
+            }
+            let Ok(commit) = reference.peel_to_commit() else {
+                continue;
+            };
+            let label = name
+                .strip_prefix("refs/heads/")
+                .or_else(|| name.strip_prefix("refs/"))
+                .unwrap_or(name)
+                .to_string();
+            found.push(Revision {
+                label,
+                commit: commit.id().to_string(),
+            });
+        }
+        // Local branches first, then tags, then remote branches: keep the first per commit.
+        found.sort_by_key(|r| {
+            let kind = if r.label.starts_with("tags/") {
+                1
+            } else if r.label.starts_with("remotes/") {
+                2
+            } else {
+                0
+            };
+            (kind, r.label.clone())
+        });
+        let mut seen = BTreeSet::new();
+        found.retain(|r| seen.insert(r.commit.clone()));
+        found.sort();
+        Ok(found)
+    }
+
+    /// The commits of HEAD's first-parent history, newest first, each with the
+    /// id of the root manifest blob there (`None` where the tree has no
+    /// manifest: the walk stops at the first such commit, where the step tree
+    /// did not exist yet). Linear in the number of commits.
+    pub fn manifest_history(&self, from: &Revision) -> Result<Vec<ManifestAt>, GitTreeError> {
+        let manifest_path = if self.prefix.is_empty() {
+            MANIFEST_FILE.to_string()
+        } else {
+            format!("{}/{MANIFEST_FILE}", self.prefix)
+        };
+        let mut out = Vec::new();
+        let mut current = Some(self.oid(from)?);
+        while let Some(id) = current {
+            let commit = self
+                .repo
+                .find_commit(id)
+                .map_err(|_| GitTreeError::MissingCommit {
+                    commit: id.to_string(),
+                    context: format!("first-parent history of {from}"),
+                })?;
+            let tree = commit
+                .tree()
+                .map_err(|e| GitTreeError::git(&id.to_string(), &e))?;
+            let blob = tree
+                .get_path(Path::new(&manifest_path))
+                .ok()
+                .filter(|e| e.kind() == Some(ObjectType::Blob))
+                .map(|e| e.id());
+            let Some(blob) = blob else {
+                break;
+            };
+            let parent = if commit.parent_count() > 0 {
+                Some(
+                    commit
+                        .parent_id(0)
+                        .map_err(|e| GitTreeError::git(&id.to_string(), &e))?,
+                )
+            } else {
+                None
+            };
+            out.push(ManifestAt {
+                commit: id.to_string(),
+                manifest_blob: blob.to_string(),
+                parent: parent.map(|p| p.to_string()),
+                summary: commit.summary().unwrap_or_default().to_string(),
+                message: commit.message().unwrap_or_default().to_string(),
+            });
+            current = parent;
+        }
+        Ok(out)
+    }
+
+    /// The text of a blob (a manifest found by [`Self::manifest_history`]).
+    pub fn blob_text(&self, id: &str) -> Result<String, GitTreeError> {
+        let oid = Oid::from_str(id).map_err(|e| GitTreeError::git(id, &e))?;
+        let blob = self
+            .repo
+            .find_blob(oid)
+            .map_err(|e| GitTreeError::git(id, &e))?;
+        Ok(String::from_utf8_lossy(blob.content()).into_owned())
+    }
+
+    fn oid(&self, revision: &Revision) -> Result<Oid, GitTreeError> {
+        Oid::from_str(&revision.commit).map_err(|_| GitTreeError::UnknownRevision {
+            revision: revision.label.clone(),
+        })
+    }
+}
+
+/// One commit of a first-parent walk and its root manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestAt {
+    /// The commit id.
+    pub commit: String,
+    /// The blob id of the root manifest at that commit.
+    pub manifest_blob: String,
+    /// The first parent, if any.
+    pub parent: Option<String>,
+    /// The first line of the commit message.
+    pub summary: String,
+    /// The whole commit message.
+    pub message: String,
+}
+
+/// A step tree at one revision, read from git objects.
+pub struct GitTree<'repo> {
+    repo: &'repo Repository,
+    /// The tree object of the step tree root; `None` when the folder does not
+    /// exist at that revision.
+    tree: Option<git2::Tree<'repo>>,
+    revision: Revision,
+}
+
+impl std::fmt::Debug for GitTree<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitTree")
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+impl GitTree<'_> {
+    /// The revision the tree was read at.
+    pub fn revision(&self) -> &Revision {
+        &self.revision
+    }
+}
+
+impl TreeSource for GitTree<'_> {
+    fn describe(&self) -> String {
+        format!("{}:", self.revision.label)
+    }
+
+    fn files(&self) -> Result<Vec<String>, TreeError> {
+        let Some(tree) = &self.tree else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+            let Some(name) = entry.name() else {
+                return TreeWalkResult::Skip;
+            };
+            // The same files a work tree lists: no hidden entries, no root `target`.
+            if name.starts_with('.') || (dir.is_empty() && name == "target") {
+                return TreeWalkResult::Skip;
+            }
+            if entry.kind() == Some(ObjectType::Blob) {
+                let path = format!("{dir}{name}");
+                if is_tree_file(&path) {
+                    out.push(path);
+                }
+            }
+            TreeWalkResult::Ok
+        });
+        walked.map_err(|e| {
+            TreeError::new(
+                self.describe(),
+                TreeErrorKind::Io(format!("cannot list the tree: {}", e.message())),
+            )
+        })?;
+        out.sort();
+        Ok(out)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        let missing = || {
+            TreeError::new(
+                path,
+                TreeErrorKind::Io(format!("no such file at {}", self.revision.label)),
+            )
+        };
+        let tree = self.tree.as_ref().ok_or_else(missing)?;
+        let entry = tree.get_path(Path::new(path)).map_err(|_| missing())?;
+        let blob = self.repo.find_blob(entry.id()).map_err(|_| missing())?;
+        Ok(blob.content().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::WorkTree;
+    use crate::tree::Tree;
+
+    const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"2008010100.00\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n";
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    fn commit_all(repo: &Repository, message: &str) -> Oid {
+        let mut index = repo.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.update_all(["*"], None).expect("update");
+        index.write().expect("write index");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("find tree");
+        let sig = git2::Signature::new("t", "t@example.org", &git2::Time::new(1_200_000_000, 0))
+            .expect("sig");
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .expect("commit")
+    }
+
+    #[test]
+    fn reads_a_subfolder_tree_at_old_revisions_without_touching_the_work_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = Repository::init(dir.path()).expect("init");
+        let site = dir.path().join("site");
+        write(&site, "upgrade.toml", MANIFEST);
+        write(
+            &site,
+            "lib/db/upgrades/2008010100-a.sql",
+            "CREATE TABLE a (id INT);\n",
+        );
+        write(&site, "lib/README.txt", "not a tree file\n");
+        write(
+            dir.path(),
+            "other/db/upgrades/2008010100-x.sql",
+            "outside the tree\n",
+        );
+        let first = commit_all(&repo, "first");
+        write(
+            &site,
+            "mod/forum/db/upgrades/2008010200-f.sql",
+            "CREATE TABLE f (id INT);\n",
+        );
+        commit_all(&repo, "second");
+        // An uncommitted edit is seen by the work tree only.
+        write(
+            &site,
+            "lib/db/upgrades/2008010100-a.sql",
+            "CREATE TABLE a (id BIGINT);\n",
+        );
+
+        let repository = TreeRepository::discover(&site).expect("discover");
+        assert_eq!(repository.prefix(), "site");
+        let head = repository.head().expect("head");
+        let at_head = repository.tree_at(&head).expect("tree");
+        assert_eq!(
+            at_head.files().expect("files"),
+            vec![
+                "lib/db/upgrades/2008010100-a.sql",
+                "mod/forum/db/upgrades/2008010200-f.sql",
+                "upgrade.toml"
+            ]
+        );
+        let old = repository.resolve(&first.to_string()).expect("resolve");
+        let tree_old = Tree::load(&repository.tree_at(&old).expect("tree")).expect("load");
+        assert_eq!(tree_old.steps.len(), 1);
+        let tree_head = Tree::load(&at_head).expect("load");
+        let work = Tree::load(&WorkTree::new(&site)).expect("load");
+        assert_eq!(tree_head.steps.len(), 2);
+        assert_ne!(tree_head.steps[0].checksum, work.steps[0].checksum);
+        assert_eq!(tree_head.steps[1], work.steps[1]);
+        assert!(at_head.read("lib/db/upgrades/nope.sql").is_err());
+        assert!(matches!(
+            repository.resolve("no-such-branch"),
+            Err(GitTreeError::UnknownRevision { .. })
+        ));
+        let history = repository.manifest_history(&head).expect("history");
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0].manifest_blob, history[1].manifest_blob);
+    }
+}

@@ -1,0 +1,306 @@
+//! `PostgresLedger`: the ledger in a PostgreSQL site database (`postgres` crate).
+//!
+//! The tables live in the connection's current schema (`search_path`).
+//! Locking: a ledger opened for [`Access::Apply`] takes the session-level
+//! advisory lock [`LOCK_KEY`] with `pg_try_advisory_lock`, refusing at once if
+//! another session holds it; the server releases it when the session ends,
+//! also when the process is killed. Reads take no lock.
+
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::{Client, Config, IsolationLevel, NoTls};
+
+use super::{
+    Access, Database, Ledger, LedgerError, LedgerRow, SCHEMA_SQL, SiteChange, StepRun,
+    StepRunError, Stored, check_schema_version, now_utc, redact, seed_sql, site_record,
+};
+
+/// The advisory lock key of upgrades (`"consolid"` as a big-endian integer).
+pub const LOCK_KEY: i64 = 0x636f_6e73_6f6c_6964;
+
+/// How long connecting may take when the URL does not say (`connect_timeout`).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The ledger of a PostgreSQL database.
+pub struct PostgresLedger {
+    client: Client,
+    db: String,
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresLedger")
+            .field("db", &self.db)
+            .finish()
+    }
+}
+
+/// The server's message for an error: severity, SQLSTATE, message, detail, hint.
+pub fn message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut out = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+            if let Some(detail) = db.detail() {
+                out.push_str(&format!(" (detail: {detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                out.push_str(&format!(" (server hint: {hint})"));
+            }
+            out
+        }
+        None => {
+            let mut out = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !out.contains(&text) {
+                    out.push_str(&format!(": {text}"));
+                }
+                source = s.source();
+            }
+            out
+        }
+    }
+}
+
+fn error(db: &str, action: &str, e: &postgres::Error) -> LedgerError {
+    let code = e.code();
+    if code == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+        || code == Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
+    {
+        return LedgerError::ReadOnly {
+            db: db.to_string(),
+            message: message(e),
+        };
+    }
+    if e.is_closed() || e.as_db_error().is_none() && code.is_none() {
+        return LedgerError::Open {
+            db: db.to_string(),
+            message: message(e),
+        };
+    }
+    LedgerError::Query {
+        db: db.to_string(),
+        action: action.to_string(),
+        message: message(e),
+    }
+}
+
+impl PostgresLedger {
+    /// Connects. With [`Access::Apply`] also takes the advisory lock and
+    /// creates the schema if needed.
+    pub fn open(url: &str, access: Access) -> Result<Self, LedgerError> {
+        let db = redact(url);
+        let mut config: Config = url
+            .parse()
+            .map_err(|e: postgres::Error| LedgerError::BadUrl {
+                url: db.clone(),
+                reason: message(&e),
+            })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let client = config.connect(NoTls).map_err(|e| LedgerError::Open {
+            db: db.clone(),
+            message: message(&e),
+        })?;
+        let mut ledger = PostgresLedger { client, db };
+        if access == Access::Apply {
+            ledger.lock()?;
+            ledger.create_schema()?;
+        }
+        Ok(ledger)
+    }
+
+    fn lock(&mut self) -> Result<(), LedgerError> {
+        let got: bool = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+            .map_err(|e| error(&self.db, "taking the upgrade lock", &e))?
+            .get(0);
+        if got {
+            Ok(())
+        } else {
+            Err(LedgerError::Locked {
+                db: self.db.clone(),
+            })
+        }
+    }
+
+    fn create_schema(&mut self) -> Result<(), LedgerError> {
+        let db = self.db.clone();
+        let err = |e: postgres::Error| error(&db, "creating the ledger tables", &e);
+        let mut tx = self.client.transaction().map_err(err)?;
+        let exists: bool = tx
+            .query_one("SELECT to_regclass('upgrade_meta') IS NOT NULL", &[])
+            .map_err(err)?
+            .get(0);
+        if exists {
+            let version: Option<String> = tx
+                .query_opt(
+                    "SELECT value FROM upgrade_meta WHERE key = 'schema_version'",
+                    &[],
+                )
+                .map_err(err)?
+                .map(|r| r.get(0));
+            check_schema_version(&db, version)?;
+        } else {
+            tx.batch_execute(&format!("{SCHEMA_SQL}{}", seed_sql(&now_utc())))
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+impl Ledger for PostgresLedger {
+    fn database(&self) -> Database {
+        Database::Postgres
+    }
+
+    fn describe(&self) -> String {
+        self.db.clone()
+    }
+
+    fn read(&mut self) -> Result<Stored, LedgerError> {
+        let db = self.db.clone();
+        let err = |e: postgres::Error| error(&db, "reading the ledger", &e);
+        let mut tx = self
+            .client
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .start()
+            .map_err(err)?;
+        let exists: bool = tx
+            .query_one("SELECT to_regclass('upgrade_meta') IS NOT NULL", &[])
+            .map_err(err)?
+            .get(0);
+        if !exists {
+            return Ok(Stored::default());
+        }
+        let version: Option<String> = tx
+            .query_opt(
+                "SELECT value FROM upgrade_meta WHERE key = 'schema_version'",
+                &[],
+            )
+            .map_err(err)?
+            .map(|r| r.get(0));
+        check_schema_version(&db, version)?;
+        let rows = tx
+            .query(
+                "SELECT component, step, checksum, applied_at FROM upgrade_ledger ORDER BY component COLLATE \"C\", step COLLATE \"C\"",
+                &[],
+            )
+            .map_err(err)?
+            .into_iter()
+            .map(|r| LedgerRow {
+                component: r.get(0),
+                step: r.get(1),
+                checksum: r.get(2),
+                applied_at: r.get(3),
+            })
+            .collect();
+        let site = tx
+            .query_opt(
+                "SELECT completed_release, version, revision FROM upgrade_site WHERE id = 1",
+                &[],
+            )
+            .map_err(err)?
+            .map(|r| {
+                (
+                    r.get::<_, Option<String>>(0),
+                    r.get::<_, Option<String>>(1),
+                    r.get::<_, Option<i64>>(2),
+                )
+            })
+            .unwrap_or_default();
+        tx.commit().map_err(err)?;
+        Ok(Stored {
+            exists: true,
+            rows,
+            site: site_record(&db, site.0, site.1, site.2)?,
+        })
+    }
+
+    fn run_step(&mut self, run: &StepRun<'_>) -> Result<(), StepRunError> {
+        let db = self.db.clone();
+        let record = "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ($1, $2, $3, $4)";
+        let now = now_utc();
+        let values: [&(dyn postgres::types::ToSql + Sync); 4] =
+            [&run.component, &run.step, &run.checksum, &now];
+        if run.transaction {
+            let mut tx = self
+                .client
+                .transaction()
+                .map_err(|e| error(&db, "starting the step's transaction", &e))?;
+            if let Some(sql) = run.sql {
+                tx.batch_execute(sql).map_err(|e| sql_error(&db, &e))?;
+            }
+            tx.execute(record, &values)
+                .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+            tx.commit()
+                .map_err(|e| error(&db, "committing the step", &e))?;
+        } else {
+            if let Some(sql) = run.sql {
+                self.client
+                    .batch_execute(sql)
+                    .map_err(|e| sql_error(&db, &e))?;
+            }
+            self.client
+                .execute(record, &values)
+                .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError> {
+        let db = self.db.clone();
+        let err = |e: postgres::Error| error(&db, "updating the ledger", &e);
+        let now = now_utc();
+        let mut tx = self.client.transaction().map_err(err)?;
+        for (component, step) in &change.delete {
+            tx.execute(
+                "DELETE FROM upgrade_ledger WHERE component = $1 AND step = $2",
+                &[component, step],
+            )
+            .map_err(err)?;
+        }
+        for (key, checksum) in &change.checksums {
+            tx.execute(
+                "UPDATE upgrade_ledger SET checksum = $3 WHERE component = $1 AND step = $2",
+                &[
+                    &key.component.as_str(),
+                    &key.name.as_str(),
+                    &checksum.as_str(),
+                ],
+            )
+            .map_err(err)?;
+        }
+        if let Some(release) = &change.release {
+            tx.execute(
+                "UPDATE upgrade_site SET completed_release = $1, updated_at = $2 WHERE id = 1",
+                &[&release.as_str(), &now],
+            )
+            .map_err(err)?;
+        }
+        if let Some((version, revision)) = &change.sync {
+            tx.execute(
+                "UPDATE upgrade_site SET version = $1, revision = $2, updated_at = $3 WHERE id = 1",
+                &[&version.as_str(), revision, &now],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+/// A failure of a step's own SQL: the server's message, unless the
+/// connection itself broke (then it is a ledger error).
+fn sql_error(db: &str, e: &postgres::Error) -> StepRunError {
+    if e.as_db_error().is_some() {
+        StepRunError::Sql(message(e))
+    } else {
+        StepRunError::Ledger(error(db, "running the step", e))
+    }
+}

@@ -1,0 +1,427 @@
+//! `SqliteLedger`: the ledger in a SQLite site database (rusqlite, bundled).
+//!
+//! Locking: a ledger opened for [`Access::Apply`] switches its connection to
+//! `locking_mode = EXCLUSIVE` and takes the write lock with `BEGIN EXCLUSIVE`
+//! (waiting at most [`LOCK_WAIT`]); in that mode SQLite keeps the lock across
+//! commits until the connection closes, so no other process can write — or
+//! read — the database while an apply runs, and the operating system releases
+//! it if the process dies. Readers wait up to [`READ_WAIT`] for it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+
+use super::{
+    Access, Database, Ledger, LedgerError, LedgerRow, SCHEMA_SQL, SiteChange, StepRun,
+    StepRunError, Stored, check_schema_version, now_utc, seed_sql, site_record,
+};
+
+/// How long `apply` waits for the write lock before refusing (a reader may hold it briefly).
+pub const LOCK_WAIT: Duration = Duration::from_millis(250);
+
+/// How long a read (`status`, `plan`) waits while another process writes.
+pub const READ_WAIT: Duration = Duration::from_secs(1);
+
+/// The ledger of a SQLite database file.
+#[derive(Debug)]
+pub struct SqliteLedger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteLedger {
+    /// Opens the file. With [`Access::Read`] a missing file gives `Ok(None)` and
+    /// nothing is created; with [`Access::Apply`] the file and the schema are
+    /// created if needed and the exclusive lock is taken.
+    pub fn open(path: &Path, access: Access) -> Result<Option<Self>, LedgerError> {
+        let db = path.display().to_string();
+        match access {
+            Access::Read => {
+                match std::fs::metadata(path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(LedgerError::Open {
+                            db,
+                            message: e.to_string(),
+                        });
+                    }
+                    Ok(_) => {}
+                }
+                // Read-write without create, so that SQLite can roll back the hot
+                // journal of a killed run; SQLite falls back to read-only on its own
+                // when the file is write-protected. Nothing is written.
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn =
+                    Connection::open_with_flags(path, flags).map_err(|e| open_error(&db, &e))?;
+                conn.busy_timeout(READ_WAIT)
+                    .map_err(|e| error(&db, "setting the busy timeout", &e))?;
+                Ok(Some(SqliteLedger {
+                    conn,
+                    path: path.to_path_buf(),
+                }))
+            }
+            Access::Apply => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn =
+                    Connection::open_with_flags(path, flags).map_err(|e| open_error(&db, &e))?;
+                if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+                    return Err(LedgerError::ReadOnly {
+                        db,
+                        message: "the file (or its folder) is write-protected".into(),
+                    });
+                }
+                conn.busy_timeout(LOCK_WAIT)
+                    .map_err(|e| error(&db, "setting the busy timeout", &e))?;
+                conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+                    .map_err(|e| error(&db, "taking the upgrade lock", &e))?;
+                let mut ledger = SqliteLedger {
+                    conn,
+                    path: path.to_path_buf(),
+                };
+                ledger.lock_and_create_schema()?;
+                Ok(Some(ledger))
+            }
+        }
+    }
+
+    fn db(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn lock_and_create_schema(&mut self) -> Result<(), LedgerError> {
+        let db = self.db();
+        self.conn
+            .execute_batch("BEGIN EXCLUSIVE")
+            .map_err(|e| error(&db, "taking the upgrade lock", &e))?;
+        let result = (|| {
+            if table_exists(&self.conn, "upgrade_meta")
+                .map_err(|e| error(&db, "reading the schema", &e))?
+            {
+                check_schema_version(
+                    &db,
+                    schema_version(&self.conn)
+                        .map_err(|e| error(&db, "reading the schema version", &e))?,
+                )
+            } else {
+                let sql = format!("{SCHEMA_SQL}{}", seed_sql(&now_utc()));
+                self.conn
+                    .execute_batch(&sql)
+                    .map_err(|e| error(&db, "creating the ledger tables", &e))
+            }
+        })();
+        match result {
+            Ok(()) => self
+                .conn
+                .execute_batch("COMMIT")
+                .map_err(|e| error(&db, "creating the ledger tables", &e)),
+            Err(e) => {
+                // The lock stays with this connection; the error is what counts.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+fn schema_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT value FROM upgrade_meta WHERE key = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn code_of(e: &rusqlite::Error) -> Option<ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    }
+}
+
+fn open_error(db: &str, e: &rusqlite::Error) -> LedgerError {
+    match code_of(e) {
+        Some(ErrorCode::ReadOnly) => LedgerError::ReadOnly {
+            db: db.to_string(),
+            message: e.to_string(),
+        },
+        _ => LedgerError::Open {
+            db: db.to_string(),
+            message: e.to_string(),
+        },
+    }
+}
+
+/// The message of a failed step script: SQLite's own, with the line of the
+/// script for a syntax error (instead of the rest of the script).
+fn sql_message(script: &str, e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqlInputError {
+            msg, sql, offset, ..
+        } => {
+            // `sql` is the tail of the script where the failing statement starts.
+            let start = script.len().saturating_sub(sql.len());
+            let at = start + usize::try_from(*offset).unwrap_or(0);
+            let line = script
+                .get(..at.min(script.len()))
+                .map_or(1, |head| head.matches('\n').count() + 1);
+            format!("{msg} (line {line} of the step's SQL)")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Maps a driver error to the ledger error that explains it.
+fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
+    match code_of(e) {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            LedgerError::Locked { db: db.to_string() }
+        }
+        Some(ErrorCode::ReadOnly) => LedgerError::ReadOnly {
+            db: db.to_string(),
+            message: e.to_string(),
+        },
+        Some(ErrorCode::NotADatabase | ErrorCode::CannotOpen) => LedgerError::Open {
+            db: db.to_string(),
+            message: e.to_string(),
+        },
+        _ => LedgerError::Query {
+            db: db.to_string(),
+            action: action.to_string(),
+            message: e.to_string(),
+        },
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn database(&self) -> Database {
+        Database::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        self.db()
+    }
+
+    fn read(&mut self) -> Result<Stored, LedgerError> {
+        let db = self.db();
+        let err = |e: rusqlite::Error| error(&db, "reading the ledger", &e);
+        let tx = self.conn.transaction().map_err(err)?;
+        if !table_exists(&tx, "upgrade_meta").map_err(err)? {
+            return Ok(Stored::default());
+        }
+        check_schema_version(&db, schema_version(&tx).map_err(err)?)?;
+        let mut stmt = tx
+            .prepare(
+                "SELECT component, step, checksum, applied_at FROM upgrade_ledger ORDER BY component, step",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LedgerRow {
+                    component: r.get(0)?,
+                    step: r.get(1)?,
+                    checksum: r.get(2)?,
+                    applied_at: r.get(3)?,
+                })
+            })
+            .map_err(err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        drop(stmt);
+        let site = tx
+            .query_row(
+                "SELECT completed_release, version, revision FROM upgrade_site WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(err)?
+            .unwrap_or_default();
+        Ok(Stored {
+            exists: true,
+            rows,
+            site: site_record(&db, site.0, site.1, site.2)?,
+        })
+    }
+
+    fn run_step(&mut self, run: &StepRun<'_>) -> Result<(), StepRunError> {
+        let db = self.db();
+        let record = "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)";
+        let now = now_utc();
+        if run.transaction {
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| error(&db, "starting the step's transaction", &e))?;
+            if let Some(sql) = run.sql {
+                tx.execute_batch(sql)
+                    .map_err(|e| StepRunError::Sql(sql_message(sql, &e)))?;
+            }
+            tx.execute(record, params![run.component, run.step, run.checksum, now])
+                .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+            tx.commit()
+                .map_err(|e| error(&db, "committing the step", &e))?;
+        } else {
+            if let Some(sql) = run.sql {
+                self.conn
+                    .execute_batch(sql)
+                    .map_err(|e| StepRunError::Sql(sql_message(sql, &e)))?;
+            }
+            self.conn
+                .execute(record, params![run.component, run.step, run.checksum, now])
+                .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError> {
+        let db = self.db();
+        let err = |e: rusqlite::Error| error(&db, "updating the ledger", &e);
+        let now = now_utc();
+        let tx = self.conn.transaction().map_err(err)?;
+        for (component, step) in &change.delete {
+            tx.execute(
+                "DELETE FROM upgrade_ledger WHERE component = ?1 AND step = ?2",
+                params![component, step],
+            )
+            .map_err(err)?;
+        }
+        for (key, checksum) in &change.checksums {
+            tx.execute(
+                "UPDATE upgrade_ledger SET checksum = ?3 WHERE component = ?1 AND step = ?2",
+                params![key.component.as_str(), key.name.as_str(), checksum.as_str()],
+            )
+            .map_err(err)?;
+        }
+        if let Some(release) = &change.release {
+            tx.execute(
+                "UPDATE upgrade_site SET completed_release = ?1, updated_at = ?2 WHERE id = 1",
+                params![release.as_str(), now],
+            )
+            .map_err(err)?;
+        }
+        if let Some((version, revision)) = &change.sync {
+            tx.execute(
+                "UPDATE upgrade_site SET version = ?1, revision = ?2, updated_at = ?3 WHERE id = 1",
+                params![version.as_str(), revision, now],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run<'a>(step: &'a str, sql: Option<&'a str>, transaction: bool) -> StepRun<'a> {
+        StepRun {
+            component: "core",
+            step,
+            checksum: "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            sql,
+            transaction,
+        }
+    }
+
+    #[test]
+    fn reading_a_missing_file_creates_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("site.db");
+        assert!(
+            SqliteLedger::open(&path, Access::Read)
+                .expect("open")
+                .is_none()
+        );
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_failed_step_leaves_nothing_and_triggers_run_as_one_script() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("site.db");
+        let mut ledger = SqliteLedger::open(&path, Access::Apply)
+            .expect("open")
+            .expect("some");
+        assert!(ledger.read().expect("read").exists);
+        ledger
+            .run_step(&run(
+                "2008010100-a",
+                Some("CREATE TABLE t (id INT);\nCREATE TABLE log (n INT);\nCREATE TRIGGER t_log AFTER INSERT ON t BEGIN INSERT INTO log VALUES (NEW.id); INSERT INTO log VALUES (NEW.id + 1); END;\n"),
+                true,
+            ))
+            .expect("step with a trigger");
+        let err = ledger
+            .run_step(&run(
+                "2008010200-b",
+                Some("INSERT INTO t VALUES (1);\nCREAT TABLE oops (x INT);\n"),
+                true,
+            ))
+            .expect_err("syntax error");
+        assert_eq!(
+            err,
+            StepRunError::Sql("near \"CREAT\": syntax error (line 2 of the step's SQL)".into())
+        );
+        ledger
+            .run_step(&run("2008010300-c", None, true))
+            .expect("no-op step");
+        let stored = ledger.read().expect("read");
+        let steps: Vec<&str> = stored.rows.iter().map(|r| r.step.as_str()).collect();
+        assert_eq!(steps, ["2008010100-a", "2008010300-c"]);
+        let n: i64 = ledger
+            .conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 0, "the failed step's insert was rolled back");
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("site.db");
+        let _first = SqliteLedger::open(&path, Access::Apply).expect("first");
+        let second = SqliteLedger::open(&path, Access::Apply).expect_err("second writer");
+        assert!(matches!(second, LedgerError::Locked { .. }), "{second}");
+        let reader = SqliteLedger::open(&path, Access::Read)
+            .expect("open")
+            .expect("exists")
+            .read()
+            .expect_err("read while locked");
+        assert!(matches!(reader, LedgerError::Locked { .. }), "{reader}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("site.db");
+        drop(SqliteLedger::open(&path, Access::Apply).expect("create"));
+        Connection::open(&path)
+            .expect("open")
+            .execute("UPDATE upgrade_meta SET value = '99'", [])
+            .expect("update");
+        let err = SqliteLedger::open(&path, Access::Apply).expect_err("newer schema");
+        assert!(
+            matches!(err, LedgerError::SchemaTooNew { found: 99, .. }),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,505 @@
+//! `Rebase`: moving a custom branch's own steps onto a new upstream revision
+//! without relabelling them (`consolidate rebase --onto REV`).
+//!
+//! The branch's own steps are the steps of the work tree that the merge base
+//! of HEAD and REV lacks. The result is the step tree of REV (manifest,
+//! upgrade.toml files, release files, standalone steps) plus:
+//!
+//! - each own step REV lacks, as its standalone file(s), byte for byte;
+//! - each custom component (one that neither REV nor the merge base knows,
+//!   such as an institution's local plugin) whole: all its tree files.
+//!
+//! Own steps REV already has with the same content (standalone or
+//! consolidated) are dropped and reported. A name REV has with other content,
+//! an upstream step the branch edited, or an own step the branch consolidated
+//! itself is a conflict: nothing is written. The result must load and pass
+//! [`crate::check::check`] before anything is written. Only tree files are
+//! touched; writes go first (atomic), deletions last.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::check;
+use crate::component::ComponentName;
+use crate::fsio::{FileChange, remove_durable, write_atomic};
+use crate::git_tree::{GitTreeError, Revision, TreeRepository};
+use crate::manifest::MANIFEST_FILE;
+use crate::release_name::ReleaseName;
+use crate::source::{MemoryTree, TreeSource, WorkTree};
+use crate::step::{Origin, Step, StepKey};
+use crate::tree::Tree;
+use crate::tree_error::TreeError;
+
+/// Why two definitions of one step cannot be reconciled by a rebase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// The branch's own step and REV's step share a name, not a content.
+    SameNameOtherContent,
+    /// The branch edited a step it got from upstream, and REV has another content.
+    EditedUpstreamStep,
+    /// The branch consolidated its own step into a release REV does not have:
+    /// sites that completed that release would run it again.
+    OwnStepReleased(ReleaseName),
+}
+
+/// One conflict: the step, and both locations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The step.
+    pub key: StepKey,
+    /// What kind of conflict.
+    pub kind: ConflictKind,
+    /// Where the branch defines it, with its checksum.
+    pub ours: String,
+    /// Where REV defines it, with its checksum (empty when REV lacks it).
+    pub theirs: String,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ConflictKind::SameNameOtherContent => write!(
+                f,
+                "{}: the branch has {} but {} has other content",
+                self.key, self.ours, self.theirs
+            ),
+            ConflictKind::EditedUpstreamStep => write!(
+                f,
+                "{}: the branch edited this upstream step ({}) and {} has other content",
+                self.key, self.ours, self.theirs
+            ),
+            ConflictKind::OwnStepReleased(release) => write!(
+                f,
+                "{}: the branch's own step is consolidated in {release} ({}), a release the target does not have",
+                self.key, self.ours
+            ),
+        }
+    }
+}
+
+/// Why a rebase stopped. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RebaseError {
+    /// Reading the repository failed.
+    #[error(transparent)]
+    Git(#[from] GitTreeError),
+    /// A tree does not load.
+    #[error("the step tree at {revision} does not load: {error}")]
+    Tree {
+        /// The revision (or the work tree).
+        revision: String,
+        /// Why.
+        error: Box<TreeError>,
+    },
+    /// Steps conflict.
+    #[error("rebase onto {onto} stopped with {} conflict(s), nothing written:\n  - {}", .conflicts.len(), .conflicts.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
+    Conflicts {
+        /// The target revision.
+        onto: String,
+        /// Every conflict.
+        conflicts: Vec<Conflict>,
+    },
+    /// An own step's component has no folder in the target's manifest.
+    #[error("{key} cannot be carried onto {onto}: its manifest has no plugin type for {component}")]
+    NoFolder {
+        /// The step.
+        key: StepKey,
+        /// Its component.
+        component: ComponentName,
+        /// The target revision.
+        onto: String,
+    },
+    /// The result would not pass `check`.
+    #[error("the rebased tree would fail its checks, nothing written:\n  - {}", .0.join("\n  - "))]
+    ResultFails(Vec<String>),
+}
+
+impl RebaseError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            RebaseError::Git(e) => e.hint(),
+            RebaseError::Tree { error, .. } => error.hint(),
+            RebaseError::Conflicts { .. } => {
+                "give the branch's step a new name (`consolidate new`, then move its SQL there) or make it identical to the target's, commit, and re-run the rebase".into()
+            }
+            RebaseError::NoFolder { .. } => {
+                "add the plugin type to [components] plugin_types upstream, or move the plugin to a known plugin type folder".into()
+            }
+            RebaseError::ResultFails(_) => {
+                "fix the branch's steps (e.g. a `requires` naming a step the target renamed) and re-run".into()
+            }
+        }
+    }
+}
+
+/// An own step carried onto the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried {
+    /// The step.
+    pub key: StepKey,
+    /// Its standalone file(s) in the result.
+    pub files: Vec<String>,
+}
+
+/// An own step dropped because the target already has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The step.
+    pub key: StepKey,
+    /// Where the target has it.
+    pub at: String,
+    /// The release the target consolidated it into, if any.
+    pub release: Option<ReleaseName>,
+}
+
+/// A custom component carried whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedComponent {
+    /// The component.
+    pub component: ComponentName,
+    /// Its tree files.
+    pub files: Vec<String>,
+    /// How many steps it has.
+    pub steps: usize,
+}
+
+/// The rebase of the work tree onto a revision: what moves, and the file changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebase {
+    /// The target.
+    pub onto: Revision,
+    /// The merge base of HEAD and the target.
+    pub base: Revision,
+    /// Own steps carried as standalone files, in key order.
+    pub carried: Vec<Carried>,
+    /// Own steps the target has already, in key order.
+    pub dropped: Vec<Dropped>,
+    /// Custom components carried whole.
+    pub components: Vec<CarriedComponent>,
+    /// The file changes, sorted by path.
+    pub changes: Vec<FileChange>,
+}
+
+/// Computes the rebase of the tree in `work` onto `onto`; writes nothing.
+pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
+    let ours = Tree::load(work).map_err(|error| RebaseError::Tree {
+        revision: "the work tree".into(),
+        error: Box::new(error),
+    })?;
+    let repo = TreeRepository::discover(work.root())?;
+    let head = repo.head()?;
+    let target = repo.resolve(onto)?;
+    let base = repo.merge_base(&head, &target)?;
+    let load = |rev: &Revision| -> Result<(Tree, BTreeMap<String, Vec<u8>>), RebaseError> {
+        let source = repo.tree_at(rev)?;
+        let tree_error = |error: TreeError| RebaseError::Tree {
+            revision: rev.label.clone(),
+            error: Box::new(error),
+        };
+        let tree = Tree::load(&source).map_err(tree_error)?;
+        let mut files = BTreeMap::new();
+        for path in source.files().map_err(tree_error)? {
+            let bytes = source.read(&path).map_err(tree_error)?;
+            files.insert(path, bytes);
+        }
+        Ok((tree, files))
+    };
+    let (base_tree, _) = load(&base)?;
+    let (theirs, their_files) = load(&target)?;
+
+    let known = |tree: &Tree, c: &ComponentName| {
+        tree.upgrade_files.contains_key(c) || tree.steps.iter().any(|s| &s.key.component == c)
+    };
+    let mut custom: BTreeSet<&ComponentName> = BTreeSet::new();
+    for step in &ours.steps {
+        let c = &step.key.component;
+        if !known(&theirs, c) && !known(&base_tree, c) {
+            custom.insert(c);
+        }
+    }
+    for c in ours.upgrade_files.keys() {
+        if !known(&theirs, c) && !known(&base_tree, c) {
+            custom.insert(c);
+        }
+    }
+
+    let location =
+        |label: &str, step: &Step| format!("{label}:{} ({})", step.location(), step.computed);
+    let mut result: BTreeMap<String, Vec<u8>> = their_files.clone();
+    let mut conflicts = Vec::new();
+    let mut carried = Vec::new();
+    let mut dropped = Vec::new();
+    let mut components = Vec::new();
+
+    for component in &custom {
+        let mut files: Vec<String> = Vec::new();
+        if let Some(f) = ours.upgrade_files.get(*component) {
+            files.push(f.path.clone());
+        }
+        let steps: Vec<&Step> = ours
+            .steps
+            .iter()
+            .filter(|s| &&s.key.component == component)
+            .collect();
+        for step in &steps {
+            if let Origin::Standalone { files: f } = &step.origin {
+                files.extend(f.iter().cloned());
+            }
+        }
+        for leftover in ours
+            .leftovers
+            .iter()
+            .filter(|l| &&l.key.component == component)
+        {
+            files.extend(leftover.files.iter().cloned());
+        }
+        files.sort();
+        files.dedup();
+        for path in &files {
+            if let Some(text) = ours.file_text(path) {
+                result.insert(path.clone(), text.into_bytes());
+            }
+        }
+        components.push(CarriedComponent {
+            component: (*component).clone(),
+            files,
+            steps: steps.len(),
+        });
+    }
+
+    for step in &ours.steps {
+        if custom.contains(&step.key.component) {
+            continue;
+        }
+        let upstream = theirs.step(&step.key);
+        if let Some(at_base) = base_tree.step(&step.key) {
+            // Not the branch's own step; an edit of it would be lost.
+            if at_base.computed != step.computed
+                && upstream.is_none_or(|u| u.computed != step.computed)
+            {
+                conflicts.push(Conflict {
+                    key: step.key.clone(),
+                    kind: ConflictKind::EditedUpstreamStep,
+                    ours: location("the work tree", step),
+                    theirs: upstream.map_or_else(
+                        || format!("{target} (which no longer has it)"),
+                        |u| location(&target.label, u),
+                    ),
+                });
+            }
+            continue;
+        }
+        match upstream {
+            Some(u) if u.computed == step.computed => dropped.push(Dropped {
+                key: step.key.clone(),
+                at: format!("{}:{}", target.label, u.location()),
+                release: u.release().cloned(),
+            }),
+            Some(u) => conflicts.push(Conflict {
+                key: step.key.clone(),
+                kind: ConflictKind::SameNameOtherContent,
+                ours: location("the work tree", step),
+                theirs: location(&target.label, u),
+            }),
+            None => match &step.origin {
+                Origin::Released { release, .. } => conflicts.push(Conflict {
+                    key: step.key.clone(),
+                    kind: ConflictKind::OwnStepReleased(release.clone()),
+                    ours: location("the work tree", step),
+                    theirs: String::new(),
+                }),
+                Origin::Standalone { files } => {
+                    let folder =
+                        theirs
+                            .manifest
+                            .folder_of(&step.key.component)
+                            .ok_or_else(|| RebaseError::NoFolder {
+                                key: step.key.clone(),
+                                component: step.key.component.clone(),
+                                onto: target.label.clone(),
+                            })?;
+                    let mut placed = Vec::new();
+                    for file in files {
+                        let name = file.rsplit('/').next().unwrap_or(file);
+                        let path = if folder.is_empty() {
+                            format!("db/upgrades/{name}")
+                        } else {
+                            format!("{folder}/db/upgrades/{name}")
+                        };
+                        if let Some(text) = ours.file_text(file) {
+                            result.insert(path.clone(), text.into_bytes());
+                        }
+                        placed.push(path);
+                    }
+                    carried.push(Carried {
+                        key: step.key.clone(),
+                        files: placed,
+                    });
+                }
+            },
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(RebaseError::Conflicts {
+            onto: target.label.clone(),
+            conflicts,
+        });
+    }
+
+    let memory = MemoryTree {
+        files: result.clone(),
+    };
+    let rebased = Tree::load(&memory).map_err(|e| RebaseError::ResultFails(vec![e.to_string()]))?;
+    let problems = check::check(&rebased);
+    if !problems.is_empty() {
+        return Err(RebaseError::ResultFails(
+            problems.iter().map(ToString::to_string).collect(),
+        ));
+    }
+
+    let mut changes = Vec::new();
+    let current = work.files().map_err(|error| RebaseError::Tree {
+        revision: "the work tree".into(),
+        error: Box::new(error),
+    })?;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    for (path, bytes) in &result {
+        let before = if current.contains(path) {
+            Some(text(&work.read(path).map_err(|error| {
+                RebaseError::Tree {
+                    revision: "the work tree".into(),
+                    error: Box::new(error),
+                }
+            })?))
+        } else {
+            None
+        };
+        let after = Some(text(bytes));
+        if before != after {
+            changes.push(FileChange {
+                path: path.clone(),
+                before,
+                after,
+            });
+        }
+    }
+    for path in current.iter().filter(|p| !result.contains_key(*p)) {
+        changes.push(FileChange {
+            path: path.clone(),
+            before: ours.file_text(path),
+            after: None,
+        });
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Rebase {
+        onto: target,
+        base,
+        carried,
+        dropped,
+        components,
+        changes,
+    })
+}
+
+impl Rebase {
+    /// Does applying it change nothing?
+    pub fn is_noop(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// A unified diff of every change, files in path order.
+    pub fn diff(&self) -> String {
+        let mut out = String::new();
+        for change in &self.changes {
+            let before = change.before.as_deref().unwrap_or_default();
+            let after = change.after.as_deref().unwrap_or_default();
+            let old = match change.before {
+                Some(_) => format!("a/{}", change.path),
+                None => "/dev/null".into(),
+            };
+            let new = match change.after {
+                Some(_) => format!("b/{}", change.path),
+                None => "/dev/null".into(),
+            };
+            let diff = similar::TextDiff::from_lines(before, after);
+            let _ = write!(
+                out,
+                "{}",
+                diff.unified_diff().context_radius(3).header(&old, &new)
+            );
+        }
+        out
+    }
+
+    /// What the rebase does, one line per step or component, then a total.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        for c in &self.components {
+            let _ = writeln!(
+                out,
+                "carried component {} whole ({} step(s), {} file(s))",
+                c.component,
+                c.steps,
+                c.files.len()
+            );
+        }
+        for c in &self.carried {
+            let _ = writeln!(out, "carried {} as {}", c.key, c.files.join(", "));
+        }
+        for d in &self.dropped {
+            let how = match &d.release {
+                Some(r) => format!("consolidated in {r}"),
+                None => "as a standalone step".into(),
+            };
+            let _ = writeln!(
+                out,
+                "dropped {}: {} already has it with the same content, {how} ({})",
+                d.key, self.onto, d.at
+            );
+        }
+        let _ = writeln!(
+            out,
+            "rebase onto {} (merge base {}): {} step(s) carried, {} dropped, {} component(s) carried whole, {} file change(s)",
+            self.onto,
+            self.base.short(),
+            self.carried.len(),
+            self.dropped.len(),
+            self.components.len(),
+            self.changes.len()
+        );
+        out
+    }
+
+    /// Applies the changes under `root`: step files, component files, release
+    /// files, the manifest, then deletions. Re-running an interrupted rebase
+    /// completes it (what is already written is recognised as the target's).
+    pub fn apply(&self, root: &Path) -> std::io::Result<()> {
+        let path_of = |rel: &str| rel.split('/').fold(root.to_path_buf(), |p, s| p.join(s));
+        let rank = |path: &str| {
+            if path == MANIFEST_FILE {
+                3
+            } else if path.starts_with("releases/") {
+                2
+            } else if path.ends_with("/upgrade.toml") {
+                1
+            } else {
+                0
+            }
+        };
+        let mut writes: Vec<&FileChange> =
+            self.changes.iter().filter(|c| c.after.is_some()).collect();
+        writes.sort_by_key(|c| (rank(&c.path), c.path.clone()));
+        for change in writes {
+            if let Some(after) = &change.after {
+                write_atomic(&path_of(&change.path), after.as_bytes())?;
+            }
+        }
+        for change in self.changes.iter().filter(|c| c.after.is_none()) {
+            remove_durable(&path_of(&change.path))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,510 @@
+//! C1 between two trees: for every site state the earlier tree can produce,
+//! the later tree leaves pending exactly the steps the earlier one does, in
+//! the same order.
+//!
+//! The states are every prefix `k` of the earlier tree's plan combined with no
+//! completed release or with any release `c` of its history that a site could
+//! have completed after applying that prefix (every step tagged `c` or earlier
+//! lies in the prefix); ledger rows of steps tagged `c` or earlier are pruned,
+//! as completing `c` does. In such a state the earlier tree's pending steps
+//! are exactly `plan[k..]`, so instead of enumerating states × steps the
+//! comparison is decided per step and release (`O(steps × releases)`):
+//!
+//! - a step lies beyond the prefix in some state where the later tree counts
+//!   it as applied by release (it would be skipped), or
+//! - a step's ledger row was pruned by `c` and the later tree does not count
+//!   it as applied by `c` (it would run again), or
+//! - the later tree lacks the step, or orders the shared steps differently.
+//!
+//! Steps the later tree has and the earlier one lacks are returned as
+//! `arrived`: they are new to every site, which is not a C1 question.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::release_name::ReleaseName;
+use crate::site::SiteState;
+use crate::step::{Step, StepKey};
+use crate::tree::Tree;
+
+/// A site state of the earlier tree: the first `applied` steps of its plan,
+/// and the release completed (if any).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SampleState {
+    /// How many steps of the earlier plan the site applied.
+    pub applied: usize,
+    /// The last of them.
+    #[serde(serialize_with = "crate::verify::as_text::option")]
+    pub last_applied: Option<StepKey>,
+    /// The release the site completed.
+    #[serde(serialize_with = "crate::verify::as_text::option")]
+    pub release: Option<ReleaseName>,
+}
+
+impl std::fmt::Display for SampleState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.last_applied {
+            None => write!(f, "a site that applied no step")?,
+            Some(last) => write!(
+                f,
+                "a site that applied the first {} step(s) (up to {last})",
+                self.applied
+            )?,
+        }
+        match &self.release {
+            Some(r) => write!(f, " and completed {r}"),
+            None => write!(f, " and completed no release"),
+        }
+    }
+}
+
+/// How a step fares differently in the two trees.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Difference {
+    /// The later tree lacks the step: a site that has not run it never will.
+    Lost,
+    /// The earlier tree leaves it pending, the later one counts it applied by release.
+    Skipped,
+    /// The earlier tree counts it applied (its ledger row was pruned), the later one runs it again.
+    RunsAgain,
+    /// The shared steps are planned in another order.
+    Order {
+        /// The step the earlier tree runs at this position.
+        #[serde(serialize_with = "crate::verify::as_text::one")]
+        before: StepKey,
+        /// The step the later tree runs there.
+        #[serde(serialize_with = "crate::verify::as_text::one")]
+        after: StepKey,
+    },
+}
+
+/// One difference, with a site state that shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct C1Difference {
+    /// The step.
+    #[serde(serialize_with = "crate::verify::as_text::one")]
+    pub step: StepKey,
+    /// What differs.
+    pub difference: Difference,
+    /// A state of the earlier tree where it shows.
+    pub state: SampleState,
+}
+
+/// The result of comparing two trees.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct C1Outcome {
+    /// How many site states the comparison covers.
+    pub states: usize,
+    /// Steps of the earlier tree compared.
+    pub steps: usize,
+    /// Every difference found (at most one per step).
+    pub differences: Vec<C1Difference>,
+    /// Steps the later tree has and the earlier one lacks.
+    pub arrived: Vec<StepKey>,
+}
+
+/// The site states of the earlier tree: for each release of its history, the
+/// smallest prefix after which a site can have completed it.
+#[derive(Debug, Clone)]
+pub struct StateSpace<'t> {
+    before: &'t Tree,
+    plan: Vec<&'t Step>,
+    /// Per release of the history: the smallest prefix length that includes
+    /// every step tagged with it or earlier.
+    min_prefix: Vec<usize>,
+    /// Per plan position: the history index of the step's release.
+    tag: Vec<Option<usize>>,
+}
+
+impl<'t> StateSpace<'t> {
+    /// The state space of `before` with its plan order `plan`.
+    pub fn new(before: &'t Tree, plan: &[&'t Step]) -> Self {
+        let releases = before.manifest.releases.len();
+        let tag: Vec<Option<usize>> = plan
+            .iter()
+            .map(|s| s.release().and_then(|r| before.manifest.release_index(r)))
+            .collect();
+        let mut last_at = vec![0usize; releases];
+        for (p, t) in tag.iter().enumerate() {
+            if let Some(t) = *t {
+                last_at[t] = last_at[t].max(p + 1);
+            }
+        }
+        let mut min_prefix = Vec::with_capacity(releases);
+        let mut running = 0;
+        for last in last_at {
+            running = running.max(last);
+            min_prefix.push(running);
+        }
+        StateSpace {
+            before,
+            plan: plan.to_vec(),
+            min_prefix,
+            tag,
+        }
+    }
+
+    /// The number of states: every prefix with no release, plus every prefix
+    /// long enough for each release.
+    pub fn len(&self) -> usize {
+        let n = self.plan.len();
+        (n + 1)
+            + self
+                .min_prefix
+                .iter()
+                .map(|&m| n + 1 - m.min(n + 1))
+                .sum::<usize>()
+    }
+
+    /// Per release of the history, the shortest prefix after which a site
+    /// can have completed it: the states right after a release completes.
+    pub fn release_prefixes(&self) -> &[usize] {
+        &self.min_prefix
+    }
+
+    /// Is the space empty? (Never: the fresh site is always in it.)
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Every state as `(prefix, release index)`, in order; for tests and sampling.
+    pub fn states(&self) -> impl Iterator<Item = (usize, Option<usize>)> + '_ {
+        let n = self.plan.len();
+        let none = (0..=n).map(|k| (k, None));
+        let released = self
+            .min_prefix
+            .iter()
+            .enumerate()
+            .flat_map(move |(j, &m)| (m..=n).map(move |k| (k, Some(j))));
+        none.chain(released)
+    }
+
+    /// The site state `(prefix, release)`: ledger rows of the prefix minus the
+    /// rows completing the release pruned.
+    pub fn site_state(&self, prefix: usize, release: Option<usize>) -> SiteState {
+        let mut site = SiteState::fresh();
+        for (p, step) in self.plan.iter().take(prefix).enumerate() {
+            let pruned = matches!((self.tag[p], release), (Some(t), Some(c)) if t <= c);
+            if !pruned {
+                site.ledger.insert(step.key.clone(), step.checksum.clone());
+            }
+        }
+        site.release = release.map(|c| self.before.manifest.releases[c].name.clone());
+        site
+    }
+
+    /// The description of a state for messages.
+    pub fn sample(&self, prefix: usize, release: Option<usize>) -> SampleState {
+        SampleState {
+            applied: prefix,
+            last_applied: prefix
+                .checked_sub(1)
+                .and_then(|p| self.plan.get(p))
+                .map(|s| s.key.clone()),
+            release: release.map(|c| self.before.manifest.releases[c].name.clone()),
+        }
+    }
+}
+
+/// Compares `after` with `before` over every state of `before` (plans given
+/// in plan order, as [`crate::plan::order`] returns them).
+pub fn compare(
+    before: &Tree,
+    plan_before: &[&Step],
+    after: &Tree,
+    plan_after: &[&Step],
+) -> C1Outcome {
+    let space = StateSpace::new(before, plan_before);
+    let history = &before.manifest.releases;
+    let in_after: Vec<Option<usize>> = history
+        .iter()
+        .map(|r| after.manifest.release_index(&r.name))
+        .collect();
+    let mut differences = Vec::new();
+    for (p, step) in plan_before.iter().enumerate() {
+        let Some(later) = after.step(&step.key) else {
+            differences.push(C1Difference {
+                step: step.key.clone(),
+                difference: Difference::Lost,
+                state: space.sample(p, None),
+            });
+            continue;
+        };
+        let tag_after = later
+            .release()
+            .and_then(|r| after.manifest.release_index(r));
+        for (j, &min_prefix) in space.min_prefix.iter().enumerate() {
+            let applied_by_release_after =
+                matches!((tag_after, in_after[j]), (Some(t), Some(c)) if t <= c);
+            let pruned_before = space.tag[p].is_some_and(|t| t <= j);
+            if pruned_before && !applied_by_release_after {
+                differences.push(C1Difference {
+                    step: step.key.clone(),
+                    difference: Difference::RunsAgain,
+                    state: space.sample((p + 1).max(min_prefix), Some(j)),
+                });
+                break;
+            }
+            if min_prefix <= p && applied_by_release_after {
+                differences.push(C1Difference {
+                    step: step.key.clone(),
+                    difference: Difference::Skipped,
+                    state: space.sample(min_prefix, Some(j)),
+                });
+                break;
+            }
+        }
+    }
+    let keys_before: BTreeMap<&StepKey, usize> = plan_before
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (&s.key, i))
+        .collect();
+    let keys_after: BTreeSet<&StepKey> = plan_after.iter().map(|s| &s.key).collect();
+    let shared_before = plan_before
+        .iter()
+        .map(|s| &s.key)
+        .filter(|k| keys_after.contains(k));
+    let shared_after = plan_after
+        .iter()
+        .map(|s| &s.key)
+        .filter(|k| keys_before.contains_key(k));
+    if let Some((b, a)) = shared_before.zip(shared_after).find(|(b, a)| b != a) {
+        differences.push(C1Difference {
+            step: b.clone(),
+            difference: Difference::Order {
+                before: b.clone(),
+                after: a.clone(),
+            },
+            state: space.sample(0, None),
+        });
+    }
+    C1Outcome {
+        states: space.len(),
+        steps: plan_before.len(),
+        differences,
+        arrived: plan_after
+            .iter()
+            .filter(|s| !keys_before.contains_key(&s.key))
+            .map(|s| s.key.clone())
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consolidate::consolidate;
+    use crate::plan;
+    use crate::source::MemoryTree;
+
+    const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"VERSION\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n";
+
+    fn files(pairs: &[(&str, &str)]) -> MemoryTree {
+        let mut tree = MemoryTree::default();
+        for (p, t) in pairs {
+            tree.files.insert((*p).to_string(), t.as_bytes().to_vec());
+        }
+        tree
+    }
+
+    fn set_version(tree: &mut MemoryTree, version: &str) {
+        let text = String::from_utf8(tree.files["upgrade.toml"].clone()).expect("utf8");
+        let start = text.find("version = \"").expect("version") + 11;
+        let end = start + text[start..].find('"').expect("quote");
+        let text = format!("{}{version}{}", &text[..start], &text[end..]);
+        tree.files.insert("upgrade.toml".into(), text.into_bytes());
+    }
+
+    fn release(tree: &MemoryTree, name: &str) -> MemoryTree {
+        let loaded = Tree::load(tree).expect("load");
+        let c = consolidate(&loaded, &ReleaseName::parse(name).expect("name")).expect("release");
+        let mut out = tree.clone();
+        for change in c.changes {
+            match change.after {
+                Some(text) => out.files.insert(change.path, text.into_bytes()),
+                None => out.files.remove(&change.path),
+            };
+        }
+        out
+    }
+
+    fn edit(tree: &MemoryTree, path: &str, from: &str, to: &str) -> MemoryTree {
+        let mut out = tree.clone();
+        let text = String::from_utf8(out.files[path].clone()).expect("utf8");
+        assert!(text.contains(from), "{from} not in {text}");
+        out.files
+            .insert(path.into(), text.replacen(from, to, 1).into_bytes());
+        out
+    }
+
+    /// R1 released with core a, b and mod_forum f; then core c, d standalone.
+    fn before() -> MemoryTree {
+        let base = files(&[
+            (
+                "upgrade.toml",
+                &MANIFEST.replace("VERSION", "2007010100.00"),
+            ),
+            (
+                "lib/db/upgrades/2007010100-a.sql",
+                "CREATE TABLE a (id INT);\n",
+            ),
+            (
+                "lib/db/upgrades/2007010300-b.sql",
+                "CREATE TABLE b (id INT);\n",
+            ),
+            (
+                "mod/forum/db/upgrades/2007010200-f.sql",
+                "CREATE TABLE f (id INT);\n",
+            ),
+        ]);
+        let mut r1 = release(&base, "R1");
+        set_version(&mut r1, "2008010100.00");
+        r1.files.insert(
+            "lib/db/upgrades/2008010100-c.sql".into(),
+            b"CREATE TABLE c (id INT);\n".to_vec(),
+        );
+        r1.files.insert(
+            "mod/forum/db/upgrades/2008010200-g.sql".into(),
+            b"CREATE TABLE g (id INT);\n".to_vec(),
+        );
+        r1.files.insert(
+            "lib/db/upgrades/2008010300-d.sql".into(),
+            b"CREATE TABLE d (id INT);\n".to_vec(),
+        );
+        r1
+    }
+
+    fn run(before: &MemoryTree, after: &MemoryTree) -> (C1Outcome, Vec<(usize, Option<usize>)>) {
+        let tb = Tree::load(before).expect("before loads");
+        let ta = Tree::load(after).expect("after loads");
+        let pb = plan::order(&tb).expect("plan");
+        let pa = plan::order(&ta).expect("plan");
+        let fast = compare(&tb, &pb, &ta, &pa);
+        // Brute force: every state, both pendings, restricted to the shared steps.
+        let space = StateSpace::new(&tb, &pb);
+        let shared: BTreeSet<&StepKey> = pa
+            .iter()
+            .map(|s| &s.key)
+            .filter(|k| tb.step(k).is_some())
+            .collect();
+        let mut differing = Vec::new();
+        let mut count = 0;
+        for (k, c) in space.states() {
+            count += 1;
+            let site = space.site_state(k, c);
+            let keys_b: Vec<&StepKey> = plan::pending(&tb, &pb, &site)
+                .into_iter()
+                .map(|s| &s.key)
+                .collect();
+            assert_eq!(keys_b.len(), pb.len() - k, "pending before = plan[k..]");
+            let keys_a: Vec<&StepKey> = plan::pending(&ta, &pa, &site)
+                .into_iter()
+                .map(|s| &s.key)
+                .filter(|k| shared.contains(k))
+                .collect();
+            if keys_a != keys_b {
+                differing.push((k, c));
+            }
+        }
+        assert_eq!(count, fast.states);
+        assert_eq!(
+            fast.differences.is_empty(),
+            differing.is_empty(),
+            "fast {:?} brute {differing:?}",
+            fast.differences
+        );
+        for d in &fast.differences {
+            let c = d
+                .state
+                .release
+                .as_ref()
+                .and_then(|r| tb.manifest.release_index(r));
+            assert!(
+                differing.contains(&(d.state.applied, c)),
+                "witness {d:?} not a differing state: {differing:?}"
+            );
+        }
+        (fast, differing)
+    }
+
+    #[test]
+    fn an_honest_consolidation_keeps_every_pending_list() {
+        let before = before();
+        let after = release(&before, "R2");
+        let (outcome, _) = run(&before, &after);
+        assert!(outcome.differences.is_empty(), "{:?}", outcome.differences);
+        assert!(outcome.arrived.is_empty());
+        // 6 steps: 7 prefixes without release, R1 needs the first 4 (a f b + ...).
+        assert_eq!(outcome.steps, 6);
+        assert!(outcome.states > 7);
+    }
+
+    #[test]
+    fn a_step_tagged_with_an_older_release_is_skipped() {
+        let before = before();
+        let after = release(&before, "R2");
+        let after = edit(
+            &after,
+            "mod/forum/db/upgrade.toml",
+            "name = \"2008010200-g\"\nrelease = \"R2\"",
+            "name = \"2008010200-g\"\nrelease = \"R1\"",
+        );
+        let (outcome, _) = run(&before, &after);
+        assert_eq!(outcome.differences.len(), 1, "{:?}", outcome.differences);
+        assert_eq!(outcome.differences[0].difference, Difference::Skipped);
+        assert_eq!(
+            outcome.differences[0].step.to_string(),
+            "mod_forum/2008010200-g"
+        );
+    }
+
+    #[test]
+    fn a_released_step_moved_to_a_later_release_runs_again() {
+        let before = before();
+        let after = release(&before, "R2");
+        let after = edit(
+            &after,
+            "mod/forum/db/upgrade.toml",
+            "name = \"2007010200-f\"\nrelease = \"R1\"",
+            "name = \"2007010200-f\"\nrelease = \"R2\"",
+        );
+        let (outcome, _) = run(&before, &after);
+        assert_eq!(outcome.differences.len(), 1, "{:?}", outcome.differences);
+        assert_eq!(outcome.differences[0].difference, Difference::RunsAgain);
+        assert_eq!(
+            outcome.differences[0]
+                .state
+                .release
+                .as_ref()
+                .map(ReleaseName::as_str),
+            Some("R1")
+        );
+    }
+
+    #[test]
+    fn lost_reordered_and_arrived_steps() {
+        let before = before();
+        let mut after = before.clone();
+        after.files.remove("lib/db/upgrades/2008010100-c.sql");
+        after.files.insert(
+            "lib/db/upgrades/2008010400-e.sql".into(),
+            b"CREATE TABLE e (id INT);\n".to_vec(),
+        );
+        let after = edit(
+            &after,
+            "lib/db/upgrades/2008010300-d.sql",
+            "CREATE",
+            "-- phase: pre\nCREATE",
+        );
+        let (outcome, _) = run(&before, &after);
+        let kinds: Vec<(String, &Difference)> = outcome
+            .differences
+            .iter()
+            .map(|d| (d.step.to_string(), &d.difference))
+            .collect();
+        assert_eq!(kinds[0], ("core/2008010100-c".into(), &Difference::Lost));
+        assert!(matches!(kinds[1].1, Difference::Order { .. }), "{kinds:?}");
+        assert_eq!(outcome.arrived.len(), 1);
+    }
+}

@@ -1,0 +1,89 @@
+//! Finding the consolidation commits of a history: the commits of the
+//! first-parent history where the root manifest's release history grew.
+//!
+//! One walk, newest first; a manifest is parsed only when its blob differs
+//! from the previous commit's, and each blob at most once, so the cost is
+//! linear in the number of commits (plus one parse per manifest change).
+
+use std::collections::HashMap;
+
+use crate::git_tree::{GitTreeError, Revision, TreeRepository};
+use crate::manifest::Manifest;
+use crate::release_name::ReleaseName;
+
+/// The commit-message trailer `consolidate release --commit` writes.
+pub const TRAILER: &str = "Consolidated-Release:";
+
+/// A commit where the release history grew, and its first parent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConsolidationCommit {
+    /// The commit.
+    pub commit: Revision,
+    /// Its first parent: the tree before the consolidation.
+    pub parent: Revision,
+    /// The releases the commit added to the history.
+    #[serde(serialize_with = "crate::verify::as_text::list")]
+    pub added: Vec<ReleaseName>,
+    /// Made by `consolidate release --commit` (its message has the trailer).
+    pub by_tool: bool,
+    /// The first line of its message.
+    pub summary: String,
+}
+
+/// The consolidation commits of the first-parent history of `from`, newest
+/// first. Manifests that do not parse (a broken commit in old history) are
+/// skipped: the commits around them are compared with the next readable one.
+pub fn consolidation_commits(
+    repo: &TreeRepository,
+    from: &Revision,
+) -> Result<Vec<ConsolidationCommit>, GitTreeError> {
+    let walk = repo.manifest_history(from)?;
+    let mut parsed: HashMap<String, Option<Vec<ReleaseName>>> = HashMap::new();
+    let mut releases_of = |blob: &str| -> Result<Option<Vec<ReleaseName>>, GitTreeError> {
+        if let Some(known) = parsed.get(blob) {
+            return Ok(known.clone());
+        }
+        let text = repo.blob_text(blob)?;
+        let names = Manifest::parse(crate::manifest::MANIFEST_FILE, &text)
+            .ok()
+            .map(|m| m.releases.into_iter().map(|r| r.name).collect::<Vec<_>>());
+        parsed.insert(blob.to_string(), names.clone());
+        Ok(names)
+    };
+    let mut out = Vec::new();
+    for pair in walk.windows(2) {
+        let (child, parent) = (&pair[0], &pair[1]);
+        if child.manifest_blob == parent.manifest_blob {
+            continue;
+        }
+        let (Some(after), Some(before)) = (
+            releases_of(&child.manifest_blob)?,
+            releases_of(&parent.manifest_blob)?,
+        ) else {
+            continue;
+        };
+        let added: Vec<ReleaseName> = after
+            .iter()
+            .filter(|r| !before.contains(r))
+            .cloned()
+            .collect();
+        if added.is_empty() {
+            continue;
+        }
+        let commit = Revision {
+            label: child.commit[..12.min(child.commit.len())].to_string(),
+            commit: child.commit.clone(),
+        };
+        out.push(ConsolidationCommit {
+            parent: Revision {
+                label: format!("{}^", commit.label),
+                commit: parent.commit.clone(),
+            },
+            commit,
+            added,
+            by_tool: child.message.lines().any(|l| l.starts_with(TRAILER)),
+            summary: child.summary.clone(),
+        });
+    }
+    Ok(out)
+}

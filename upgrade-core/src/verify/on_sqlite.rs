@@ -1,0 +1,161 @@
+//! C1 on a real database (`verify --apply`): for each consolidation commit,
+//! scratch SQLite sites are brought to a few sampled states with the tree
+//! before it (through the runner, so each state is one a site really
+//! reaches), copied, upgraded to the end once with the tree before and once
+//! with the tree after, and their normalised schema dumps compared.
+//!
+//! Sampled states: the first 0, n/3, 2n/3 and n steps of the earlier plan,
+//! and for each release the shortest prefix that lets a site complete it
+//! (the runner completes the newest release as soon as the prefix allows:
+//! the state where consolidation mistakes show first).
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::ledger::DatabaseUrl;
+use crate::runner::{ApplyOptions, Runner, Selection};
+use crate::step::Step;
+use crate::tree::Tree;
+use crate::verify::c1::StateSpace;
+
+/// The tables of the ledger itself, left out of the schema comparison.
+const LEDGER_TABLES: [&str; 3] = ["upgrade_ledger", "upgrade_meta", "upgrade_site"];
+
+/// What running one consolidation on SQLite found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SqliteOutcome {
+    /// How many sampled states were run.
+    pub states: usize,
+    /// Steps run, both trees together.
+    pub steps_run: usize,
+    /// What went wrong, one line each.
+    pub problems: Vec<String>,
+}
+
+/// The prefixes sampled from a plan of `n` steps whose releases can be
+/// completed after the prefixes `release_prefixes`.
+pub fn sampled_prefixes(n: usize, release_prefixes: &[usize]) -> Vec<usize> {
+    let mut out = vec![0, n / 3, 2 * n / 3, n];
+    out.extend(release_prefixes.iter().filter(|&&k| k <= n));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Every schema object except the ledger's, one line each, in a stable order,
+/// white space in the SQL collapsed.
+pub fn schema_dump(path: &Path) -> Result<Vec<String>, String> {
+    let conn = Connection::open(path).map_err(|e| e.to_string())?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (kind, name, table, sql) = row.map_err(|e| e.to_string())?;
+        if LEDGER_TABLES.contains(&table.as_str()) {
+            continue;
+        }
+        let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push(format!("{kind} {name} on {table}: {sql}"));
+    }
+    Ok(out)
+}
+
+fn apply(tree: &Tree, db: &Path, to: Option<&Step>) -> Result<usize, String> {
+    let runner =
+        Runner::new(tree, DatabaseUrl::Sqlite(db.to_path_buf())).map_err(|e| e.to_string())?;
+    let options = ApplyOptions {
+        selection: Selection {
+            to: to.map(|s| s.key.to_string()),
+            phase: None,
+        },
+        ..ApplyOptions::default()
+    };
+    let report = runner
+        .apply(&options, &mut |_| {})
+        .map_err(|e| e.to_string())?;
+    Ok(report.applied + report.noops)
+}
+
+/// Runs `before` and `after` from sampled states of `before` (labels name
+/// them in messages) in scratch databases under `scratch`.
+pub fn compare(
+    scratch: &Path,
+    before: (&str, &Tree, &[&Step]),
+    after: (&str, &Tree),
+) -> SqliteOutcome {
+    let (label_before, tree_before, plan_before) = before;
+    let (label_after, tree_after) = after;
+    let mut outcome = SqliteOutcome::default();
+    let space = StateSpace::new(tree_before, plan_before);
+    for k in sampled_prefixes(plan_before.len(), space.release_prefixes()) {
+        outcome.states += 1;
+        let state = if k == 0 {
+            "a fresh site".to_string()
+        } else {
+            format!(
+                "a site that applied the first {k} step(s) of {label_before} (up to {})",
+                plan_before[k - 1].key
+            )
+        };
+        let db_before = scratch.join(format!("{k}-before.db"));
+        let db_after = scratch.join(format!("{k}-after.db"));
+        if k > 0 {
+            match apply(tree_before, &db_before, Some(plan_before[k - 1])) {
+                Ok(n) => outcome.steps_run += n,
+                Err(e) => {
+                    outcome.problems.push(format!(
+                        "{state}: reaching it with {label_before} failed: {e}"
+                    ));
+                    continue;
+                }
+            }
+            if let Err(e) = std::fs::copy(&db_before, &db_after) {
+                outcome
+                    .problems
+                    .push(format!("{state}: cannot copy the scratch database: {e}"));
+                continue;
+            }
+        }
+        let mut dumps = Vec::new();
+        for (label, tree, db) in [
+            (label_before, tree_before, &db_before),
+            (label_after, tree_after, &db_after),
+        ] {
+            match apply(tree, db, None).and_then(|n| schema_dump(db).map(|d| (n, d))) {
+                Ok((n, dump)) => {
+                    outcome.steps_run += n;
+                    dumps.push(dump);
+                }
+                Err(e) => outcome
+                    .problems
+                    .push(format!("{state}: upgrading it with {label} failed: {e}")),
+            }
+        }
+        if let [a, b] = dumps.as_slice() {
+            if a != b {
+                let only_before: Vec<&String> = a.iter().filter(|l| !b.contains(l)).collect();
+                let only_after: Vec<&String> = b.iter().filter(|l| !a.contains(l)).collect();
+                outcome.problems.push(format!(
+                    "{state}: the schemas differ after upgrading; only with {label_before}: {:?}; only with {label_after}: {:?}",
+                    only_before, only_after
+                ));
+            }
+        }
+    }
+    outcome
+}
