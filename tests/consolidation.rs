@@ -39,6 +39,22 @@ fn demo_consolidates_to_the_golden_tree_and_check_passes() {
     );
     assert_golden(tree.path());
     assert_exit(&tree.run(&["check"]), 0);
+    // Rewritten and new files are readable by others (a web server), like the files they replace.
+    #[cfg(unix)]
+    for rel in [
+        "upgrade.toml",
+        "releases/MOODLE_20_STABLE.toml",
+        "mod/forum/db/upgrade.toml",
+        "local/reports/db/upgrade.toml",
+    ] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(tree.path().join(rel))
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o644, "{rel} has mode {mode:o}");
+    }
 }
 
 #[test]

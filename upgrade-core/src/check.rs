@@ -130,6 +130,14 @@ pub fn released_history_problems(tree: &Tree, in_progress: Option<&ReleaseName>)
             }
         }
         for ((component, name), _) in covered {
+            let retired = tree
+                .manifest
+                .retired
+                .iter()
+                .any(|r| r.component.as_str() == component && r.name == name);
+            if retired {
+                continue;
+            }
             out.push(Problem {
                 path: found.path.clone(),
                 line: None,

@@ -274,28 +274,7 @@ impl Consolidation {
 
     /// A unified diff of every change, files in path order.
     pub fn diff(&self) -> String {
-        let mut out = String::new();
-        for change in &self.changes {
-            let before = change.before.as_deref().unwrap_or_default();
-            let after = change.after.as_deref().unwrap_or_default();
-            let old = if change.before.is_some() {
-                format!("a/{}", change.path)
-            } else {
-                "/dev/null".into()
-            };
-            let new = if change.after.is_some() {
-                format!("b/{}", change.path)
-            } else {
-                "/dev/null".into()
-            };
-            let diff = similar::TextDiff::from_lines(before, after);
-            let _ = write!(
-                out,
-                "{}",
-                diff.unified_diff().context_radius(3).header(&old, &new)
-            );
-        }
-        out
+        crate::fsio::unified_diff(&self.changes)
     }
 
     /// Applies the changes to the tree at `root` in crash-safe order.

@@ -21,6 +21,36 @@ pub struct FileChange {
     pub after: Option<String>,
 }
 
+/// A unified diff (`a/` and `b/` paths, `/dev/null` for created and deleted
+/// files) of `changes`, in their order.
+pub fn unified_diff(changes: &[FileChange]) -> String {
+    let mut out = String::new();
+    for change in changes {
+        let before = change.before.as_deref().unwrap_or_default();
+        let after = change.after.as_deref().unwrap_or_default();
+        let side = |present: bool, prefix: &str| {
+            if present {
+                format!("{prefix}/{}", change.path)
+            } else {
+                "/dev/null".to_string()
+            }
+        };
+        let (old, new) = (
+            side(change.before.is_some(), "a"),
+            side(change.after.is_some(), "b"),
+        );
+        let diff = similar::TextDiff::from_lines(before, after);
+        out.push_str(
+            &diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&old, &new)
+                .to_string(),
+        );
+    }
+    out
+}
+
 /// Writes `bytes` to `path` atomically and durably, creating parent folders.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
@@ -30,6 +60,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    // tempfile creates 0600 files: keep the mode of the file replaced, or give
+    // a new file the usual 0644, so that other users (a web server) can read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)

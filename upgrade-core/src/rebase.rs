@@ -412,26 +412,7 @@ impl Rebase {
 
     /// A unified diff of every change, files in path order.
     pub fn diff(&self) -> String {
-        let mut out = String::new();
-        for change in &self.changes {
-            let before = change.before.as_deref().unwrap_or_default();
-            let after = change.after.as_deref().unwrap_or_default();
-            let old = match change.before {
-                Some(_) => format!("a/{}", change.path),
-                None => "/dev/null".into(),
-            };
-            let new = match change.after {
-                Some(_) => format!("b/{}", change.path),
-                None => "/dev/null".into(),
-            };
-            let diff = similar::TextDiff::from_lines(before, after);
-            let _ = write!(
-                out,
-                "{}",
-                diff.unified_diff().context_radius(3).header(&old, &new)
-            );
-        }
-        out
+        crate::fsio::unified_diff(&self.changes)
     }
 
     /// What the rebase does, one line per step or component, then a total.
