@@ -15,7 +15,6 @@ pub const EXIT_OK: u8 = 0;
 /// Exit code: an error, or `check`/`verify` found problems.
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code of `status`: an upgrade or resync is pending.
-#[allow(dead_code)]
 pub const EXIT_PENDING: u8 = 2;
 /// Exit code: the command line itself is wrong.
 pub const EXIT_USAGE: u8 = 64;
