@@ -382,19 +382,7 @@ fn apply_ok(tree: &TempTree, db: &Db, args: &[&str]) -> String {
 fn plan_keys(tree: &TempTree, db: &Db) -> Vec<String> {
     let out = cmd(tree, db, &["plan", "--json"]);
     assert_exit(&out, 0);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("plan json");
-    doc["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| {
-            format!(
-                "{}/{}",
-                s["component"].as_str().expect("c"),
-                s["name"].as_str().expect("n")
-            )
-        })
-        .collect()
+    json_step_keys(&out)
 }
 
 fn status_code(tree: &TempTree, db: &Db) -> i32 {

@@ -151,3 +151,20 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The `component/name` keys of the steps of `plan --json` or `list --json` output.
+pub fn json_step_keys(out: &Output) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(&stdout(out)).expect("json output");
+    doc["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            format!(
+                "{}/{}",
+                s["component"].as_str().expect("c"),
+                s["name"].as_str().expect("n")
+            )
+        })
+        .collect()
+}

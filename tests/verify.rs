@@ -385,18 +385,7 @@ fn custom_steps_run_exactly_once_on_a_site_upgrading_from_the_custom_19_build() 
     let plan = h.run(&["plan", "--db", db, "--json"]);
     assert_exit(&plan, 0);
     let doc: serde_json::Value = serde_json::from_str(&stdout(&plan)).expect("json");
-    let steps: Vec<String> = doc["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| {
-            format!(
-                "{}/{}",
-                s["component"].as_str().expect("c"),
-                s["name"].as_str().expect("n")
-            )
-        })
-        .collect();
+    let steps = json_step_keys(&plan);
     assert_eq!(
         steps,
         [

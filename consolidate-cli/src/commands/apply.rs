@@ -5,10 +5,9 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use upgrade_core::runner::{ApplyEvent, ApplyOptions, Runner, Selection, StepHook};
-use upgrade_core::step::Phase;
+use upgrade_core::runner::{ApplyEvent, ApplyOptions, Runner, StepHook};
 
-use super::plan::parse_phase;
+use super::plan::SelectionArgs;
 use super::status::{DbArg, tree_and_url};
 use crate::cli_error::{CliError, EXIT_OK};
 
@@ -17,12 +16,8 @@ use crate::cli_error::{CliError, EXIT_OK};
 pub struct Args {
     #[command(flatten)]
     db: DbArg,
-    /// Stop after this step (component/name, or a name unique in the tree).
-    #[arg(long, value_name = "STEP")]
-    to: Option<String>,
-    /// Only steps of this phase (pre, main, post).
-    #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
-    phase: Option<Phase>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Record the tree's checksum for ledger rows that differ from it, instead of stopping.
     #[arg(long)]
     accept_drift: bool,
@@ -105,10 +100,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let database = url.database().as_str();
     let runner = Runner::new(&tree, url)?;
     let options = ApplyOptions {
-        selection: Selection {
-            to: args.to.clone(),
-            phase: args.phase,
-        },
+        selection: args.selection.selection(),
         accept_drift: args.accept_drift,
         hook: StepHook::from_env(),
     };

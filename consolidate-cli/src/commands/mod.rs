@@ -38,3 +38,24 @@ pub fn load(root: &Option<PathBuf>) -> Result<(WorkTree, Tree), CliError> {
     let tree = Tree::load(&work)?;
     Ok((work, tree))
 }
+
+/// Refuses a git work tree with uncommitted changes below the tree root
+/// (`hint` says what to do); outside a repository there is nothing to refuse.
+pub fn refuse_dirty(work: &WorkTree, hint: &str) -> Result<(), CliError> {
+    let Some(dirty) = upgrade_core::git_repo::dirty_paths(work.root())? else {
+        return Ok(());
+    };
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
+    Err(CliError::new(
+        format!(
+            "the git work tree has {} uncommitted change(s): {}{}",
+            dirty.len(),
+            shown.join(", "),
+            if dirty.len() > 5 { ", ..." } else { "" }
+        ),
+        hint,
+    ))
+}

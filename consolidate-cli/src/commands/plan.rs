@@ -13,17 +13,34 @@ pub fn parse_phase(text: &str) -> Result<Phase, String> {
     Phase::parse(text).ok_or_else(|| format!("`{text}` is not pre, main or post"))
 }
 
+/// Which pending steps `plan` and `apply` take.
+#[derive(Debug, clap::Args)]
+pub struct SelectionArgs {
+    /// Stop after this step (component/name, or a name unique in the tree).
+    #[arg(long, value_name = "STEP")]
+    pub to: Option<String>,
+    /// Only steps of this phase (pre, main, post).
+    #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
+    pub phase: Option<Phase>,
+}
+
+impl SelectionArgs {
+    /// The runner's selection.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            to: self.to.clone(),
+            phase: self.phase,
+        }
+    }
+}
+
 /// Arguments of `plan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     db: DbArg,
-    /// Stop after this step (component/name, or a name unique in the tree).
-    #[arg(long, value_name = "STEP")]
-    to: Option<String>,
-    /// Only steps of this phase (pre, main, post).
-    #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
-    phase: Option<Phase>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -33,10 +50,7 @@ pub struct Args {
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let (tree, url) = tree_and_url(root, &args.db)?;
     let runner = Runner::new(&tree, url)?;
-    let plan = runner.plan(&Selection {
-        to: args.to.clone(),
-        phase: args.phase,
-    })?;
+    let plan = runner.plan(&args.selection.selection())?;
     let database = plan.status.database.as_str();
     if args.json {
         let steps: Vec<serde_json::Value> = plan

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::git_repo;
 use upgrade_core::rebase::rebase;
 
 use crate::cli_error::{CliError, EXIT_OK, io_error};
@@ -26,20 +25,10 @@ pub struct Args {
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let work = super::work_tree(root)?;
     if !args.allow_dirty && !args.dry_run {
-        if let Some(dirty) = git_repo::dirty_paths(work.root())? {
-            if !dirty.is_empty() {
-                let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
-                return Err(CliError::new(
-                    format!(
-                        "the git work tree has {} uncommitted change(s): {}{}",
-                        dirty.len(),
-                        shown.join(", "),
-                        if dirty.len() > 5 { ", ..." } else { "" }
-                    ),
-                    "commit or stash them first (the rebase rewrites step files), or pass --allow-dirty",
-                ));
-            }
-        }
+        super::refuse_dirty(
+            &work,
+            "commit or stash them first (the rebase rewrites step files), or pass --allow-dirty",
+        )?;
     }
     let rebase = rebase(&work, &args.onto)?;
     if args.dry_run {

@@ -33,20 +33,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         .map_err(|e| CliError::new(e.to_string(), "release names look like MOODLE_20_STABLE"))?;
     let (work, tree) = super::load(root)?;
     if !args.allow_dirty && !args.dry_run {
-        if let Some(dirty) = git_repo::dirty_paths(work.root())? {
-            if !dirty.is_empty() {
-                let shown: Vec<&str> = dirty.iter().take(5).map(String::as_str).collect();
-                return Err(CliError::new(
-                    format!(
-                        "the git work tree has {} uncommitted change(s): {}{}",
-                        dirty.len(),
-                        shown.join(", "),
-                        if dirty.len() > 5 { ", ..." } else { "" }
-                    ),
-                    "commit or stash them first, or pass --allow-dirty",
-                ));
-            }
-        }
+        super::refuse_dirty(&work, "commit or stash them first, or pass --allow-dirty")?;
     }
     let consolidation = consolidate(&tree, &release)?;
     if args.dry_run {
