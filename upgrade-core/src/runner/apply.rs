@@ -1,0 +1,224 @@
+//! Selecting the pending steps to run and running them: one transaction per
+//! step with its ledger row, then the completion of the newest release; and
+//! the test hooks that stop a run midway.
+
+use super::*;
+
+/// Test hooks of `apply` (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct StepHook {
+    /// Exit with code 86 after this many committed steps.
+    pub fault_after: Option<usize>,
+    /// Pause after this many committed steps.
+    pub pause_after: Option<usize>,
+}
+
+impl StepHook {
+    /// Reads `CONSOLIDATE_FAULT_AFTER_STEPS` and `CONSOLIDATE_PAUSE_AFTER_STEPS`.
+    pub fn from_env() -> Self {
+        let read = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+        StepHook {
+            fault_after: read("CONSOLIDATE_FAULT_AFTER_STEPS"),
+            pause_after: read("CONSOLIDATE_PAUSE_AFTER_STEPS"),
+        }
+    }
+
+    fn reached(&self, done: usize) {
+        if self.pause_after == Some(done) {
+            eprintln!("paused after {done} step(s) (CONSOLIDATE_PAUSE_AFTER_STEPS)");
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+        if self.fault_after == Some(done) {
+            eprintln!("stopped after {done} step(s) (CONSOLIDATE_FAULT_AFTER_STEPS)");
+            std::process::exit(86);
+        }
+    }
+}
+
+/// The pending steps a selection picks, in plan order.
+pub fn select<'t>(
+    tree: &'t Tree,
+    status: &Status<'t>,
+    selection: &Selection,
+) -> Result<Vec<&'t Step>, RunError> {
+    let in_phase = |s: &&Step| selection.phase.is_none_or(|p| s.phase == p);
+    let mut steps: Vec<&'t Step> = status.pending.iter().copied().filter(in_phase).collect();
+    if let Some(to) = &selection.to {
+        let target = resolve_step(tree, to)?;
+        if let Some(phase) = selection.phase {
+            if target.phase != phase {
+                return Err(RunError::PhaseMismatch {
+                    step: target.key.clone(),
+                    phase: target.phase,
+                    selected: phase,
+                });
+            }
+        }
+        match steps.iter().position(|s| s.key == target.key) {
+            Some(i) => steps.truncate(i + 1),
+            // Already applied: nothing to run up to it.
+            None => steps.clear(),
+        }
+    }
+    Ok(steps)
+}
+
+fn resolve_step<'t>(tree: &'t Tree, given: &str) -> Result<&'t Step, RunError> {
+    let unknown = || RunError::UnknownStep {
+        given: given.to_string(),
+    };
+    if given.contains('/') {
+        let key = StepKey::parse(given).map_err(|_| unknown())?;
+        return tree.step(&key).ok_or_else(unknown);
+    }
+    let matches: Vec<&Step> = tree
+        .steps
+        .iter()
+        .filter(|s| s.key.name.as_str() == given)
+        .collect();
+    match matches.as_slice() {
+        [] => Err(unknown()),
+        [one] => Ok(one),
+        many => Err(RunError::AmbiguousStep {
+            given: given.to_string(),
+            candidates: many.iter().map(|s| s.key.to_string()).collect(),
+        }),
+    }
+}
+
+/// After running `steps`: the release that completes, and whether version and
+/// revision are recorded.
+pub(super) fn after_run(
+    tree: &Tree,
+    status: &Status<'_>,
+    steps: &[&Step],
+) -> (Option<ReleaseName>, bool) {
+    let left: Vec<&Step> = status
+        .pending
+        .iter()
+        .copied()
+        .filter(|p| !steps.iter().any(|s| s.key == p.key))
+        .collect();
+    let completes = status.release_to_complete.clone().filter(|newest| {
+        let Some(newest_index) = tree.manifest.release_index(newest) else {
+            return false;
+        };
+        !left.iter().any(|s| {
+            s.release()
+                .and_then(|r| tree.manifest.release_index(r))
+                .is_some_and(|i| i <= newest_index)
+        })
+    });
+    let syncs = left.is_empty() && (status.resync || status.version_behind);
+    (completes, syncs)
+}
+
+/// `apply` on an open, locked ledger.
+pub fn apply_on<'t>(
+    tree: &'t Tree,
+    order: &[&'t Step],
+    ledger: &mut dyn Ledger,
+    options: &ApplyOptions,
+    on_event: &mut dyn FnMut(ApplyEvent<'_>),
+) -> Result<ApplyReport, RunError> {
+    let database = ledger.database();
+    let db = ledger.describe();
+    let mut report = ApplyReport::default();
+    let status = status_of(tree, order, database, &db, ledger.read()?)?;
+    if let Some(refusal) = &status.refusal {
+        return Err(RunError::Refused {
+            db,
+            refusal: refusal.clone(),
+        });
+    }
+    if !status.drift.is_empty() {
+        if !options.accept_drift {
+            return Err(RunError::Drift {
+                db,
+                drift: status.drift,
+            });
+        }
+        ledger.commit(&SiteChange {
+            checksums: status
+                .drift
+                .iter()
+                .map(|d| (d.key.clone(), d.expected.clone()))
+                .collect(),
+            ..SiteChange::default()
+        })?;
+        report.drift_accepted = status.drift.len();
+        on_event(ApplyEvent::DriftAccepted {
+            count: report.drift_accepted,
+        });
+    }
+    let steps = select(tree, &status, &options.selection)?;
+    let total = steps.len();
+    on_event(ApplyEvent::Start { total });
+    options.hook.reached(0);
+    for (index, step) in steps.iter().enumerate() {
+        on_event(ApplyEvent::StepStarted { index, total, step });
+        let sql = step.body.for_database(database.as_str());
+        let run = StepRun {
+            component: step.key.component.as_str(),
+            step: step.key.name.as_str(),
+            checksum: step.checksum.as_str(),
+            sql,
+            transaction: step.transaction,
+        };
+        ledger.run_step(&run).map_err(|e| RunError::StepFailed {
+            step: step.key.clone(),
+            location: step.location(),
+            database,
+            message: match e {
+                StepRunError::Sql(m) => m,
+                StepRunError::Ledger(l) => l.to_string(),
+            },
+            committed: index,
+            transaction: step.transaction,
+        })?;
+        if sql.is_some() {
+            report.applied += 1;
+        } else {
+            report.noops += 1;
+        }
+        on_event(ApplyEvent::StepDone {
+            index,
+            total,
+            step,
+            noop: sql.is_none(),
+        });
+        options.hook.reached(index + 1);
+    }
+    // Completion and sync are decided on what is stored now.
+    let status = status_of(tree, order, database, &db, ledger.read()?)?;
+    let (completes, syncs) = after_run(tree, &status, &[]);
+    let mut change = SiteChange::default();
+    if let Some(release) = &completes {
+        if let Some(index) = tree.manifest.release_index(release) {
+            change.delete = keys_of(&covered_rows(tree, &status.stored.rows, index));
+            change.release = Some(release.clone());
+        }
+    }
+    if syncs {
+        change.sync = Some((tree.manifest.version.clone(), tree.manifest.revision));
+    }
+    if !change.is_empty() {
+        ledger.commit(&change)?;
+    }
+    if let Some(release) = &change.release {
+        report.completed = Some((release.clone(), change.delete.len()));
+        on_event(ApplyEvent::ReleaseCompleted {
+            release,
+            pruned: change.delete.len(),
+        });
+    }
+    if let Some((version, revision)) = &change.sync {
+        report.synced = Some((version.clone(), *revision));
+        on_event(ApplyEvent::Synced {
+            version,
+            revision: *revision,
+        });
+    }
+    report.remaining = status.pending.len();
+    Ok(report)
+}

@@ -1,0 +1,531 @@
+//! The runner: a site's status (what it needs and why), the plan `apply`
+//! would run, `apply` itself with the completion of the newest release, and
+//! pruning — the contract of the design (`applied`, `pending`, completing a
+//! release, P1) on top of the [`Ledger`] trait.
+//!
+//! Decisions owned here:
+//! - refusals: a site whose completed release is older than `upgrade_from`,
+//!   unknown to the release history, or whose version is newer than the code;
+//! - drift: a ledger row whose checksum differs from its step stops `apply`
+//!   unless the caller accepts it (the tree's checksum is then recorded);
+//! - completion: after the run, when no step tagged with the newest release
+//!   (or earlier) is pending, the release is completed in one transaction: the
+//!   site release is set and the rows it covers are deleted; when nothing at
+//!   all is pending, the site's version and revision are set in the same one;
+//! - which rows a release covers: rows of steps the tree tags with it or an
+//!   earlier release, and rows of steps no longer in the tree that a release
+//!   file up to it lists. Neither can change `pending` (P1).
+//!
+//! Test hooks: `CONSOLIDATE_FAULT_AFTER_STEPS=N` exits the process (code 86)
+//! once N steps are committed; `CONSOLIDATE_PAUSE_AFTER_STEPS=N` prints a line
+//! to stderr and sleeps there (holding the lock) so a test can kill it for
+//! real. `N = 0` means right after the lock is taken.
+//!
+//! Submodules: `status` (what a site needs, refusals, which rows a release
+//! covers), `apply` (selecting and running steps, with the test hooks) and
+//! `error` (`RunError`).
+
+mod apply;
+mod error;
+mod status;
+
+use apply::after_run;
+pub use apply::{StepHook, apply_on, select};
+pub use error::RunError;
+pub use status::{Drift, Refusal, Status, covered_rows, status_of};
+use status::{keys_of, refuse_unknown_release};
+
+use std::collections::BTreeMap;
+
+use crate::ledger::{
+    self, Access, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, SiteChange, StepRun,
+    StepRunError, Stored,
+};
+use crate::plan::{self, PlanError};
+use crate::release_name::ReleaseName;
+use crate::site::SiteState;
+use crate::step::{Checksum, Phase, Step, StepKey};
+use crate::tree::Tree;
+use crate::version::Version;
+
+/// Which pending steps to run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Stop after this step (`component/name`, or a name unique in the tree).
+    pub to: Option<String>,
+    /// Only steps of this phase.
+    pub phase: Option<Phase>,
+}
+
+/// What `apply` would do.
+#[derive(Debug, Clone)]
+pub struct Plan<'t> {
+    /// The site's status.
+    pub status: Status<'t>,
+    /// The steps to run, in order.
+    pub steps: Vec<&'t Step>,
+    /// The release completed after them, if any.
+    pub completes: Option<ReleaseName>,
+    /// Whether the site's version and revision are recorded after them.
+    pub syncs: bool,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Steps whose SQL ran.
+    pub applied: usize,
+    /// Steps recorded without running anything (no body for this database).
+    pub noops: usize,
+    /// Drifted rows whose checksum was replaced.
+    pub drift_accepted: usize,
+    /// The release completed and the number of ledger rows it pruned.
+    pub completed: Option<(ReleaseName, usize)>,
+    /// The version and revision recorded.
+    pub synced: Option<(Version, i64)>,
+    /// Steps still pending (outside the selection).
+    pub remaining: usize,
+}
+
+/// Progress of `apply`, for display.
+#[derive(Debug, Clone, Copy)]
+pub enum ApplyEvent<'a> {
+    /// The run starts with this many steps.
+    Start {
+        /// Steps to run.
+        total: usize,
+    },
+    /// A step is about to run.
+    StepStarted {
+        /// 0-based position.
+        index: usize,
+        /// Steps to run.
+        total: usize,
+        /// The step.
+        step: &'a Step,
+    },
+    /// A step is committed.
+    StepDone {
+        /// 0-based position.
+        index: usize,
+        /// Steps to run.
+        total: usize,
+        /// The step.
+        step: &'a Step,
+        /// It had no body for this database and was only recorded.
+        noop: bool,
+    },
+    /// Drifted rows got the tree's checksums.
+    DriftAccepted {
+        /// How many.
+        count: usize,
+    },
+    /// A release was completed.
+    ReleaseCompleted {
+        /// The release.
+        release: &'a ReleaseName,
+        /// Ledger rows deleted.
+        pruned: usize,
+    },
+    /// The site's version and revision were recorded.
+    Synced {
+        /// The version.
+        version: &'a Version,
+        /// The revision.
+        revision: i64,
+    },
+}
+
+/// Options of `apply`.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Which steps.
+    pub selection: Selection,
+    /// Record the tree's checksum for drifted rows instead of stopping.
+    pub accept_drift: bool,
+    /// Test hooks.
+    pub hook: StepHook,
+}
+
+/// What `prune` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// The site's completed release (`None`: fresh site, nothing to prune).
+    pub release: Option<ReleaseName>,
+    /// The rows deleted.
+    pub deleted: Vec<LedgerRow>,
+}
+
+/// Runs the commands of one tree against one site database.
+#[derive(Debug)]
+pub struct Runner<'t> {
+    tree: &'t Tree,
+    order: Vec<&'t Step>,
+    url: DatabaseUrl,
+}
+
+impl<'t> Runner<'t> {
+    /// A runner for the tree (fails if the tree has no plan order).
+    pub fn new(tree: &'t Tree, url: DatabaseUrl) -> Result<Self, RunError> {
+        Ok(Runner {
+            tree,
+            order: plan::order(tree)?,
+            url,
+        })
+    }
+
+    /// The site database.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The site's status; reads only (a missing SQLite file is a fresh site).
+    pub fn status(&self) -> Result<Status<'t>, RunError> {
+        let stored = ledger::read_site(&self.url)?;
+        status_of(
+            self.tree,
+            &self.order,
+            self.url.database(),
+            &self.url.describe(),
+            stored,
+        )
+    }
+
+    /// What `apply` with this selection would run; reads only.
+    pub fn plan(&self, selection: &Selection) -> Result<Plan<'t>, RunError> {
+        let status = self.status()?;
+        if let Some(refusal) = &status.refusal {
+            return Err(RunError::Refused {
+                db: status.db.clone(),
+                refusal: refusal.clone(),
+            });
+        }
+        let steps = select(self.tree, &status, selection)?;
+        let (completes, syncs) = after_run(self.tree, &status, &steps);
+        Ok(Plan {
+            status,
+            steps,
+            completes,
+            syncs,
+        })
+    }
+
+    /// Runs the plan: takes the lock (refusing if another run holds it),
+    /// creates the ledger if needed, runs the selected steps one transaction
+    /// each, then completes the newest release and records version and
+    /// revision when due.
+    pub fn apply(
+        &self,
+        options: &ApplyOptions,
+        on_event: &mut dyn FnMut(ApplyEvent<'_>),
+    ) -> Result<ApplyReport, RunError> {
+        let mut ledger = self.open_for_writing()?;
+        apply_on(self.tree, &self.order, ledger.as_mut(), options, on_event)
+    }
+
+    /// Applies the cleanup rules of the site's release: deletes the ledger rows
+    /// it covers. Idempotent; creates nothing when there is nothing to delete.
+    pub fn prune(&self) -> Result<PruneReport, RunError> {
+        let status = self.status()?;
+        refuse_unknown_release(&status)?;
+        if status.prunable.is_empty() {
+            return Ok(PruneReport {
+                release: status.site.release,
+                deleted: Vec::new(),
+            });
+        }
+        let mut ledger = self.open_for_writing()?;
+        let status = self.locked_status(ledger.as_mut())?;
+        refuse_unknown_release(&status)?;
+        let change = SiteChange {
+            delete: keys_of(&status.prunable),
+            ..SiteChange::default()
+        };
+        ledger.commit(&change)?;
+        Ok(PruneReport {
+            release: status.site.release,
+            deleted: status.prunable,
+        })
+    }
+
+    /// Ledger rows whose step is in no file of the tree (and which the site's
+    /// release does not cover); reads only.
+    pub fn orphans(&self) -> Result<Vec<LedgerRow>, RunError> {
+        Ok(self.status()?.orphans)
+    }
+
+    /// Deletes the orphan rows and returns them. Dangerous: a row of a step
+    /// that another branch of the code still has makes that step run again
+    /// when the site moves to that code.
+    pub fn delete_orphans(&self) -> Result<Vec<LedgerRow>, RunError> {
+        if self.status()?.orphans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ledger = self.open_for_writing()?;
+        let status = self.locked_status(ledger.as_mut())?;
+        let change = SiteChange {
+            delete: keys_of(&status.orphans),
+            ..SiteChange::default()
+        };
+        ledger.commit(&change)?;
+        Ok(status.orphans)
+    }
+
+    fn open_for_writing(&self) -> Result<Box<dyn Ledger>, RunError> {
+        ledger::open(&self.url, Access::Apply)?.ok_or_else(|| {
+            RunError::Ledger(LedgerError::Open {
+                db: self.url.describe(),
+                message: "the database was not created".into(),
+            })
+        })
+    }
+
+    fn locked_status(&self, ledger: &mut dyn Ledger) -> Result<Status<'t>, RunError> {
+        let stored = ledger.read()?;
+        status_of(
+            self.tree,
+            &self.order,
+            ledger.database(),
+            &ledger.describe(),
+            stored,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MemoryTree;
+
+    const MANIFEST: &str = r#"
+[project]
+name = "t"
+version = "2008030100.00"
+revision = 5
+upgrade_from = "R19"
+[components]
+core = "lib"
+plugin_types = [{ name = "mod", folder = "mod" }]
+[[release]]
+name = "R18"
+version = "2007000000.00"
+[[release]]
+name = "R19"
+version = "2007101500.00"
+"#;
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        let mut mem = MemoryTree::default();
+        mem.files
+            .insert("upgrade.toml".into(), MANIFEST.as_bytes().to_vec());
+        for (path, text) in files {
+            mem.files.insert((*path).into(), text.as_bytes().to_vec());
+        }
+        Tree::load(&mem).expect("valid tree")
+    }
+
+    fn demo() -> Tree {
+        tree(&[
+            (
+                "lib/db/upgrades/2008010100-a.sql",
+                "CREATE TABLE a (id INT);\n",
+            ),
+            (
+                "lib/db/upgrades/2008010200-trigger.sqlite.sql",
+                "CREATE TRIGGER a_t AFTER INSERT ON a BEGIN SELECT 1; END;\n",
+            ),
+            (
+                "mod/forum/db/upgrades/2008010150-b.sql",
+                "-- phase: pre\nCREATE TABLE b (id INT);\n",
+            ),
+            (
+                "mod/forum/db/upgrades/2008010300-c.sql",
+                "-- transaction: no\nCREATE INDEX a_ix ON a (id);\n",
+            ),
+        ])
+    }
+
+    fn status_for<'t>(tree: &'t Tree, order: &[&'t Step], stored: Stored) -> Status<'t> {
+        status_of(tree, order, Database::Sqlite, "test.db", stored).expect("status")
+    }
+
+    fn row(component: &str, step: &str, checksum: &str) -> LedgerRow {
+        LedgerRow {
+            component: component.into(),
+            step: step.into(),
+            checksum: checksum.into(),
+            applied_at: "2008-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn at(release: Option<&str>, version: Option<&str>) -> Stored {
+        Stored {
+            exists: true,
+            rows: Vec::new(),
+            site: ledger::SiteRecord {
+                release: release.map(|r| ReleaseName::parse(r).expect("release")),
+                version: version.map(|v| Version::parse(v).expect("version")),
+                revision: Some(5),
+            },
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let t = demo();
+        let order = plan::order(&t).expect("order");
+        let s = status_for(&t, &order, at(Some("R18"), None));
+        assert!(
+            matches!(&s.refusal, Some(Refusal::TooOld { upgrade_from, .. }) if upgrade_from.as_str() == "R19"),
+            "{:?}",
+            s.refusal
+        );
+        let s = status_for(&t, &order, at(Some("R21"), None));
+        assert!(matches!(s.refusal, Some(Refusal::UnknownRelease { .. })));
+        let s = status_for(&t, &order, at(Some("R19"), Some("2009000000")));
+        assert!(matches!(s.refusal, Some(Refusal::Downgrade { .. })));
+        let s = status_for(&t, &order, at(Some("R19"), Some("2007101500.01")));
+        assert!(s.refusal.is_none());
+        let s = status_for(&t, &order, Stored::default());
+        assert!(s.refusal.is_none());
+        assert_eq!(s.pending.len(), 4);
+        assert_eq!(
+            s.release_to_complete.as_ref().map(|r| r.as_str()),
+            Some("R19")
+        );
+        assert!(s.needs_upgrade());
+    }
+
+    #[test]
+    fn selection_by_phase_and_to() {
+        let t = demo();
+        let order = plan::order(&t).expect("order");
+        let s = status_for(&t, &order, Stored::default());
+        let keys = |steps: Vec<&Step>| steps.iter().map(|s| s.key.to_string()).collect::<Vec<_>>();
+        let all = select(&t, &s, &Selection::default()).expect("all");
+        assert_eq!(
+            keys(all),
+            [
+                "mod_forum/2008010150-b",
+                "core/2008010100-a",
+                "core/2008010200-trigger",
+                "mod_forum/2008010300-c"
+            ]
+        );
+        let pre = Selection {
+            phase: Some(Phase::Pre),
+            ..Selection::default()
+        };
+        assert_eq!(
+            keys(select(&t, &s, &pre).expect("pre")),
+            ["mod_forum/2008010150-b"]
+        );
+        let to = Selection {
+            to: Some("2008010100-a".into()),
+            ..Selection::default()
+        };
+        assert_eq!(select(&t, &s, &to).expect("to").len(), 2);
+        let bad = Selection {
+            to: Some("2008010100-a".into()),
+            phase: Some(Phase::Pre),
+        };
+        assert!(matches!(
+            select(&t, &s, &bad),
+            Err(RunError::PhaseMismatch { .. })
+        ));
+        let unknown = Selection {
+            to: Some("core/2009010100-x".into()),
+            ..Selection::default()
+        };
+        assert!(matches!(
+            select(&t, &s, &unknown),
+            Err(RunError::UnknownStep { .. })
+        ));
+    }
+
+    #[test]
+    fn drift_orphans_and_prunable() {
+        let t = demo();
+        let order = plan::order(&t).expect("order");
+        let a = t
+            .steps
+            .iter()
+            .find(|s| s.key.name.as_str() == "2008010100-a")
+            .expect("a");
+        let mut stored = at(Some("R19"), None);
+        stored.rows = vec![
+            row(
+                "core",
+                "2008010100-a",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ),
+            row(
+                "mod_forum",
+                "2008010150-b",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ),
+            row("core", "2001010100-gone", a.checksum.as_str()),
+            row("weird name", "x", "not a checksum"),
+        ];
+        let s = status_for(&t, &order, stored);
+        assert_eq!(s.drift.len(), 2);
+        let orphans: Vec<String> = s.orphans.iter().map(LedgerRow::key_text).collect();
+        assert_eq!(orphans, ["core/2001010100-gone", "weird name/x"]);
+        assert!(s.prunable.is_empty());
+        assert!(s.blocked());
+    }
+
+    #[test]
+    fn apply_completes_and_prunes_on_sqlite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = demo();
+        let url = DatabaseUrl::Sqlite(dir.path().join("site.db"));
+        let runner = Runner::new(&t, url.clone()).expect("runner");
+        let first = runner
+            .apply(
+                &ApplyOptions {
+                    selection: Selection {
+                        phase: Some(Phase::Pre),
+                        ..Selection::default()
+                    },
+                    ..ApplyOptions::default()
+                },
+                &mut |_| {},
+            )
+            .expect("apply pre");
+        assert_eq!((first.applied, first.remaining), (1, 3));
+        // No step is tagged R19 or earlier, so R19 completes as soon as anything ran.
+        assert_eq!(
+            first.completed.as_ref().map(|(r, _)| r.as_str()),
+            Some("R19")
+        );
+        assert_eq!(
+            first.synced, None,
+            "version and revision wait for the last step"
+        );
+        let mut events = Vec::new();
+        let report = runner
+            .apply(&ApplyOptions::default(), &mut |e| {
+                if let ApplyEvent::StepDone { step, noop, .. } = e {
+                    events.push((step.key.to_string(), noop));
+                }
+            })
+            .expect("apply");
+        assert_eq!(report.applied, 3);
+        assert_eq!(report.noops, 0, "the trigger has a sqlite variant");
+        assert_eq!(report.completed, None, "already completed");
+        assert!(report.synced.is_some());
+        let status = runner.status().expect("status");
+        assert!(!status.needs_upgrade(), "{status:?}");
+        assert_eq!(
+            status.stored.rows.len(),
+            4,
+            "standalone rows stay until their release completes"
+        );
+        // Runs again: nothing to do.
+        let again = runner
+            .apply(&ApplyOptions::default(), &mut |_| {})
+            .expect("again");
+        assert_eq!(again, ApplyReport::default());
+    }
+}

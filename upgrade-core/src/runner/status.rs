@@ -1,0 +1,267 @@
+//! A site's status: what it needs and why, the refusals, and which ledger
+//! rows a completed release covers.
+
+use super::*;
+
+/// Why a site may not be upgraded by this code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The site's release is older than the oldest one the code upgrades from.
+    #[error(
+        "the site completed {site}, which is older than {upgrade_from}, the oldest release this code upgrades from"
+    )]
+    TooOld {
+        /// The site's completed release.
+        site: ReleaseName,
+        /// `upgrade_from` of the manifest.
+        upgrade_from: ReleaseName,
+    },
+    /// The site's release is not in the tree's release history.
+    #[error(
+        "the site completed {site}, which is not in this code's release history ({known}): it was upgraded by newer or other code"
+    )]
+    UnknownRelease {
+        /// The site's completed release.
+        site: ReleaseName,
+        /// The history, oldest first.
+        known: String,
+    },
+    /// The site's version is newer than the code's.
+    #[error(
+        "the site is at version {site}, newer than this code's {code}: that would be a downgrade"
+    )]
+    Downgrade {
+        /// The site's version.
+        site: Version,
+        /// The code's version.
+        code: Version,
+    },
+}
+
+impl Refusal {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Refusal::TooOld { upgrade_from, .. } => format!(
+                "upgrade the site to {upgrade_from} first, with the code of that release, then run this code"
+            ),
+            Refusal::UnknownRelease { .. } | Refusal::Downgrade { .. } => {
+                "run the code the site was last upgraded with (or newer); restore a backup to go back".into()
+            }
+        }
+    }
+}
+
+/// A ledger row whose checksum is not the one of its step in the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    /// The step.
+    pub key: StepKey,
+    /// The checksum in the ledger.
+    pub recorded: String,
+    /// The checksum of the step in the tree.
+    pub expected: Checksum,
+    /// Where the step is defined.
+    pub location: String,
+}
+
+/// What a site needs, and why.
+#[derive(Debug, Clone)]
+pub struct Status<'t> {
+    /// The engine (picks step variants).
+    pub database: Database,
+    /// The database, for messages.
+    pub db: String,
+    /// What is stored.
+    pub stored: Stored,
+    /// The site state of the contract.
+    pub site: SiteState,
+    /// Why the code may not upgrade the site, if it may not.
+    pub refusal: Option<Refusal>,
+    /// Steps not applied, in plan order.
+    pub pending: Vec<&'t Step>,
+    /// Ledger rows that differ from their step.
+    pub drift: Vec<Drift>,
+    /// The newest release, when the site has not completed it.
+    pub release_to_complete: Option<ReleaseName>,
+    /// The site's revision differs from the code's.
+    pub resync: bool,
+    /// The site's version is not the code's.
+    pub version_behind: bool,
+    /// Ledger rows of steps in no file, not covered by the site's release.
+    pub orphans: Vec<LedgerRow>,
+    /// Ledger rows the cleanup rules of the site's release delete (`prune`).
+    pub prunable: Vec<LedgerRow>,
+    /// The code's version.
+    pub code_version: Version,
+    /// The code's revision.
+    pub code_revision: i64,
+}
+
+impl Status<'_> {
+    /// Is there anything for `apply` to do (steps, a release to complete, a
+    /// version or revision to record)?
+    pub fn needs_upgrade(&self) -> bool {
+        !self.pending.is_empty()
+            || self.release_to_complete.is_some()
+            || self.resync
+            || self.version_behind
+    }
+
+    /// Would `apply` refuse to run (refusal or unaccepted drift)?
+    pub fn blocked(&self) -> bool {
+        self.refusal.is_some() || !self.drift.is_empty()
+    }
+
+    /// Pending steps per component and phase.
+    pub fn pending_counts(&self) -> BTreeMap<String, BTreeMap<Phase, usize>> {
+        let mut out: BTreeMap<String, BTreeMap<Phase, usize>> = BTreeMap::new();
+        for step in &self.pending {
+            *out.entry(step.key.component.to_string())
+                .or_default()
+                .entry(step.phase)
+                .or_default() += 1;
+        }
+        out
+    }
+}
+
+pub(super) fn refuse_unknown_release(status: &Status<'_>) -> Result<(), RunError> {
+    match &status.refusal {
+        Some(refusal @ Refusal::UnknownRelease { .. }) => Err(RunError::Refused {
+            db: status.db.clone(),
+            refusal: refusal.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn keys_of(rows: &[LedgerRow]) -> Vec<(String, String)> {
+    rows.iter()
+        .map(|r| (r.component.clone(), r.step.clone()))
+        .collect()
+}
+
+/// The status of a site whose stored ledger is `stored`.
+pub fn status_of<'t>(
+    tree: &'t Tree,
+    order: &[&'t Step],
+    database: Database,
+    db: &str,
+    stored: Stored,
+) -> Result<Status<'t>, RunError> {
+    let site = stored.site_state(db)?;
+    let manifest = &tree.manifest;
+    let site_index = site.release.as_ref().map(|r| manifest.release_index(r));
+    let refusal = match (&site.release, site_index) {
+        (Some(release), Some(None)) => Some(Refusal::UnknownRelease {
+            site: release.clone(),
+            known: if manifest.releases.is_empty() {
+                "empty".to_string()
+            } else {
+                manifest
+                    .releases
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        }),
+        (Some(release), Some(Some(index))) => manifest
+            .upgrade_from
+            .as_ref()
+            .and_then(|from| manifest.release_index(from).map(|f| (from, f)))
+            .filter(|(_, from_index)| index < *from_index)
+            .map(|(from, _)| Refusal::TooOld {
+                site: release.clone(),
+                upgrade_from: from.clone(),
+            }),
+        _ => None,
+    }
+    .or_else(|| match &site.version {
+        Some(v) if *v > manifest.version => Some(Refusal::Downgrade {
+            site: v.clone(),
+            code: manifest.version.clone(),
+        }),
+        _ => None,
+    });
+    let pending = plan::pending(tree, order, &site);
+    let covered_upto = site_index.flatten();
+    let prunable = match covered_upto {
+        Some(upto) => covered_rows(tree, &stored.rows, upto),
+        None => Vec::new(),
+    };
+    let is_prunable = |row: &LedgerRow| prunable.iter().any(|p| p == row);
+    let mut drift = Vec::new();
+    let mut orphans = Vec::new();
+    for row in &stored.rows {
+        if is_prunable(row) {
+            continue;
+        }
+        match StepKey::parse(&row.key_text())
+            .ok()
+            .and_then(|k| tree.step(&k))
+        {
+            Some(step) if step.checksum.as_str() != row.checksum => drift.push(Drift {
+                key: step.key.clone(),
+                recorded: row.checksum.clone(),
+                expected: step.checksum.clone(),
+                location: step.location(),
+            }),
+            Some(_) => {}
+            None => orphans.push(row.clone()),
+        }
+    }
+    let release_to_complete = manifest
+        .newest_release()
+        .filter(|newest| site.release.as_ref() != Some(&newest.name))
+        .filter(|_| refusal.is_none())
+        .map(|newest| newest.name.clone());
+    Ok(Status {
+        database,
+        db: db.to_string(),
+        resync: site.revision != Some(manifest.revision),
+        version_behind: site.version.as_ref() != Some(&manifest.version),
+        refusal,
+        pending,
+        drift,
+        release_to_complete,
+        orphans,
+        prunable,
+        code_version: manifest.version.clone(),
+        code_revision: manifest.revision,
+        stored,
+        site,
+    })
+}
+
+/// The ledger rows a site that completed the release at history position
+/// `upto` no longer needs: rows of steps the tree tags with that release or an
+/// earlier one, and rows of steps not in the tree that a release file up to it
+/// covers. Deleting them never changes `pending` (P1).
+pub fn covered_rows(tree: &Tree, rows: &[LedgerRow], upto: usize) -> Vec<LedgerRow> {
+    let releases =
+        &tree.manifest.releases[..=upto.min(tree.manifest.releases.len().saturating_sub(1))];
+    rows.iter()
+        .filter(|row| {
+            let Ok(key) = StepKey::parse(&row.key_text()) else {
+                return false;
+            };
+            match tree.step(&key) {
+                Some(step) => step
+                    .release()
+                    .and_then(|r| tree.manifest.release_index(r))
+                    .is_some_and(|i| i <= upto),
+                None => releases.iter().any(|entry| {
+                    tree.release_files.get(&entry.name).is_some_and(|file| {
+                        file.rules
+                            .covers
+                            .get(&key.component)
+                            .is_some_and(|steps| steps.contains_key(&key.name))
+                    })
+                }),
+            }
+        })
+        .cloned()
+        .collect()
+}
