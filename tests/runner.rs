@@ -642,6 +642,57 @@ fn failing_steps_converge(db: Db) {
     assert_eq!(snapshot_of(&db), expected);
 }
 
+/// A `transaction: no` step that fails midway leaves its first statement and
+/// a mark: `status` and `apply` stop on it until the operator has repaired the
+/// site and says so with `--retry-interrupted`; the result is a clean run's.
+fn interrupted_step_needs_a_check(db: Db) {
+    let tree = before();
+    let expected = clean_install(&db, &tree);
+    let file = "mod/forum/db/upgrades/2008021400-posts_created_ix.sql";
+    let good = tree.read(file);
+    tree.write(
+        file,
+        &format!("{good}INSERT INTO no_such_table VALUES (1);\n"),
+    );
+    let out = cmd(&tree, &db, &["apply"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("--retry-interrupted"),
+        "{}",
+        stderr(&out)
+    );
+    tree.write(file, &good);
+
+    let out = cmd(&tree, &db, &["status"]);
+    assert_exit(&out, 1);
+    assert!(
+        stdout(&out).contains("interrupted: mod_forum/2008021400-posts_created_ix"),
+        "{}",
+        stdout(&out)
+    );
+    let rows_before = db.ledger().0.len();
+    let out = cmd(&tree, &db, &["apply"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("interrupted midway"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains(file), "{}", stderr(&out));
+    assert_eq!(
+        db.ledger().0.len(),
+        rows_before,
+        "apply ran steps past the mark"
+    );
+
+    // The operator undoes the partial step, then lets apply run it again.
+    // (PostgreSQL ran the whole script in its implicit transaction: nothing to undo there.)
+    db.exec("DROP INDEX IF EXISTS forum_posts_created_ix");
+    apply_ok(&tree, &db, &["--retry-interrupted"]);
+    assert_exit(&cmd(&tree, &db, &["status"]), 0);
+    assert_eq!(snapshot_of(&db), expected);
+}
+
 fn spawn_apply(tree: &TempTree, db: &Db, env: &[(&str, &str)]) -> std::process::Child {
     let mut command = Command::new(bin());
     command
@@ -1029,6 +1080,18 @@ fn postgres_consolidation_is_invisible_c1() {
 fn postgres_pruning_is_invisible_p1() {
     if let Some(db) = Db::postgres("p1") {
         pruning_is_invisible(db);
+    }
+}
+
+#[test]
+fn sqlite_interrupted_step_outside_a_transaction_needs_a_check() {
+    interrupted_step_needs_a_check(Db::sqlite());
+}
+
+#[test]
+fn postgres_interrupted_step_outside_a_transaction_needs_a_check() {
+    if let Some(db) = Db::postgres("interrupted") {
+        interrupted_step_needs_a_check(db);
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Args {
     /// Record the tree's checksum for ledger rows that differ from it, instead of stopping.
     #[arg(long)]
     accept_drift: bool,
+    /// Run again a `transaction: no` step an earlier run left interrupted,
+    /// after checking (and repairing) what it changed.
+    #[arg(long)]
+    retry_interrupted: bool,
 }
 
 /// Shows progress: a bar on a terminal, one line per step otherwise.
@@ -102,6 +106,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let options = ApplyOptions {
         selection: args.selection.selection(),
         accept_drift: args.accept_drift,
+        retry_interrupted: args.retry_interrupted,
         hook: StepHook::from_env(),
     };
     let mut progress = Progress {

@@ -44,7 +44,8 @@ pub struct Args {
 }
 
 /// Runs `status`: exit 0 when there is nothing to do, 2 when an upgrade or
-/// resync is pending, 1 when `apply` would refuse (too old, downgrade, drift)
+/// resync is pending, 1 when `apply` would refuse (too old, downgrade, drift,
+/// an interrupted `transaction: no` step)
 /// or on error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let (tree, url) = tree_and_url(root, &args.db)?;
@@ -62,6 +63,15 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             hint: Some(refusal.hint()),
             code: EXIT_FAILURE,
         });
+    }
+    if let Some(step) = &status.interrupted {
+        return Err(CliError::new(
+            format!(
+                "{}: step {step} runs outside a transaction and was interrupted midway by an earlier `apply`: `apply` stops",
+                status.db
+            ),
+            "check what the step changed, undo or complete it by hand, then run `consolidate apply --retry-interrupted`",
+        ));
     }
     if !status.drift.is_empty() {
         return Err(CliError::new(
@@ -83,6 +93,8 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
 fn state(status: &Status<'_>) -> &'static str {
     if status.refusal.is_some() {
         "refused"
+    } else if status.interrupted.is_some() {
+        "interrupted"
     } else if !status.drift.is_empty() {
         "drift"
     } else if status.needs_upgrade() {
@@ -128,6 +140,7 @@ fn json(tree: &Tree, status: &Status<'_>) -> serde_json::Value {
         "release_to_complete": status.release_to_complete.as_ref().map(|r| r.as_str()),
         "resync": status.resync,
         "version_behind": status.version_behind,
+        "interrupted": status.interrupted,
         "drift": status.drift.iter().map(|d| serde_json::json!({
             "component": d.key.component.as_str(),
             "step": d.key.name.as_str(),
@@ -212,6 +225,11 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
             status.code_revision
         ));
     }
+    if let Some(step) = &status.interrupted {
+        out.push_str(&format!(
+            "interrupted: {step} (transaction: no) was started and never recorded\n"
+        ));
+    }
     for d in &status.drift {
         out.push_str(&format!(
             "drift:    {} ({}): ledger {}, tree {}\n",
@@ -232,6 +250,9 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
     }
     out.push_str(match state(status) {
         "drift" => "result:   drift: `consolidate apply` stops until it is resolved\n",
+        "interrupted" => {
+            "result:   interrupted step: `consolidate apply` stops until it is checked\n"
+        }
         "upgrade_pending" => "result:   upgrade pending: run `consolidate apply`\n",
         _ => "result:   up to date\n",
     });

@@ -216,6 +216,10 @@ pub struct Stored {
     pub rows: Vec<LedgerRow>,
     /// The site record.
     pub site: SiteRecord,
+    /// A step that runs outside a transaction and was started but never
+    /// recorded (`component/step`): the process died or its SQL failed midway,
+    /// so its effects may be partial.
+    pub interrupted: Option<String>,
 }
 
 impl Stored {
@@ -283,6 +287,8 @@ pub struct SiteChange {
     pub release: Option<ReleaseName>,
     /// Set the site version and revision.
     pub sync: Option<(Version, i64)>,
+    /// Forget the interrupted step marker (the operator checked the site).
+    pub clear_interrupted: bool,
 }
 
 impl SiteChange {
@@ -292,8 +298,16 @@ impl SiteChange {
             && self.checksums.is_empty()
             && self.release.is_none()
             && self.sync.is_none()
+            && !self.clear_interrupted
     }
 }
+
+/// The `upgrade_meta` key marking a step that runs outside a transaction
+/// while it runs; its value is `component/step`.
+pub const INTERRUPTED_KEY: &str = "interrupted_step";
+
+/// Upserts the interrupted-step mark (SQLite ≥ 3.24 and PostgreSQL syntax).
+pub(crate) const MARK_INTERRUPTED_SQL: &str = "INSERT INTO upgrade_meta (key, value) VALUES ('interrupted_step', {value}) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 /// Access to a site's ledger.
 ///
@@ -307,7 +321,10 @@ pub trait Ledger {
     /// Reads the rows and the site record (a database without a ledger reads as fresh).
     fn read(&mut self) -> Result<Stored, LedgerError>;
     /// Runs a step and inserts its ledger row: in one transaction, unless the
-    /// step says it cannot run in one; then the row is inserted right after.
+    /// step says it cannot run in one. Then the step is first marked as
+    /// interrupted ([`INTERRUPTED_KEY`] in `upgrade_meta`), its SQL runs, and
+    /// the row is inserted and the mark removed in one transaction: a run
+    /// killed or failed midway leaves the mark, which stops the next `apply`.
     fn run_step(&mut self, run: &StepRun<'_>) -> Result<(), StepRunError>;
     /// Writes a change in one transaction.
     fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError>;

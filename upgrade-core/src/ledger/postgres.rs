@@ -12,8 +12,9 @@ use postgres::error::SqlState;
 use postgres::{Client, Config, IsolationLevel, NoTls};
 
 use super::{
-    Access, Database, Ledger, LedgerError, LedgerRow, SCHEMA_SQL, SiteChange, StepRun,
-    StepRunError, Stored, check_schema_version, now_utc, redact, seed_sql, site_record,
+    Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
+    SCHEMA_SQL, SiteChange, StepRun, StepRunError, Stored, check_schema_version, now_utc, redact,
+    seed_sql, site_record,
 };
 
 /// The advisory lock key of upgrades (`"consolid"` as a big-endian integer).
@@ -215,11 +216,19 @@ impl Ledger for PostgresLedger {
                 )
             })
             .unwrap_or_default();
+        let interrupted: Option<String> = tx
+            .query_opt(
+                "SELECT value FROM upgrade_meta WHERE key = $1",
+                &[&INTERRUPTED_KEY],
+            )
+            .map_err(err)?
+            .map(|r| r.get(0));
         tx.commit().map_err(err)?;
         Ok(Stored {
             exists: true,
             rows,
             site: site_record(&db, site.0, site.1, site.2)?,
+            interrupted,
         })
     }
 
@@ -242,14 +251,28 @@ impl Ledger for PostgresLedger {
             tx.commit()
                 .map_err(|e| error(&db, "committing the step", &e))?;
         } else {
+            let key = format!("{}/{}", run.component, run.step);
+            self.client
+                .execute(&MARK_INTERRUPTED_SQL.replace("{value}", "$1"), &[&key])
+                .map_err(|e| error(&db, "marking the step as running", &e))?;
             if let Some(sql) = run.sql {
                 self.client
                     .batch_execute(sql)
                     .map_err(|e| sql_error(&db, &e))?;
             }
-            self.client
-                .execute(record, &values)
+            let mut tx = self
+                .client
+                .transaction()
+                .map_err(|e| error(&db, "starting the step's record", &e))?;
+            tx.execute(record, &values)
                 .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+            tx.execute(
+                "DELETE FROM upgrade_meta WHERE key = $1",
+                &[&INTERRUPTED_KEY],
+            )
+            .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+            tx.commit()
+                .map_err(|e| error(&db, "committing the step's record", &e))?;
         }
         Ok(())
     }
@@ -288,6 +311,13 @@ impl Ledger for PostgresLedger {
             tx.execute(
                 "UPDATE upgrade_site SET version = $1, revision = $2, updated_at = $3 WHERE id = 1",
                 &[&version.as_str(), revision, &now],
+            )
+            .map_err(err)?;
+        }
+        if change.clear_interrupted {
+            tx.execute(
+                "DELETE FROM upgrade_meta WHERE key = $1",
+                &[&INTERRUPTED_KEY],
             )
             .map_err(err)?;
         }

@@ -13,8 +13,9 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
 use super::{
-    Access, Database, Ledger, LedgerError, LedgerRow, SCHEMA_SQL, SiteChange, StepRun,
-    StepRunError, Stored, check_schema_version, now_utc, seed_sql, site_record,
+    Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
+    SCHEMA_SQL, SiteChange, StepRun, StepRunError, Stored, check_schema_version, now_utc, seed_sql,
+    site_record,
 };
 
 /// How long `apply` waits for the write lock before refusing (a reader may hold it briefly).
@@ -255,10 +256,19 @@ impl Ledger for SqliteLedger {
             .optional()
             .map_err(err)?
             .unwrap_or_default();
+        let interrupted = tx
+            .query_row(
+                "SELECT value FROM upgrade_meta WHERE key = ?1",
+                params![INTERRUPTED_KEY],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(err)?;
         Ok(Stored {
             exists: true,
             rows,
             site: site_record(&db, site.0, site.1, site.2)?,
+            interrupted,
         })
     }
 
@@ -280,14 +290,28 @@ impl Ledger for SqliteLedger {
             tx.commit()
                 .map_err(|e| error(&db, "committing the step", &e))?;
         } else {
+            let key = format!("{}/{}", run.component, run.step);
+            self.conn
+                .execute(&MARK_INTERRUPTED_SQL.replace("{value}", "?1"), params![key])
+                .map_err(|e| error(&db, "marking the step as running", &e))?;
             if let Some(sql) = run.sql {
                 self.conn
                     .execute_batch(sql)
                     .map_err(|e| StepRunError::Sql(sql_message(sql, &e)))?;
             }
-            self.conn
-                .execute(record, params![run.component, run.step, run.checksum, now])
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| error(&db, "starting the step's record", &e))?;
+            tx.execute(record, params![run.component, run.step, run.checksum, now])
                 .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+            tx.execute(
+                "DELETE FROM upgrade_meta WHERE key = ?1",
+                params![INTERRUPTED_KEY],
+            )
+            .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
+            tx.commit()
+                .map_err(|e| error(&db, "committing the step's record", &e))?;
         }
         Ok(())
     }
@@ -322,6 +346,13 @@ impl Ledger for SqliteLedger {
             tx.execute(
                 "UPDATE upgrade_site SET version = ?1, revision = ?2, updated_at = ?3 WHERE id = 1",
                 params![version.as_str(), revision, now],
+            )
+            .map_err(err)?;
+        }
+        if change.clear_interrupted {
+            tx.execute(
+                "DELETE FROM upgrade_meta WHERE key = ?1",
+                params![INTERRUPTED_KEY],
             )
             .map_err(err)?;
         }

@@ -131,6 +131,23 @@ pub fn apply_on<'t>(
             refusal: refusal.clone(),
         });
     }
+    if let Some(step) = &status.interrupted {
+        if !options.retry_interrupted {
+            let location = StepKey::parse(step)
+                .ok()
+                .and_then(|k| tree.step(&k))
+                .map_or_else(|| "in no file".to_string(), |s| s.location());
+            return Err(RunError::Interrupted {
+                db,
+                step: step.clone(),
+                location,
+            });
+        }
+        ledger.commit(&SiteChange {
+            clear_interrupted: true,
+            ..SiteChange::default()
+        })?;
+    }
     if !status.drift.is_empty() {
         if !options.accept_drift {
             return Err(RunError::Drift {

@@ -27,6 +27,18 @@ pub enum RunError {
         /// The rows.
         drift: Vec<Drift>,
     },
+    /// A step that runs outside a transaction was started and never recorded.
+    #[error(
+        "{db}: step {step} ({location}) runs outside a transaction and was interrupted midway by an earlier `apply`: its changes may be partial"
+    )]
+    Interrupted {
+        /// The database.
+        db: String,
+        /// The step, `component/name`.
+        step: String,
+        /// Its file, when the tree has it.
+        location: String,
+    },
     /// A step failed; everything before it is committed, nothing of it.
     #[error("step {step} ({location}) failed on {database}: {message}")]
     StepFailed {
@@ -88,6 +100,9 @@ impl RunError {
             RunError::Ledger(e) => e.hint().into(),
             RunError::Plan(e) => e.hint().into(),
             RunError::Refused { refusal, .. } => refusal.hint(),
+            RunError::Interrupted { step, .. } => format!(
+                "check the site's schema against {step}: undo its partial changes (or complete them by hand), then run `consolidate apply --retry-interrupted` to run it again"
+            ),
             RunError::Drift { .. } => "a step was changed after this site applied it: restore the step as it was, or, if the site's schema matches the new version, re-run with --accept-drift to record the tree's checksum".into(),
             RunError::StepFailed {
                 committed,
@@ -103,7 +118,7 @@ impl RunError {
                     )
                 } else {
                     format!(
-                        "{kept}; this step runs outside a transaction (transaction: no), so the statements before the failing one are kept: undo them or make the step re-runnable, then re-run `consolidate apply`"
+                        "{kept}; this step runs outside a transaction (transaction: no), so the statements before the failing one are kept: undo them or make the step re-runnable, then run `consolidate apply --retry-interrupted`"
                     )
                 }
             }

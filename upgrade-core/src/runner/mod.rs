@@ -143,6 +143,9 @@ pub struct ApplyOptions {
     pub selection: Selection,
     /// Record the tree's checksum for drifted rows instead of stopping.
     pub accept_drift: bool,
+    /// Run again a step outside a transaction that an earlier run left
+    /// interrupted, after the operator checked the site.
+    pub retry_interrupted: bool,
     /// Test hooks.
     pub hook: StepHook,
 }
@@ -367,6 +370,7 @@ version = "2007101500.00"
                 version: version.map(|v| Version::parse(v).expect("version")),
                 revision: Some(5),
             },
+            interrupted: None,
         }
     }
 

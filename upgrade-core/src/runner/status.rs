@@ -82,6 +82,9 @@ pub struct Status<'t> {
     pub pending: Vec<&'t Step>,
     /// Ledger rows that differ from their step.
     pub drift: Vec<Drift>,
+    /// A step outside a transaction that an earlier `apply` started and never
+    /// recorded (`component/name`).
+    pub interrupted: Option<String>,
     /// The newest release, when the site has not completed it.
     pub release_to_complete: Option<ReleaseName>,
     /// The site's revision differs from the code's.
@@ -108,9 +111,10 @@ impl Status<'_> {
             || self.version_behind
     }
 
-    /// Would `apply` refuse to run (refusal or unaccepted drift)?
+    /// Would `apply` refuse to run (refusal, unaccepted drift, or an
+    /// interrupted step not yet checked)?
     pub fn blocked(&self) -> bool {
-        self.refusal.is_some() || !self.drift.is_empty()
+        self.refusal.is_some() || !self.drift.is_empty() || self.interrupted.is_some()
     }
 
     /// Pending steps per component and phase.
@@ -225,6 +229,7 @@ pub fn status_of<'t>(
         refusal,
         pending,
         drift,
+        interrupted: stored.interrupted.clone(),
         release_to_complete,
         orphans,
         prunable,
