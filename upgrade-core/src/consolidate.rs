@@ -17,7 +17,7 @@ use std::path::Path;
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use crate::component::ComponentName;
-use crate::fsio::{FaultPoint, FileChange, remove_durable, write_atomic};
+use crate::fsio::FileChange;
 use crate::manifest::MANIFEST_FILE;
 use crate::plan::{self, PlanError};
 use crate::release_file::{self, ReleaseFile};
@@ -279,32 +279,7 @@ impl Consolidation {
 
     /// Applies the changes to the tree at `root` in crash-safe order.
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
-        let mut fault = FaultPoint::from_env();
-        let path_of = |rel: &str| rel.split('/').fold(root.to_path_buf(), |p, s| p.join(s));
-        let writes = |manifest: bool| {
-            self.changes
-                .iter()
-                .filter(move |c| c.after.is_some() && (c.path == MANIFEST_FILE) == manifest)
-        };
-        // Component files and the release file, then the manifest (the history is the commit point).
-        let first = writes(false).filter(|c| !c.path.starts_with("releases/"));
-        let rules = writes(false).filter(|c| c.path.starts_with("releases/"));
-        for change in first.chain(rules).chain(writes(true)) {
-            if let Some(after) = &change.after {
-                write_atomic(&path_of(&change.path), after.as_bytes())?;
-                fault.completed_one();
-            }
-        }
-        for change in self.changes.iter().filter(|c| c.after.is_none()) {
-            let path = path_of(&change.path);
-            remove_durable(&path)?;
-            // A `db/upgrades` folder left empty goes too: git does not keep it either.
-            if let Some(dir) = path.parent().filter(|d| d.ends_with("db/upgrades")) {
-                let _ = std::fs::remove_dir(dir);
-            }
-            fault.completed_one();
-        }
-        Ok(())
+        crate::fsio::apply_changes(root, &self.changes)
     }
 
     /// A commit message listing what was folded.

@@ -51,6 +51,51 @@ pub fn unified_diff(changes: &[FileChange]) -> String {
     out
 }
 
+/// The path of a relative, `/`-separated tree path under `root`.
+pub fn join_relative(root: &Path, rel: &str) -> std::path::PathBuf {
+    rel.split('/')
+        .fold(root.to_path_buf(), |p, seg| p.join(seg))
+}
+
+/// Applies file changes under `root` in crash-safe order: standalone step
+/// files, then components' `upgrade.toml` files, then release files, then the
+/// root manifest (the commit point of a release), and only then deletions; a
+/// `db/upgrades` folder left empty goes too, as git would not keep it. Each
+/// file operation passes a [`FaultPoint`].
+pub fn apply_changes(root: &Path, changes: &[FileChange]) -> std::io::Result<()> {
+    let rank = |path: &str| {
+        if path == crate::manifest::MANIFEST_FILE {
+            3
+        } else if path.starts_with("releases/") {
+            2
+        } else if path.ends_with("/upgrade.toml") {
+            1
+        } else {
+            0
+        }
+    };
+    let mut fault = FaultPoint::from_env();
+    let mut writes: Vec<(&FileChange, &String)> = changes
+        .iter()
+        .filter_map(|c| c.after.as_ref().map(|after| (c, after)))
+        .collect();
+    writes.sort_by(|(a, _), (b, _)| (rank(&a.path), &a.path).cmp(&(rank(&b.path), &b.path)));
+    for (change, after) in writes {
+        write_atomic(&join_relative(root, &change.path), after.as_bytes())?;
+        fault.completed_one();
+    }
+    for change in changes.iter().filter(|c| c.after.is_none()) {
+        let path = join_relative(root, &change.path);
+        remove_durable(&path)?;
+        if let Some(dir) = path.parent().filter(|d| d.ends_with("db/upgrades")) {
+            // Fails, as it should, while the folder holds other files.
+            let _ = fs::remove_dir(dir);
+        }
+        fault.completed_one();
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically and durably, creating parent folders.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));

@@ -23,9 +23,8 @@ use std::path::Path;
 
 use crate::check;
 use crate::component::ComponentName;
-use crate::fsio::{FileChange, remove_durable, write_atomic};
+use crate::fsio::FileChange;
 use crate::git_tree::{GitTreeError, Revision, TreeRepository};
-use crate::manifest::MANIFEST_FILE;
 use crate::release_name::ReleaseName;
 use crate::source::{MemoryTree, TreeSource, WorkTree};
 use crate::step::{Origin, Step, StepKey};
@@ -458,29 +457,6 @@ impl Rebase {
     /// files, the manifest, then deletions. Re-running an interrupted rebase
     /// completes it (what is already written is recognised as the target's).
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
-        let path_of = |rel: &str| rel.split('/').fold(root.to_path_buf(), |p, s| p.join(s));
-        let rank = |path: &str| {
-            if path == MANIFEST_FILE {
-                3
-            } else if path.starts_with("releases/") {
-                2
-            } else if path.ends_with("/upgrade.toml") {
-                1
-            } else {
-                0
-            }
-        };
-        let mut writes: Vec<&FileChange> =
-            self.changes.iter().filter(|c| c.after.is_some()).collect();
-        writes.sort_by_key(|c| (rank(&c.path), c.path.clone()));
-        for change in writes {
-            if let Some(after) = &change.after {
-                write_atomic(&path_of(&change.path), after.as_bytes())?;
-            }
-        }
-        for change in self.changes.iter().filter(|c| c.after.is_none()) {
-            remove_durable(&path_of(&change.path))?;
-        }
-        Ok(())
+        crate::fsio::apply_changes(root, &self.changes)
     }
 }

@@ -81,7 +81,7 @@ impl WorkTree {
 
     /// The absolute path of a relative tree path.
     pub fn path_of(&self, rel: &str) -> PathBuf {
-        rel.split('/').fold(self.root.clone(), |p, seg| p.join(seg))
+        crate::fsio::join_relative(&self.root, rel)
     }
 
     fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), TreeError> {
