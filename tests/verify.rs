@@ -399,8 +399,8 @@ fn custom_steps_run_exactly_once_on_a_site_upgrading_from_the_custom_19_build() 
     assert_exit(&h.run(&["apply", "--db", db]), 0);
     assert_exit(&h.run(&["status", "--db", db]), 0);
 
-    let url = upgrade_core::ledger::DatabaseUrl::parse(db).expect("url");
-    let stored = upgrade_core::ledger::read_site(&url).expect("ledger");
+    let url = upgrade_core::site::ledger::DatabaseUrl::parse(db).expect("url");
+    let stored = upgrade_core::site::ledger::read_site(&url).expect("ledger");
     let rows: Vec<String> = stored.rows.iter().map(|r| r.key_text()).collect();
     assert_eq!(
         rows,
@@ -421,7 +421,7 @@ fn custom_steps_run_exactly_once_on_a_site_upgrading_from_the_custom_19_build() 
         &h.run(&["apply", "--db", fresh.to_str().expect("utf-8")]),
         0,
     );
-    let dump = upgrade_core::verify::on_sqlite::schema_dump;
+    let dump = upgrade_core::history::verify::on_sqlite::schema_dump;
     assert_eq!(
         dump(std::path::Path::new(db)).expect("dump"),
         dump(&fresh).expect("dump")

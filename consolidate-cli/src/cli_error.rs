@@ -4,11 +4,11 @@
 use std::fmt;
 
 use upgrade_core::TreeError;
-use upgrade_core::check::Problem;
-use upgrade_core::consolidate::ConsolidateError;
-use upgrade_core::git_repo::GitError;
-use upgrade_core::new_step::NewStepError;
-use upgrade_core::plan::PlanError;
+use upgrade_core::consolidation::check::Problem;
+use upgrade_core::consolidation::consolidate::ConsolidateError;
+use upgrade_core::consolidation::new_step::NewStepError;
+use upgrade_core::planning::plan::PlanError;
+use upgrade_core::trees::git_repo::GitError;
 
 /// Exit code: success, nothing to do.
 pub const EXIT_OK: u8 = 0;
@@ -97,22 +97,22 @@ impl From<NewStepError> for CliError {
     }
 }
 
-impl From<upgrade_core::verify::VerifyError> for CliError {
-    fn from(e: upgrade_core::verify::VerifyError) -> Self {
+impl From<upgrade_core::history::verify::VerifyError> for CliError {
+    fn from(e: upgrade_core::history::verify::VerifyError) -> Self {
         CliError::new(e.to_string(), e.hint())
     }
 }
 
-impl From<upgrade_core::rebase::RebaseError> for CliError {
-    fn from(e: upgrade_core::rebase::RebaseError) -> Self {
+impl From<upgrade_core::history::rebase::RebaseError> for CliError {
+    fn from(e: upgrade_core::history::rebase::RebaseError) -> Self {
         CliError::new(e.to_string(), e.hint())
     }
 }
 
-impl From<upgrade_core::ledger::LedgerError> for CliError {
-    fn from(e: upgrade_core::ledger::LedgerError) -> Self {
+impl From<upgrade_core::site::ledger::LedgerError> for CliError {
+    fn from(e: upgrade_core::site::ledger::LedgerError) -> Self {
         let code = match e {
-            upgrade_core::ledger::LedgerError::BadUrl { .. } => EXIT_USAGE,
+            upgrade_core::site::ledger::LedgerError::BadUrl { .. } => EXIT_USAGE,
             _ => EXIT_FAILURE,
         };
         CliError {
@@ -123,10 +123,10 @@ impl From<upgrade_core::ledger::LedgerError> for CliError {
     }
 }
 
-impl From<upgrade_core::runner::RunError> for CliError {
-    fn from(e: upgrade_core::runner::RunError) -> Self {
+impl From<upgrade_core::site::runner::RunError> for CliError {
+    fn from(e: upgrade_core::site::runner::RunError) -> Self {
         match e {
-            upgrade_core::runner::RunError::Ledger(l) => l.into(),
+            upgrade_core::site::runner::RunError::Ledger(l) => l.into(),
             e => CliError::new(e.to_string(), e.hint()),
         }
     }

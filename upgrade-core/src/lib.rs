@@ -6,38 +6,21 @@
 //! is idempotent (I1), and released history is append-only.
 #![deny(missing_docs)]
 
-pub mod check;
-pub mod component;
-pub mod consolidate;
-pub mod fsio;
-pub mod git_repo;
-pub mod git_tree;
-pub mod ledger;
-pub mod manifest;
-pub mod new_step;
-pub mod plan;
-pub mod rebase;
-pub mod release_file;
-pub mod release_name;
-pub mod runner;
+pub mod consolidation;
+pub mod files;
+pub mod history;
+pub mod model;
+pub mod planning;
 pub mod site;
-pub mod source;
-pub mod step;
-pub mod step_name;
-mod toml_doc;
-pub mod tree;
-pub mod tree_error;
-pub mod upgrade_file;
-pub mod verify;
-pub mod version;
+pub mod trees;
 
-pub use component::ComponentName;
-pub use manifest::Manifest;
-pub use release_name::ReleaseName;
-pub use site::SiteState;
-pub use source::{TreeSource, WorkTree};
-pub use step::{Checksum, Phase, Step, StepKey};
-pub use step_name::StepName;
-pub use tree::Tree;
-pub use tree_error::TreeError;
-pub use version::Version;
+pub use files::source::{TreeSource, WorkTree};
+pub use model::component::ComponentName;
+pub use model::manifest::Manifest;
+pub use model::release_name::ReleaseName;
+pub use model::step::{Checksum, Phase, Step, StepKey};
+pub use model::step_name::StepName;
+pub use model::tree_error::TreeError;
+pub use model::version::Version;
+pub use planning::site_state::SiteState;
+pub use trees::tree::Tree;

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use upgrade_core::consolidate::consolidate;
-use upgrade_core::source::MemoryTree;
-use upgrade_core::{ReleaseName, SiteState, StepKey, Tree, plan};
+use upgrade_core::consolidation::consolidate::consolidate;
+use upgrade_core::files::source::MemoryTree;
+use upgrade_core::planning::plan;
+use upgrade_core::{ReleaseName, SiteState, StepKey, Tree};
 
 const COMPONENTS: [(&str, &str); 4] = [
     ("core", "lib"),
@@ -104,7 +105,7 @@ fn build(steps: &[GenStep], cuts: &[usize]) -> Option<MemoryTree> {
     Some(mem)
 }
 
-fn apply(mem: &mut MemoryTree, changes: &[upgrade_core::fsio::FileChange]) {
+fn apply(mem: &mut MemoryTree, changes: &[upgrade_core::files::fsio::FileChange]) {
     for change in changes {
         match &change.after {
             Some(text) => {
@@ -188,7 +189,7 @@ proptest! {
         // I1: the same release again changes nothing.
         let again = consolidate(&after, &new).expect("re-run");
         prop_assert!(again.is_noop(), "second run changes {:?}", again.changes.iter().map(|c| &c.path).collect::<Vec<_>>());
-        prop_assert!(upgrade_core::check::check(&after).is_empty());
+        prop_assert!(upgrade_core::consolidation::check::check(&after).is_empty());
 
         // P1: completing the site's release prunes rows without changing pending.
         if let Some(r) = &site.release {

@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use upgrade_core::runner::{ApplyEvent, ApplyOptions, Runner, StepHook};
+use upgrade_core::site::runner::{ApplyEvent, ApplyOptions, Runner, StepHook};
 
 use super::plan::SelectionArgs;
 use super::status::{DbArg, tree_and_url};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::check::check;
+use upgrade_core::consolidation::check::check;
 
 use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK};
 

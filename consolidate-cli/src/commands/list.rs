@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::step::Body;
-use upgrade_core::{Step, plan};
+use upgrade_core::Step;
+use upgrade_core::model::step::Body;
+use upgrade_core::planning::plan;
 
 use crate::cli_error::{CliError, EXIT_OK};
 

@@ -42,7 +42,7 @@ pub fn load(root: &Option<PathBuf>) -> Result<(WorkTree, Tree), CliError> {
 /// Refuses a git work tree with uncommitted changes below the tree root
 /// (`hint` says what to do); outside a repository there is nothing to refuse.
 pub fn refuse_dirty(work: &WorkTree, hint: &str) -> Result<(), CliError> {
-    let Some(dirty) = upgrade_core::git_repo::dirty_paths(work.root())? else {
+    let Some(dirty) = upgrade_core::trees::git_repo::dirty_paths(work.root())? else {
         return Ok(());
     };
     if dirty.is_empty() {

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::fsio::write_atomic;
-use upgrade_core::new_step::{new_step, today_utc};
+use upgrade_core::consolidation::new_step::{new_step, today_utc};
+use upgrade_core::files::fsio::write_atomic;
 
 use crate::cli_error::{CliError, EXIT_OK, io_error};
 

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::runner::{Runner, Selection};
-use upgrade_core::step::Phase;
+use upgrade_core::model::step::Phase;
+use upgrade_core::site::runner::{Runner, Selection};
 
 use super::status::{DbArg, tree_and_url};
 use crate::cli_error::{CliError, EXIT_OK};

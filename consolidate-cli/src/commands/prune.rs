@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::ledger::LedgerRow;
-use upgrade_core::runner::Runner;
+use upgrade_core::site::ledger::LedgerRow;
+use upgrade_core::site::runner::Runner;
 
 use super::status::{DbArg, tree_and_url};
 use crate::cli_error::{CliError, EXIT_OK};

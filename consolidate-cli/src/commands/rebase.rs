@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::rebase::rebase;
+use upgrade_core::history::rebase::rebase;
 
 use crate::cli_error::{CliError, EXIT_OK, io_error};
 

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use upgrade_core::ReleaseName;
-use upgrade_core::consolidate::consolidate;
-use upgrade_core::git_repo;
+use upgrade_core::consolidation::consolidate::consolidate;
+use upgrade_core::trees::git_repo;
 
 use crate::cli_error::{CliError, EXIT_OK, io_error};
 
@@ -56,7 +56,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
-fn summary(c: &upgrade_core::consolidate::Consolidation, dry_run: bool) -> String {
+fn summary(c: &upgrade_core::consolidation::consolidate::Consolidation, dry_run: bool) -> String {
     let verb = if dry_run { "would" } else { "did" };
     if c.already_released {
         let mut s = format!(

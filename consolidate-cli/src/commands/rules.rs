@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use upgrade_core::ReleaseName;
-use upgrade_core::release_file::render_sql;
+use upgrade_core::files::release_file::render_sql;
 
 use crate::cli_error::{CliError, EXIT_OK};
 

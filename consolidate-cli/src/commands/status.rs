@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use upgrade_core::Tree;
-use upgrade_core::ledger::{DEFAULT_DB, DatabaseUrl};
-use upgrade_core::runner::{Runner, Status};
-use upgrade_core::step::Phase;
+use upgrade_core::model::step::Phase;
+use upgrade_core::site::ledger::{DEFAULT_DB, DatabaseUrl};
+use upgrade_core::site::runner::{Runner, Status};
 
 use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK, EXIT_PENDING};
 

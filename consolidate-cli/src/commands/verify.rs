@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use upgrade_core::verify::{VerifyOptions, verify};
+use upgrade_core::history::verify::{VerifyOptions, verify};
 
 use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK};
 

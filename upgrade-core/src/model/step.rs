@@ -11,10 +11,10 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::component::ComponentName;
-use crate::release_name::ReleaseName;
-use crate::step_name::StepName;
-use crate::tree_error::{TreeError, TreeErrorKind};
+use crate::model::component::ComponentName;
+use crate::model::release_name::ReleaseName;
+use crate::model::step_name::StepName;
+use crate::model::tree_error::{TreeError, TreeErrorKind};
 
 /// The databases a step may have a variant for.
 pub const DATABASES: [&str; 2] = ["postgres", "sqlite"];

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::consolidate::consolidate;
-use crate::plan;
-use crate::release_name::ReleaseName;
-use crate::step::Step;
-use crate::tree::Tree;
+use crate::consolidation::consolidate::consolidate;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::Step;
+use crate::planning::plan;
+use crate::trees::tree::Tree;
 
 /// One thing `check` found wrong.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -36,8 +36,8 @@ impl fmt::Display for Problem {
 
 fn at(step: &Step) -> (String, Option<usize>) {
     match &step.origin {
-        crate::step::Origin::Released { file, line, .. } => (file.clone(), *line),
-        crate::step::Origin::Standalone { files } => (files.join(", "), None),
+        crate::model::step::Origin::Released { file, line, .. } => (file.clone(), *line),
+        crate::model::step::Origin::Standalone { files } => (files.join(", "), None),
     }
 }
 
@@ -80,7 +80,7 @@ pub fn released_history_problems(tree: &Tree, in_progress: Option<&ReleaseName>)
         let steps = tagged.remove(&entry.name).unwrap_or_default();
         let Some(found) = tree.release_files.get(&entry.name) else {
             out.push(Problem {
-                path: crate::release_file::path_of(&entry.name),
+                path: crate::files::release_file::path_of(&entry.name),
                 line: None,
                 message: format!(
                     "release {} is in the history but has no release file",
@@ -101,7 +101,8 @@ pub fn released_history_problems(tree: &Tree, in_progress: Option<&ReleaseName>)
                 hint: "restore the release file or the history entry from version control".into(),
             });
         }
-        let mut covered: BTreeMap<(String, String), &crate::step::Checksum> = BTreeMap::new();
+        let mut covered: BTreeMap<(String, String), &crate::model::step::Checksum> =
+            BTreeMap::new();
         for (component, names) in &found.rules.covers {
             for (name, sum) in names {
                 covered.insert((component.to_string(), name.to_string()), sum);

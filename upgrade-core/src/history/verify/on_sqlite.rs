@@ -13,11 +13,11 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::ledger::DatabaseUrl;
-use crate::runner::{ApplyOptions, Runner, Selection};
-use crate::step::Step;
-use crate::tree::Tree;
-use crate::verify::c1::StateSpace;
+use crate::history::verify::c1::StateSpace;
+use crate::model::step::Step;
+use crate::site::ledger::DatabaseUrl;
+use crate::site::runner::{ApplyOptions, Runner, Selection};
+use crate::trees::tree::Tree;
 
 /// The tables of the ledger itself, left out of the schema comparison.
 const LEDGER_TABLES: [&str; 3] = ["upgrade_ledger", "upgrade_meta", "upgrade_site"];

@@ -64,7 +64,7 @@ pub fn join_relative(root: &Path, rel: &str) -> std::path::PathBuf {
 /// file operation passes a [`FaultPoint`].
 pub fn apply_changes(root: &Path, changes: &[FileChange]) -> std::io::Result<()> {
     let rank = |path: &str| {
-        if path == crate::manifest::MANIFEST_FILE {
+        if path == crate::model::manifest::MANIFEST_FILE {
             3
         } else if path.starts_with("releases/") {
             2

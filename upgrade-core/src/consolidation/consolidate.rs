@@ -16,16 +16,16 @@ use std::path::Path;
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::component::ComponentName;
-use crate::fsio::FileChange;
-use crate::manifest::MANIFEST_FILE;
-use crate::plan::{self, PlanError};
-use crate::release_file::{self, ReleaseFile};
-use crate::release_name::ReleaseName;
-use crate::step::{Step, StepKey};
-use crate::tree::Tree;
-use crate::upgrade_file;
-use crate::version::Version;
+use crate::files::fsio::FileChange;
+use crate::files::release_file::{self, ReleaseFile};
+use crate::files::upgrade_file;
+use crate::model::component::ComponentName;
+use crate::model::manifest::MANIFEST_FILE;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Step, StepKey};
+use crate::model::version::Version;
+use crate::planning::plan::{self, PlanError};
+use crate::trees::tree::Tree;
 
 /// Why a release cannot be consolidated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,7 +103,7 @@ pub struct Consolidation {
 /// step; the newest release of the history folds nothing (I1) and only
 /// finishes an interrupted run; an older one is refused (C1).
 pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, ConsolidateError> {
-    let problems = crate::check::released_history_problems(tree, Some(release));
+    let problems = crate::consolidation::check::released_history_problems(tree, Some(release));
     if !problems.is_empty() {
         return Err(ConsolidateError::Invalid(
             problems.iter().map(ToString::to_string).collect(),
@@ -188,7 +188,7 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
             after: Some(after),
         });
         for step in steps {
-            if let crate::step::Origin::Standalone { files } = &step.origin {
+            if let crate::model::step::Origin::Standalone { files } = &step.origin {
                 for f in files {
                     changes.push(FileChange {
                         path: f.clone(),
@@ -274,12 +274,12 @@ impl Consolidation {
 
     /// A unified diff of every change, files in path order.
     pub fn diff(&self) -> String {
-        crate::fsio::unified_diff(&self.changes)
+        crate::files::fsio::unified_diff(&self.changes)
     }
 
     /// Applies the changes to the tree at `root` in crash-safe order.
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
-        crate::fsio::apply_changes(root, &self.changes)
+        crate::files::fsio::apply_changes(root, &self.changes)
     }
 
     /// A commit message listing what was folded.

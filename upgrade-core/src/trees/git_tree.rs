@@ -12,10 +12,10 @@ use std::path::Path;
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
-use crate::manifest::MANIFEST_FILE;
-use crate::release_name::ReleaseName;
-use crate::source::{TreeSource, is_tree_file};
-use crate::tree_error::{TreeError, TreeErrorKind};
+use crate::files::source::{TreeSource, is_tree_file};
+use crate::model::manifest::MANIFEST_FILE;
+use crate::model::release_name::ReleaseName;
+use crate::model::tree_error::{TreeError, TreeErrorKind};
 
 /// Why the git side of a command failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -444,8 +444,8 @@ impl TreeSource for GitTree<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::WorkTree;
-    use crate::tree::Tree;
+    use crate::files::source::WorkTree;
+    use crate::trees::tree::Tree;
 
     const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"2008010100.00\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n";
 

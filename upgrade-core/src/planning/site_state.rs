@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::release_name::ReleaseName;
-use crate::step::{Checksum, Step, StepKey};
-use crate::tree::Tree;
-use crate::version::Version;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Checksum, Step, StepKey};
+use crate::model::version::Version;
+use crate::trees::tree::Tree;
 
 /// The upgrade state of one site.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

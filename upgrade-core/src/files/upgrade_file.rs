@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
-use crate::component::ComponentName;
-use crate::release_name::ReleaseName;
-use crate::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey};
-use crate::step_name::StepName;
-use crate::toml_doc::TomlFile;
-use crate::tree_error::{TreeError, TreeErrorKind};
+use crate::model::component::ComponentName;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey};
+use crate::model::step_name::StepName;
+use crate::model::toml_doc::TomlFile;
+use crate::model::tree_error::{TreeError, TreeErrorKind};
 
 const KEYS: [&str; 7] = [
     "name",

@@ -4,7 +4,7 @@
 //! The tree verified is the work tree (in CI, HEAD's checkout). It is compared
 //! with the trees at other revisions, read from git objects:
 //!
-//! - *check*: the work tree passes [`crate::check::check`];
+//! - *check*: the work tree passes [`crate::consolidation::check::check`];
 //! - *no step lost*: every step at any revision compared exists in the work
 //!   tree, or is listed under `[[retired]]`;
 //! - *no conflicting twins*: one (component, name) never has two contents;
@@ -27,13 +27,13 @@ pub mod on_sqlite;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use crate::check;
-use crate::git_tree::{GitTreeError, Revision, TreeRepository};
-use crate::plan;
-use crate::source::WorkTree;
-use crate::step::{Step, StepKey};
-use crate::tree::Tree;
-use crate::tree_error::TreeError;
+use crate::consolidation::check;
+use crate::files::source::WorkTree;
+use crate::model::step::{Step, StepKey};
+use crate::model::tree_error::TreeError;
+use crate::planning::plan;
+use crate::trees::git_tree::{GitTreeError, Revision, TreeRepository};
+use crate::trees::tree::Tree;
 
 pub use history::ConsolidationCommit;
 
@@ -367,7 +367,7 @@ fn compare_steps(head: &Tree, others: &[(&Revision, &Tree)]) -> [CheckOutcome; 3
                 .zip(ours.iter())
                 .all(|(a, b)| a.name == b.name);
         if !prefix {
-            let names = |v: &[crate::manifest::ReleaseEntry]| {
+            let names = |v: &[crate::model::manifest::ReleaseEntry]| {
                 v.iter()
                     .map(|r| r.name.as_str())
                     .collect::<Vec<_>>()
@@ -452,7 +452,7 @@ fn compare_steps(head: &Tree, others: &[(&Revision, &Tree)]) -> [CheckOutcome; 3
             continue;
         }
         let first = &seen[0];
-        let mut reported: Vec<&crate::step::Checksum> = vec![&first.step.computed];
+        let mut reported: Vec<&crate::model::step::Checksum> = vec![&first.step.computed];
         for s in &seen[1..] {
             if reported.contains(&&s.step.computed) {
                 continue;

@@ -3,11 +3,11 @@
 
 use toml_edit::Item;
 
-use crate::component::ComponentName;
-use crate::release_name::ReleaseName;
-use crate::toml_doc::TomlFile;
-use crate::tree_error::TreeError;
-use crate::version::Version;
+use crate::model::component::ComponentName;
+use crate::model::release_name::ReleaseName;
+use crate::model::toml_doc::TomlFile;
+use crate::model::tree_error::TreeError;
+use crate::model::version::Version;
 
 /// The file name of the root manifest (and of each component's major-release file).
 pub const MANIFEST_FILE: &str = "upgrade.toml";

@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::component::ComponentName;
-use crate::manifest::{MANIFEST_FILE, Manifest};
-use crate::release_file::ReleaseFile;
-use crate::release_name::ReleaseName;
-use crate::source::TreeSource;
-use crate::step::{Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name};
-use crate::step_name::StepName;
-use crate::toml_doc::utf8;
-use crate::tree_error::{TreeError, TreeErrorKind};
-use crate::upgrade_file;
+use crate::files::release_file::ReleaseFile;
+use crate::files::source::TreeSource;
+use crate::files::upgrade_file;
+use crate::model::component::ComponentName;
+use crate::model::manifest::{MANIFEST_FILE, Manifest};
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{
+    Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name,
+};
+use crate::model::step_name::StepName;
+use crate::model::toml_doc::utf8;
+use crate::model::tree_error::{TreeError, TreeErrorKind};
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -240,7 +242,7 @@ fn is_leftover(step: &Step, released: &Step) -> bool {
     match (&step.body, &released.body) {
         (Body::PerDatabase(left), Body::PerDatabase(full)) => left.iter().all(|(db, sql)| {
             full.get(db)
-                .is_some_and(|f| crate::step::normalise(f) == *sql)
+                .is_some_and(|f| crate::model::step::normalise(f) == *sql)
         }),
         _ => step.checksum == released.checksum,
     }

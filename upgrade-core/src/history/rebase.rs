@@ -13,7 +13,7 @@
 //! consolidated) are dropped and reported. A name REV has with other content,
 //! an upstream step the branch edited, or an own step the branch consolidated
 //! itself is a conflict: nothing is written. The result must load and pass
-//! [`crate::check::check`] before anything is written. Only tree files are
+//! [`crate::consolidation::check::check`] before anything is written. Only tree files are
 //! touched; writes go first (atomic), deletions last.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,15 +21,15 @@ use std::fmt;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::check;
-use crate::component::ComponentName;
-use crate::fsio::FileChange;
-use crate::git_tree::{GitTreeError, Revision, TreeRepository};
-use crate::release_name::ReleaseName;
-use crate::source::{MemoryTree, TreeSource, WorkTree};
-use crate::step::{Origin, Step, StepKey};
-use crate::tree::Tree;
-use crate::tree_error::TreeError;
+use crate::consolidation::check;
+use crate::files::fsio::FileChange;
+use crate::files::source::{MemoryTree, TreeSource, WorkTree};
+use crate::model::component::ComponentName;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Origin, Step, StepKey};
+use crate::model::tree_error::TreeError;
+use crate::trees::git_tree::{GitTreeError, Revision, TreeRepository};
+use crate::trees::tree::Tree;
 
 /// Why two definitions of one step cannot be reconciled by a rebase.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,7 +411,7 @@ impl Rebase {
 
     /// A unified diff of every change, files in path order.
     pub fn diff(&self) -> String {
-        crate::fsio::unified_diff(&self.changes)
+        crate::files::fsio::unified_diff(&self.changes)
     }
 
     /// What the rebase does, one line per step or component, then a total.
@@ -457,6 +457,6 @@ impl Rebase {
     /// files, the manifest, then deletions. Re-running an interrupted rebase
     /// completes it (what is already written is recognised as the target's).
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
-        crate::fsio::apply_changes(root, &self.changes)
+        crate::files::fsio::apply_changes(root, &self.changes)
     }
 }

@@ -9,10 +9,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use crate::manifest::Strategy;
-use crate::site::SiteState;
-use crate::step::{Phase, Step, StepKey};
-use crate::tree::Tree;
+use crate::model::manifest::Strategy;
+use crate::model::step::{Phase, Step, StepKey};
+use crate::planning::site_state::SiteState;
+use crate::trees::tree::Tree;
 
 /// Why a tree has no plan.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,7 +218,7 @@ pub fn pending<'t>(tree: &'t Tree, order: &[&'t Step], site: &SiteState) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::MemoryTree;
+    use crate::files::source::MemoryTree;
 
     fn tree(strategy: &str, steps: &[(&str, &str)]) -> Tree {
         let mut mem = MemoryTree::default();

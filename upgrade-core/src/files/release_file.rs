@@ -5,13 +5,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::component::ComponentName;
-use crate::release_name::ReleaseName;
-use crate::step::Checksum;
-use crate::step_name::StepName;
-use crate::toml_doc::TomlFile;
-use crate::tree_error::TreeError;
-use crate::version::Version;
+use crate::model::component::ComponentName;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::Checksum;
+use crate::model::step_name::StepName;
+use crate::model::toml_doc::TomlFile;
+use crate::model::tree_error::TreeError;
+use crate::model::version::Version;
 
 /// The cleanup rules of one release.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn render_parse_round_trip_and_sql_quoting() {
-        let sum = Checksum::of(&crate::step::Body::Any("SELECT 1;".into()));
+        let sum = Checksum::of(&crate::model::step::Body::Any("SELECT 1;".into()));
         let file = ReleaseFile {
             release: ReleaseName::parse("MOODLE_20_STABLE").expect("valid"),
             version: Version::parse("2008030100.02").expect("valid"),

@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::release_name::ReleaseName;
-use crate::site::SiteState;
-use crate::step::{Checksum, StepKey};
-use crate::version::Version;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Checksum, StepKey};
+use crate::model::version::Version;
+use crate::planning::site_state::SiteState;
 
 /// The version of the ledger schema this code reads and writes.
 pub const SCHEMA_VERSION: i64 = 1;

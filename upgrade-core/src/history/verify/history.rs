@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
-use crate::git_tree::{GitTreeError, Revision, TreeRepository};
-use crate::manifest::Manifest;
-use crate::release_name::ReleaseName;
+use crate::model::manifest::Manifest;
+use crate::model::release_name::ReleaseName;
+use crate::trees::git_tree::{GitTreeError, Revision, TreeRepository};
 
 /// The commit-message trailer `consolidate release --commit` writes.
 pub const TRAILER: &str = "Consolidated-Release:";
@@ -22,7 +22,7 @@ pub struct ConsolidationCommit {
     /// Its first parent: the tree before the consolidation.
     pub parent: Revision,
     /// The releases the commit added to the history.
-    #[serde(serialize_with = "crate::verify::as_text::list")]
+    #[serde(serialize_with = "crate::history::verify::as_text::list")]
     pub added: Vec<ReleaseName>,
     /// Made by `consolidate release --commit` (its message has the trailer).
     pub by_tool: bool,
@@ -44,7 +44,7 @@ pub fn consolidation_commits(
             return Ok(known.clone());
         }
         let text = repo.blob_text(blob)?;
-        let names = Manifest::parse(crate::manifest::MANIFEST_FILE, &text)
+        let names = Manifest::parse(crate::model::manifest::MANIFEST_FILE, &text)
             .ok()
             .map(|m| m.releases.into_iter().map(|r| r.name).collect::<Vec<_>>());
         parsed.insert(blob.to_string(), names.clone());

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::tree_error::{TreeError, TreeErrorKind};
+use crate::model::tree_error::{TreeError, TreeErrorKind};
 
 /// The files of a step tree.
 pub trait TreeSource {
@@ -20,7 +20,7 @@ pub trait TreeSource {
 
 /// Does this relative path belong to the step tree (and so must be listed by a source)?
 pub fn is_tree_file(path: &str) -> bool {
-    if path == crate::manifest::MANIFEST_FILE {
+    if path == crate::model::manifest::MANIFEST_FILE {
         return true;
     }
     if let Some(rest) = path.strip_prefix("releases/") {
@@ -60,7 +60,7 @@ impl WorkTree {
         }
         let mut dir = Some(start);
         while let Some(d) = dir {
-            let candidate = d.join(crate::manifest::MANIFEST_FILE);
+            let candidate = d.join(crate::model::manifest::MANIFEST_FILE);
             if let Ok(text) = std::fs::read_to_string(&candidate) {
                 if text.lines().any(|l| l.trim() == "[project]") {
                     return Ok(WorkTree::new(d));
@@ -81,7 +81,7 @@ impl WorkTree {
 
     /// The absolute path of a relative tree path.
     pub fn path_of(&self, rel: &str) -> PathBuf {
-        crate::fsio::join_relative(&self.root, rel)
+        crate::files::fsio::join_relative(&self.root, rel)
     }
 
     fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), TreeError> {

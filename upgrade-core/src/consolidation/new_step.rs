@@ -1,9 +1,9 @@
 //! Creating a new standalone step: the next free name for a day and the file
 //! template.
 
-use crate::component::ComponentName;
-use crate::step_name::StepName;
-use crate::tree::Tree;
+use crate::model::component::ComponentName;
+use crate::model::step_name::StepName;
+use crate::trees::tree::Tree;
 
 /// Why a new step cannot be created.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

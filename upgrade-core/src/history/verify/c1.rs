@@ -21,10 +21,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::release_name::ReleaseName;
-use crate::site::SiteState;
-use crate::step::{Step, StepKey};
-use crate::tree::Tree;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Step, StepKey};
+use crate::planning::site_state::SiteState;
+use crate::trees::tree::Tree;
 
 /// A site state of the earlier tree: the first `applied` steps of its plan,
 /// and the release completed (if any).
@@ -33,10 +33,10 @@ pub struct SampleState {
     /// How many steps of the earlier plan the site applied.
     pub applied: usize,
     /// The last of them.
-    #[serde(serialize_with = "crate::verify::as_text::option")]
+    #[serde(serialize_with = "crate::history::verify::as_text::option")]
     pub last_applied: Option<StepKey>,
     /// The release the site completed.
-    #[serde(serialize_with = "crate::verify::as_text::option")]
+    #[serde(serialize_with = "crate::history::verify::as_text::option")]
     pub release: Option<ReleaseName>,
 }
 
@@ -70,10 +70,10 @@ pub enum Difference {
     /// The shared steps are planned in another order.
     Order {
         /// The step the earlier tree runs at this position.
-        #[serde(serialize_with = "crate::verify::as_text::one")]
+        #[serde(serialize_with = "crate::history::verify::as_text::one")]
         before: StepKey,
         /// The step the later tree runs there.
-        #[serde(serialize_with = "crate::verify::as_text::one")]
+        #[serde(serialize_with = "crate::history::verify::as_text::one")]
         after: StepKey,
     },
 }
@@ -82,7 +82,7 @@ pub enum Difference {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct C1Difference {
     /// The step.
-    #[serde(serialize_with = "crate::verify::as_text::one")]
+    #[serde(serialize_with = "crate::history::verify::as_text::one")]
     pub step: StepKey,
     /// What differs.
     pub difference: Difference,
@@ -207,7 +207,7 @@ impl<'t> StateSpace<'t> {
 }
 
 /// Compares `after` with `before` over every state of `before` (plans given
-/// in plan order, as [`crate::plan::order`] returns them).
+/// in plan order, as [`crate::planning::plan::order`] returns them).
 pub fn compare(
     before: &Tree,
     plan_before: &[&Step],
@@ -294,9 +294,9 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consolidate::consolidate;
-    use crate::plan;
-    use crate::source::MemoryTree;
+    use crate::consolidation::consolidate::consolidate;
+    use crate::files::source::MemoryTree;
+    use crate::planning::plan;
 
     const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"VERSION\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n";
 

@@ -37,16 +37,16 @@ use status::{keys_of, refuse_unknown_release};
 
 use std::collections::BTreeMap;
 
-use crate::ledger::{
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Checksum, Phase, Step, StepKey};
+use crate::model::version::Version;
+use crate::planning::plan::{self, PlanError};
+use crate::planning::site_state::SiteState;
+use crate::site::ledger::{
     self, Access, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, SiteChange, StepRun,
     StepRunError, Stored,
 };
-use crate::plan::{self, PlanError};
-use crate::release_name::ReleaseName;
-use crate::site::SiteState;
-use crate::step::{Checksum, Phase, Step, StepKey};
-use crate::tree::Tree;
-use crate::version::Version;
+use crate::trees::tree::Tree;
 
 /// Which pending steps to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -298,7 +298,7 @@ impl<'t> Runner<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::MemoryTree;
+    use crate::files::source::MemoryTree;
 
     const MANIFEST: &str = r#"
 [project]

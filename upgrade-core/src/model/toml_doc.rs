@@ -2,7 +2,7 @@
 
 use toml_edit::{Document, Item, Table};
 
-use crate::tree_error::{TreeError, TreeErrorKind, line_of};
+use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
 
 /// A parsed TOML file of the tree that remembers its path and text for errors.
 pub(crate) struct TomlFile<'a> {

@@ -1,0 +1,6 @@
+//! Consolidation: folding standalone steps into release files, checking a tree
+//! is consolidated as its manifest says, and creating new steps.
+
+pub mod check;
+pub mod consolidate;
+pub mod new_step;

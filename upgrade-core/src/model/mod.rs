@@ -1,0 +1,11 @@
+//! The model: names, versions, steps and the manifest, with the typed errors
+//! of reading them. Nothing here touches the disk, git or a database.
+
+pub mod component;
+pub mod manifest;
+pub mod release_name;
+pub mod step;
+pub mod step_name;
+pub(crate) mod toml_doc;
+pub mod tree_error;
+pub mod version;
