@@ -1,12 +1,13 @@
 //! `Manifest`: the root `upgrade.toml` — project, version, revision, the
 //! release history and where components live.
 
-use toml_edit::Item;
+use std::ops::Range;
+
+use serde_spanned::Spanned;
 
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
-use crate::model::toml_doc::TomlFile;
-use crate::model::tree_error::TreeError;
+use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
 use crate::model::version::Version;
 
 /// The file name of the root manifest (and of each component's major-release file).
@@ -76,192 +77,222 @@ pub struct Manifest {
     pub text: String,
 }
 
+/// The manifest as TOML holds it, in any spelling (inline tables, arrays of
+/// tables, dotted keys): serde sees the data, never the layout.
+#[derive(serde::Deserialize)]
+struct Raw {
+    project: Option<Spanned<RawProject>>,
+    components: Option<Spanned<RawComponents>>,
+    #[serde(default)]
+    release: Vec<Spanned<RawRelease>>,
+    #[serde(default)]
+    retired: Vec<Spanned<RawRetired>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawProject {
+    name: Option<Spanned<String>>,
+    version: Option<Spanned<RawVersion>>,
+    revision: Option<Spanned<RawRevision>>,
+    upgrade_from: Option<Spanned<String>>,
+    strategy: Option<Spanned<String>>,
+}
+
+/// `version` as written: only a string is valid, a float is a common mistake.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RawVersion {
+    Text(String),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RawRevision {
+    Integer(i64),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponents {
+    core: Option<Spanned<String>>,
+    plugin_types: Option<Spanned<Vec<Spanned<RawPluginType>>>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPluginType {
+    name: String,
+    folder: String,
+}
+
+#[derive(serde::Deserialize)]
+struct RawRelease {
+    name: String,
+    version: String,
+}
+
+#[derive(serde::Deserialize)]
+struct RawRetired {
+    component: String,
+    step: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Collects the problems of one manifest with their lines.
+struct Errors<'a> {
+    path: &'a str,
+    text: &'a str,
+    list: Vec<TreeError>,
+}
+
+impl Errors<'_> {
+    fn at(&mut self, span: Option<Range<usize>>, kind: TreeErrorKind) {
+        let err = TreeError::new(self.path, kind);
+        self.list.push(match span {
+            Some(s) => err.at_line(line_of(self.text, s.start)),
+            None => err,
+        });
+    }
+
+    fn field(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        self.at(span, TreeErrorKind::Field(message.into()));
+    }
+}
+
 impl Manifest {
-    /// Parses the root manifest; `path` names it in errors.
+    /// Parses the root manifest; `path` names it in errors. The first problem
+    /// is the error; [`Manifest::parse_all`] returns every one.
     pub fn parse(path: &str, text: &str) -> Result<Self, TreeError> {
-        let file = TomlFile::parse(path, text)?;
-        let root = file.doc.as_table();
-        let project = root
-            .get("project")
-            .and_then(Item::as_table)
-            .ok_or_else(|| file.field_error(None, "no [project] table".into()))?;
-        let name = file.string(project, "name", "[project]")?;
-        let version_item = project.get("version");
-        let version_text =
-            match version_item {
-                Some(item) if item.as_str().is_some() => item.as_str().unwrap_or_default(),
-                Some(item) => return Err(file.field_error(
-                    Some(item),
-                    "`version` must be a quoted string such as \"2008030100.02\", never a float"
-                        .into(),
-                )),
-                None => return Err(file.field_error(None, "[project] has no `version`".into())),
-            };
-        let version = Version::parse(version_text)
-            .map_err(|e| file.field_error(version_item, e.to_string()))?;
-        let revision_item = project.get("revision");
-        let revision = match revision_item.and_then(Item::as_integer) {
-            Some(r) => r,
-            None => {
-                return Err(file.field_error(
-                    revision_item,
-                    "[project] needs an integer `revision`".into(),
-                ));
-            }
-        };
-        let upgrade_from = match file.opt_string(project, "upgrade_from", "[project]")? {
-            Some(s) => Some(
-                ReleaseName::parse(&s)
-                    .map_err(|e| file.field_error(project.get("upgrade_from"), e.to_string()))?,
-            ),
-            None => None,
-        };
-        let strategy = match file
-            .opt_string(project, "strategy", "[project]")?
-            .as_deref()
-        {
-            None | Some("global") => Strategy::Global,
-            Some("staged") => Strategy::Staged,
-            Some(other) => {
-                return Err(file.field_error(
-                    project.get("strategy"),
-                    format!("unknown strategy `{other}`: write \"global\" or \"staged\""),
-                ));
-            }
-        };
+        Self::parse_all(path, text).map_err(|mut errors| errors.remove(0))
+    }
 
-        let components = root
-            .get("components")
-            .and_then(Item::as_table)
-            .ok_or_else(|| file.field_error(None, "no [components] table".into()))?;
-        let core_folder = clean_folder(&file.string(components, "core", "[components]")?);
-        let types_item = components.get("plugin_types");
-        let types = types_item.and_then(Item::as_array).ok_or_else(|| {
-            file.field_error(
-                types_item,
-                "[components] needs `plugin_types = [{ name = \"mod\", folder = \"mod\" }, ...]`"
-                    .into(),
-            )
+    /// Parses the root manifest and reports every problem it has (never an
+    /// empty list), each at its line.
+    pub fn parse_all(path: &str, text: &str) -> Result<Self, Vec<TreeError>> {
+        let raw: Raw = toml_edit::de::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let message = e.message().trim().to_string();
+            let kind = if toml_edit::Document::parse(text).is_err() {
+                TreeErrorKind::Toml(message)
+            } else {
+                TreeErrorKind::Field(message)
+            };
+            vec![TreeError::new(path, kind).at_line_opt(line)]
         })?;
-        let mut plugin_types: Vec<PluginType> = Vec::new();
-        for value in types.iter() {
-            let table = value.as_inline_table().ok_or_else(|| {
-                file.field_error(
-                    types_item,
-                    "each plugin type is `{ name = \"...\", folder = \"...\" }`".into(),
-                )
-            })?;
-            let get = |key: &str| {
-                table
-                    .get(key)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        file.field_error(types_item, format!("a plugin type has no string `{key}`"))
-                    })
-            };
-            let pt = PluginType {
-                name: get("name")?,
-                folder: clean_folder(&get("folder")?),
-            };
-            if ComponentName::parse(&format!("{}_x", pt.name)).is_err() || pt.name.contains('_') {
-                return Err(file.field_error(
-                    types_item,
-                    format!(
-                        "plugin type `{}` must be lowercase letters and digits",
-                        pt.name
-                    ),
-                ));
+        let mut errors = Errors {
+            path,
+            text,
+            list: Vec::new(),
+        };
+        let project = raw.project.map(|p| (p.span(), p.into_inner()));
+        let Some((project_span, project)) = project else {
+            errors.field(None, "no [project] table");
+            return Err(errors.list);
+        };
+        let name = match project.name {
+            Some(n) => n.into_inner(),
+            None => {
+                errors.field(Some(project_span.clone()), "[project] has no `name`");
+                String::new()
             }
-            if plugin_types
-                .iter()
-                .any(|t| t.name == pt.name || t.folder == pt.folder)
-            {
-                return Err(file.field_error(
-                    types_item,
-                    format!(
-                        "plugin type `{}` or its folder `{}` is listed twice",
-                        pt.name, pt.folder
-                    ),
-                ));
-            }
-            plugin_types.push(pt);
-        }
-
-        let mut releases: Vec<ReleaseEntry> = Vec::new();
-        if let Some(item) = root.get("release") {
-            let array = item.as_array_of_tables().ok_or_else(|| {
-                file.field_error(
-                    Some(item),
-                    "the history is a list of [[release]] tables".into(),
-                )
-            })?;
-            for table in array.iter() {
-                let name_text = file.string(table, "name", "[[release]]")?;
-                let name = ReleaseName::parse(&name_text)
-                    .map_err(|e| file.entry_error(table, e.to_string()))?;
-                let v = file.string(table, "version", "[[release]]")?;
-                let version =
-                    Version::parse(&v).map_err(|e| file.entry_error(table, e.to_string()))?;
-                if releases.iter().any(|r| r.name == name) {
-                    return Err(
-                        file.entry_error(table, format!("release {name} is in the history twice"))
-                    );
-                }
-                if let Some(prev) = releases.last() {
-                    if version <= prev.version {
-                        return Err(file.entry_error(
-                            table,
-                            format!(
-                                "release {name} ({version}) is not newer than {} ({})",
-                                prev.name, prev.version
-                            ),
-                        ));
+        };
+        let version = match project.version {
+            Some(v) => {
+                let span = v.span();
+                match v.into_inner() {
+                    RawVersion::Text(t) => Version::parse(&t)
+                        .map_err(|e| errors.field(Some(span), e.to_string()))
+                        .ok(),
+                    RawVersion::Other(_) => {
+                        errors.field(
+                            Some(span),
+                            "`version` must be a quoted string such as \"2008030100.02\", never a float",
+                        );
+                        None
                     }
                 }
-                releases.push(ReleaseEntry { name, version });
             }
-        }
+            None => {
+                errors.field(Some(project_span.clone()), "[project] has no `version`");
+                None
+            }
+        };
+        let revision = match project.revision {
+            Some(r) => match r.get_ref() {
+                RawRevision::Integer(i) => Some(*i),
+                RawRevision::Other(_) => {
+                    errors.field(Some(r.span()), "[project] needs an integer `revision`");
+                    None
+                }
+            },
+            None => {
+                errors.field(Some(project_span), "[project] needs an integer `revision`");
+                None
+            }
+        };
+        let upgrade_from_span = project.upgrade_from.as_ref().map(Spanned::span);
+        let upgrade_from = project.upgrade_from.and_then(|u| {
+            ReleaseName::parse(u.get_ref())
+                .map_err(|e| errors.field(Some(u.span()), e.to_string()))
+                .ok()
+        });
+        let strategy = match &project.strategy {
+            None => Strategy::Global,
+            Some(s) => match s.get_ref().as_str() {
+                "global" => Strategy::Global,
+                "staged" => Strategy::Staged,
+                other => {
+                    errors.field(
+                        Some(s.span()),
+                        format!("unknown strategy `{other}`: write \"global\" or \"staged\""),
+                    );
+                    Strategy::Global
+                }
+            },
+        };
+
+        let (core_folder, plugin_types) = components(raw.components, &mut errors);
+        let releases = releases(raw.release, &mut errors);
         if let Some(from) = &upgrade_from {
             if !releases.iter().any(|r| &r.name == from) {
-                return Err(file.field_error(
-                    project.get("upgrade_from"),
+                errors.field(
+                    upgrade_from_span,
                     format!("upgrade_from names {from}, which is not in the release history"),
-                ));
+                );
             }
         }
-
         let mut retired = Vec::new();
-        if let Some(item) = root.get("retired") {
-            let array = item.as_array_of_tables().ok_or_else(|| {
-                file.field_error(Some(item), "retired steps are [[retired]] tables".into())
-            })?;
-            for table in array.iter() {
-                let c = file.string(table, "component", "[[retired]]")?;
-                let component =
-                    ComponentName::parse(&c).map_err(|e| file.entry_error(table, e.to_string()))?;
-                retired.push(RetiredStep {
+        for entry in raw.retired {
+            let span = entry.span();
+            let entry = entry.into_inner();
+            match ComponentName::parse(&entry.component) {
+                Ok(component) => retired.push(RetiredStep {
                     component,
-                    name: file.string(table, "step", "[[retired]]")?,
-                    reason: file
-                        .opt_string(table, "reason", "[[retired]]")?
-                        .unwrap_or_default(),
-                });
+                    name: entry.step,
+                    reason: entry.reason,
+                }),
+                Err(e) => errors.at(Some(span), TreeErrorKind::Entry(e.to_string())),
             }
         }
 
-        Ok(Manifest {
-            name,
-            version,
-            revision,
-            upgrade_from,
-            strategy,
-            core_folder,
-            plugin_types,
-            releases,
-            retired,
-            text: text.to_string(),
-        })
+        match (version, revision) {
+            (Some(version), Some(revision)) if errors.list.is_empty() => Ok(Manifest {
+                name,
+                version,
+                revision,
+                upgrade_from,
+                strategy,
+                core_folder,
+                plugin_types,
+                releases,
+                retired,
+                text: text.to_string(),
+            }),
+            _ => Err(errors.list),
+        }
     }
 
     /// The component whose folder is `folder` (relative, `/`-separated), if any.
@@ -334,8 +365,170 @@ impl Manifest {
     }
 }
 
-fn clean_folder(folder: &str) -> String {
-    folder.trim_matches('/').to_string()
+/// The `[components]` table: the core folder and the plugin types, each
+/// folder confined to the tree root and owned by one component kind only.
+fn components(
+    raw: Option<Spanned<RawComponents>>,
+    errors: &mut Errors<'_>,
+) -> (String, Vec<PluginType>) {
+    let Some(raw) = raw else {
+        errors.field(None, "no [components] table");
+        return (String::new(), Vec::new());
+    };
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let core_folder = match &raw.core {
+        Some(core) => confined_folder(core.get_ref(), "`core`", Some(core.span()), errors),
+        None => {
+            errors.field(Some(span.clone()), "[components] has no `core` folder");
+            String::new()
+        }
+    };
+    let Some(types) = raw.plugin_types else {
+        errors.field(
+            Some(span),
+            "[components] needs `plugin_types = [{ name = \"mod\", folder = \"mod\" }, ...]`",
+        );
+        return (core_folder, Vec::new());
+    };
+    let mut plugin_types: Vec<PluginType> = Vec::new();
+    for entry in types.into_inner() {
+        let span = entry.span();
+        let raw = entry.into_inner();
+        let what = format!("the folder of plugin type `{}`", raw.name);
+        let pt = PluginType {
+            folder: confined_folder(&raw.folder, &what, Some(span.clone()), errors),
+            name: raw.name,
+        };
+        if ComponentName::parse(&format!("{}_x", pt.name)).is_err() || pt.name.contains('_') {
+            errors.field(
+                Some(span.clone()),
+                format!(
+                    "plugin type `{}` must be lowercase letters and digits",
+                    pt.name
+                ),
+            );
+        }
+        if pt.folder.is_empty() && !raw.folder.contains("..") && !raw.folder.starts_with('/') {
+            errors.field(
+                Some(span.clone()),
+                format!(
+                    "plugin type `{}` has the tree root as its folder: every top folder (releases/ too) would be one of its plugins; give its plugins a folder of their own",
+                    pt.name
+                ),
+            );
+        }
+        if pt.folder == "releases" || pt.folder.starts_with("releases/") {
+            errors.field(
+                Some(span.clone()),
+                format!(
+                    "plugin type `{}` cannot live in releases/, the folder of the release files",
+                    pt.name
+                ),
+            );
+        }
+        if !pt.folder.is_empty()
+            && (core_folder == pt.folder || core_folder.starts_with(&format!("{}/", pt.folder)))
+        {
+            errors.field(
+                Some(span.clone()),
+                format!(
+                    "the core folder `{core_folder}` is the folder of plugin type `{}` or inside it: one folder would belong to two components",
+                    pt.name
+                ),
+            );
+        }
+        if let Some(other) = plugin_types.iter().find(|t| t.name == pt.name) {
+            errors.field(
+                Some(span.clone()),
+                format!("plugin type `{}` is listed twice", other.name),
+            );
+        } else if let Some(other) = plugin_types.iter().find(|t| t.folder == pt.folder) {
+            errors.field(
+                Some(span.clone()),
+                format!(
+                    "plugin types `{}` and `{}` share the folder `{}`: each of its plugins would belong to both",
+                    other.name, pt.name, pt.folder
+                ),
+            );
+        }
+        plugin_types.push(pt);
+    }
+    (core_folder, plugin_types)
+}
+
+/// A manifest folder, `/`-separated and relative to the tree root: `..`, an
+/// absolute path or an empty or `.` segment is an error naming the field.
+fn confined_folder(
+    folder: &str,
+    what: &str,
+    span: Option<Range<usize>>,
+    errors: &mut Errors<'_>,
+) -> String {
+    let trimmed = folder.trim_end_matches('/');
+    let absolute =
+        folder.starts_with('/') || folder.contains('\\') || folder.as_bytes().get(1) == Some(&b':');
+    if absolute || trimmed.split('/').any(|s| s == "..") {
+        errors.at(
+            span,
+            TreeErrorKind::OutsideRoot(format!(
+                "{what} is \"{folder}\"; write it relative to the tree root, without `..` or a leading `/`"
+            )),
+        );
+        return String::new();
+    }
+    if !trimmed.is_empty() && trimmed.split('/').any(|s| s.is_empty() || s == ".") {
+        errors.field(
+            span,
+            format!("{what} is \"{folder}\": write the plain path, without `.` or `//`"),
+        );
+        return String::new();
+    }
+    trimmed.to_string()
+}
+
+/// The `[[release]]` history: valid names, each newer than the one before.
+fn releases(raw: Vec<Spanned<RawRelease>>, errors: &mut Errors<'_>) -> Vec<ReleaseEntry> {
+    let mut releases: Vec<ReleaseEntry> = Vec::new();
+    for entry in raw {
+        let span = entry.span();
+        let entry = entry.into_inner();
+        let name = match ReleaseName::parse(&entry.name) {
+            Ok(n) => n,
+            Err(e) => {
+                errors.at(Some(span), TreeErrorKind::Entry(e.to_string()));
+                continue;
+            }
+        };
+        let version = match Version::parse(&entry.version) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.at(Some(span), TreeErrorKind::Entry(e.to_string()));
+                continue;
+            }
+        };
+        if releases.iter().any(|r| r.name == name) {
+            errors.at(
+                Some(span),
+                TreeErrorKind::Entry(format!("release {name} is in the history twice")),
+            );
+            continue;
+        }
+        if let Some(prev) = releases.last() {
+            if version <= prev.version {
+                errors.at(
+                    Some(span),
+                    TreeErrorKind::Entry(format!(
+                        "release {name} ({version}) is not newer than {} ({})",
+                        prev.name, prev.version
+                    )),
+                );
+                continue;
+            }
+        }
+        releases.push(ReleaseEntry { name, version });
+    }
+    releases
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
-use crate::files::source::{TreeSource, is_tree_file};
+use crate::files::source::{PathClass, Scan, TreeSource, classify, is_upgrades_dir};
 use crate::model::manifest::MANIFEST_FILE;
 use crate::model::release_name::ReleaseName;
 use crate::model::tree_error::{TreeError, TreeErrorKind};
@@ -367,6 +367,9 @@ pub struct ManifestAt {
     pub message: String,
 }
 
+/// The git file mode of a symbolic link.
+const SYMLINK_MODE: i32 = 0o120000;
+
 /// A step tree at one revision, read from git objects.
 pub struct GitTree<'repo> {
     repo: &'repo Repository,
@@ -396,23 +399,33 @@ impl TreeSource for GitTree<'_> {
         format!("{}:", self.revision.label)
     }
 
-    fn files(&self) -> Result<Vec<String>, TreeError> {
+    fn scan(&self) -> Result<Scan, TreeError> {
         let Some(tree) = &self.tree else {
-            return Ok(Vec::new());
+            return Ok(Scan::default());
         };
-        let mut out = Vec::new();
+        let mut blobs: Vec<String> = Vec::new();
+        let mut links: Vec<String> = Vec::new();
+        let mut bad_names: Vec<String> = Vec::new();
         let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             let Some(name) = entry.name() else {
+                bad_names.push(format!(
+                    "{dir}{}",
+                    String::from_utf8_lossy(entry.name_bytes())
+                ));
                 return TreeWalkResult::Skip;
             };
-            // The same files a work tree lists: no hidden entries, no root `target`.
-            if name.starts_with('.') || (dir.is_empty() && name == "target") {
+            // The same files a work tree lists: no hidden entries outside
+            // db/upgrades, no root `target`.
+            let in_upgrades = is_upgrades_dir(dir.trim_end_matches('/'));
+            if (name.starts_with('.') && !in_upgrades) || (dir.is_empty() && name == "target") {
                 return TreeWalkResult::Skip;
             }
             if entry.kind() == Some(ObjectType::Blob) {
                 let path = format!("{dir}{name}");
-                if is_tree_file(&path) {
-                    out.push(path);
+                if entry.filemode() == SYMLINK_MODE {
+                    links.push(path);
+                } else {
+                    blobs.push(path);
                 }
             }
             TreeWalkResult::Ok
@@ -423,8 +436,32 @@ impl TreeSource for GitTree<'_> {
                 TreeErrorKind::Io(format!("cannot list the tree: {}", e.message())),
             )
         })?;
-        out.sort();
-        Ok(out)
+        let mut scan = Scan::of_paths(blobs.iter().map(String::as_str));
+        for path in bad_names {
+            let (dir, _) = path.rsplit_once('/').unwrap_or(("", ""));
+            if is_upgrades_dir(dir) || path.ends_with(".sql") || path.ends_with(".toml") {
+                scan.errors.push(TreeError::new(
+                    path,
+                    TreeErrorKind::Unseen(
+                        "its name is not valid UTF-8, so it cannot be named in the ledger: rename it".into(),
+                    ),
+                ));
+            }
+        }
+        for path in links {
+            // Git keeps a link as its target's name: never followed, so a
+            // link where a file or folder of the tree must be is an error.
+            let error = TreeError::new(
+                path.as_str(),
+                TreeErrorKind::Symlink(format!("git holds `{path}` as a link, not as a file")),
+            );
+            if classify(&path) == PathClass::Other {
+                scan.unfollowed.push(error);
+            } else {
+                scan.errors.push(error);
+            }
+        }
+        Ok(scan.finish())
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
@@ -436,6 +473,12 @@ impl TreeSource for GitTree<'_> {
         };
         let tree = self.tree.as_ref().ok_or_else(missing)?;
         let entry = tree.get_path(Path::new(path)).map_err(|_| missing())?;
+        if entry.filemode() == SYMLINK_MODE {
+            return Err(TreeError::new(
+                path,
+                TreeErrorKind::Symlink(format!("git holds `{path}` as a link, not as a file")),
+            ));
+        }
         let blob = self.repo.find_blob(entry.id()).map_err(|_| missing())?;
         Ok(blob.content().to_vec())
     }
