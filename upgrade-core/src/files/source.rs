@@ -427,3 +427,6 @@ impl TreeSource for MemoryTree {
             .ok_or_else(|| TreeError::new(path, TreeErrorKind::Io("no such file".into())))
     }
 }
+
+#[cfg(test)]
+mod tests;

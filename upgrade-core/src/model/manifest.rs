@@ -1,10 +1,11 @@
 //! `Manifest`: the root `upgrade.toml` — project, version, revision, the
 //! release history and where components live.
 
-use std::ops::Range;
+mod parse;
 
 use serde_spanned::Spanned;
 
+use self::parse::{Errors, Raw, RawRevision, RawVersion, components, releases};
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
@@ -75,91 +76,6 @@ pub struct Manifest {
     pub retired: Vec<RetiredStep>,
     /// The text of the file, for edits that keep its bytes.
     pub text: String,
-}
-
-/// The manifest as TOML holds it, in any spelling (inline tables, arrays of
-/// tables, dotted keys): serde sees the data, never the layout.
-#[derive(serde::Deserialize)]
-struct Raw {
-    project: Option<Spanned<RawProject>>,
-    components: Option<Spanned<RawComponents>>,
-    #[serde(default)]
-    release: Vec<Spanned<RawRelease>>,
-    #[serde(default)]
-    retired: Vec<Spanned<RawRetired>>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawProject {
-    name: Option<Spanned<String>>,
-    version: Option<Spanned<RawVersion>>,
-    revision: Option<Spanned<RawRevision>>,
-    upgrade_from: Option<Spanned<String>>,
-    strategy: Option<Spanned<String>>,
-}
-
-/// `version` as written: only a string is valid, a float is a common mistake.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum RawVersion {
-    Text(String),
-    Other(serde::de::IgnoredAny),
-}
-
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum RawRevision {
-    Integer(i64),
-    Other(serde::de::IgnoredAny),
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawComponents {
-    core: Option<Spanned<String>>,
-    plugin_types: Option<Spanned<Vec<Spanned<RawPluginType>>>>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPluginType {
-    name: String,
-    folder: String,
-}
-
-#[derive(serde::Deserialize)]
-struct RawRelease {
-    name: String,
-    version: String,
-}
-
-#[derive(serde::Deserialize)]
-struct RawRetired {
-    component: String,
-    step: String,
-    #[serde(default)]
-    reason: String,
-}
-
-/// Collects the problems of one manifest with their lines.
-struct Errors<'a> {
-    path: &'a str,
-    text: &'a str,
-    list: Vec<TreeError>,
-}
-
-impl Errors<'_> {
-    fn at(&mut self, span: Option<Range<usize>>, kind: TreeErrorKind) {
-        let err = TreeError::new(self.path, kind);
-        self.list.push(match span {
-            Some(s) => err.at_line(line_of(self.text, s.start)),
-            None => err,
-        });
-    }
-
-    fn field(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
-        self.at(span, TreeErrorKind::Field(message.into()));
-    }
 }
 
 impl Manifest {
@@ -365,172 +281,6 @@ impl Manifest {
     }
 }
 
-/// The `[components]` table: the core folder and the plugin types, each
-/// folder confined to the tree root and owned by one component kind only.
-fn components(
-    raw: Option<Spanned<RawComponents>>,
-    errors: &mut Errors<'_>,
-) -> (String, Vec<PluginType>) {
-    let Some(raw) = raw else {
-        errors.field(None, "no [components] table");
-        return (String::new(), Vec::new());
-    };
-    let span = raw.span();
-    let raw = raw.into_inner();
-    let core_folder = match &raw.core {
-        Some(core) => confined_folder(core.get_ref(), "`core`", Some(core.span()), errors),
-        None => {
-            errors.field(Some(span.clone()), "[components] has no `core` folder");
-            String::new()
-        }
-    };
-    let Some(types) = raw.plugin_types else {
-        errors.field(
-            Some(span),
-            "[components] needs `plugin_types = [{ name = \"mod\", folder = \"mod\" }, ...]`",
-        );
-        return (core_folder, Vec::new());
-    };
-    let mut plugin_types: Vec<PluginType> = Vec::new();
-    for entry in types.into_inner() {
-        let span = entry.span();
-        let raw = entry.into_inner();
-        let what = format!("the folder of plugin type `{}`", raw.name);
-        let pt = PluginType {
-            folder: confined_folder(&raw.folder, &what, Some(span.clone()), errors),
-            name: raw.name,
-        };
-        if ComponentName::parse(&format!("{}_x", pt.name)).is_err() || pt.name.contains('_') {
-            errors.field(
-                Some(span.clone()),
-                format!(
-                    "plugin type `{}` must be lowercase letters and digits",
-                    pt.name
-                ),
-            );
-        }
-        if pt.folder.is_empty() && !raw.folder.contains("..") && !raw.folder.starts_with('/') {
-            errors.field(
-                Some(span.clone()),
-                format!(
-                    "plugin type `{}` has the tree root as its folder: every top folder (releases/ too) would be one of its plugins; give its plugins a folder of their own",
-                    pt.name
-                ),
-            );
-        }
-        if pt.folder == "releases" || pt.folder.starts_with("releases/") {
-            errors.field(
-                Some(span.clone()),
-                format!(
-                    "plugin type `{}` cannot live in releases/, the folder of the release files",
-                    pt.name
-                ),
-            );
-        }
-        if !pt.folder.is_empty()
-            && (core_folder == pt.folder || core_folder.starts_with(&format!("{}/", pt.folder)))
-        {
-            errors.field(
-                Some(span.clone()),
-                format!(
-                    "the core folder `{core_folder}` is the folder of plugin type `{}` or inside it: one folder would belong to two components",
-                    pt.name
-                ),
-            );
-        }
-        if let Some(other) = plugin_types.iter().find(|t| t.name == pt.name) {
-            errors.field(
-                Some(span.clone()),
-                format!("plugin type `{}` is listed twice", other.name),
-            );
-        } else if let Some(other) = plugin_types.iter().find(|t| t.folder == pt.folder) {
-            errors.field(
-                Some(span.clone()),
-                format!(
-                    "plugin types `{}` and `{}` share the folder `{}`: each of its plugins would belong to both",
-                    other.name, pt.name, pt.folder
-                ),
-            );
-        }
-        plugin_types.push(pt);
-    }
-    (core_folder, plugin_types)
-}
-
-/// A manifest folder, `/`-separated and relative to the tree root: `..`, an
-/// absolute path or an empty or `.` segment is an error naming the field.
-fn confined_folder(
-    folder: &str,
-    what: &str,
-    span: Option<Range<usize>>,
-    errors: &mut Errors<'_>,
-) -> String {
-    let trimmed = folder.trim_end_matches('/');
-    let absolute =
-        folder.starts_with('/') || folder.contains('\\') || folder.as_bytes().get(1) == Some(&b':');
-    if absolute || trimmed.split('/').any(|s| s == "..") {
-        errors.at(
-            span,
-            TreeErrorKind::OutsideRoot(format!(
-                "{what} is \"{folder}\"; write it relative to the tree root, without `..` or a leading `/`"
-            )),
-        );
-        return String::new();
-    }
-    if !trimmed.is_empty() && trimmed.split('/').any(|s| s.is_empty() || s == ".") {
-        errors.field(
-            span,
-            format!("{what} is \"{folder}\": write the plain path, without `.` or `//`"),
-        );
-        return String::new();
-    }
-    trimmed.to_string()
-}
-
-/// The `[[release]]` history: valid names, each newer than the one before.
-fn releases(raw: Vec<Spanned<RawRelease>>, errors: &mut Errors<'_>) -> Vec<ReleaseEntry> {
-    let mut releases: Vec<ReleaseEntry> = Vec::new();
-    for entry in raw {
-        let span = entry.span();
-        let entry = entry.into_inner();
-        let name = match ReleaseName::parse(&entry.name) {
-            Ok(n) => n,
-            Err(e) => {
-                errors.at(Some(span), TreeErrorKind::Entry(e.to_string()));
-                continue;
-            }
-        };
-        let version = match Version::parse(&entry.version) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.at(Some(span), TreeErrorKind::Entry(e.to_string()));
-                continue;
-            }
-        };
-        if releases.iter().any(|r| r.name == name) {
-            errors.at(
-                Some(span),
-                TreeErrorKind::Entry(format!("release {name} is in the history twice")),
-            );
-            continue;
-        }
-        if let Some(prev) = releases.last() {
-            if version <= prev.version {
-                errors.at(
-                    Some(span),
-                    TreeErrorKind::Entry(format!(
-                        "release {name} ({version}) is not newer than {} ({})",
-                        prev.name, prev.version
-                    )),
-                );
-                continue;
-            }
-        }
-        releases.push(ReleaseEntry { name, version });
-    }
-    releases
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,5 +340,88 @@ version = "2007101500.00"
         let text = TEXT.replace("revision = 7", "revision = = 7");
         let err = Manifest::parse("upgrade.toml", &text).expect_err("broken accepted");
         assert_eq!(err.line, Some(5));
+    }
+
+    fn folders(text: &str) -> (String, Vec<(String, String)>) {
+        let m = Manifest::parse("upgrade.toml", text).expect("valid manifest");
+        let types = m
+            .plugin_types
+            .iter()
+            .map(|t| (t.name.clone(), t.folder.clone()))
+            .collect();
+        (m.core_folder, types)
+    }
+
+    const HEAD: &str = "[project]\nname = \"t\"\nversion = \"2008030100.00\"\nrevision = 1\n";
+
+    #[test]
+    fn every_toml_spelling_of_the_same_data_is_accepted() {
+        let inline = format!(
+            "{HEAD}[components]\ncore = \"lib\"\nplugin_types = [{{ name = \"mod\", folder = \"mod\" }}, {{ name = \"block\", folder = \"blocks\" }}]\n"
+        );
+        let array_of_tables = format!(
+            "{HEAD}[components]\ncore = \"lib\"\n\n[[components.plugin_types]]\nname = \"mod\"\nfolder = \"mod\"\n\n[[components.plugin_types]]\nname = \"block\"\nfolder = \"blocks\"\n"
+        );
+        let dotted = "project.name = \"t\"\nproject.version = \"2008030100.00\"\nproject.revision = 1\ncomponents.core = \"lib\"\ncomponents.plugin_types = [\n  { name = \"mod\", folder = \"mod\" },\n  { name = \"block\", folder = \"blocks\" },\n]\n".to_string();
+        let inline_tables = format!(
+            "project = {{ name = \"t\", version = \"2008030100.00\", revision = 1 }}\ncomponents = {{ core = \"lib\", plugin_types = [{{ name = \"mod\", folder = \"mod\" }}, {{ name = \"block\", folder = \"blocks\" }}] }}\nrelease = [{{ name = \"R1\", version = \"2007000000.00\" }}]\n"
+        );
+        let want = folders(&inline);
+        assert_eq!(want.1.len(), 2);
+        for text in [array_of_tables, dotted, inline_tables.clone()] {
+            assert_eq!(folders(&text), want, "{text}");
+        }
+        let m = Manifest::parse("upgrade.toml", &inline_tables).expect("valid");
+        assert_eq!(m.releases.len(), 1);
+        assert_eq!(m.text, inline_tables, "the text is kept for byte-preserving edits");
+    }
+
+    fn refused(components: &str) -> TreeError {
+        let text = format!("{HEAD}\n[components]\n{components}");
+        Manifest::parse("upgrade.toml", &text).expect_err("accepted")
+    }
+
+    #[test]
+    fn folders_leaving_the_root_are_refused_naming_the_field_and_line() {
+        for (folder, shown) in [("../escaped", "../escaped"), ("/tmp/mod", "/tmp/mod"), ("mod/../..", "mod/../..")] {
+            let err = refused(&format!(
+                "core = \"lib\"\nplugin_types = [\n  {{ name = \"mod\", folder = \"{folder}\" }},\n]\n"
+            ));
+            assert_eq!(err.path, "upgrade.toml");
+            assert_eq!(err.line, Some(9), "{err}");
+            assert!(matches!(err.kind, TreeErrorKind::OutsideRoot(_)), "{err}");
+            let text = err.to_string();
+            assert!(text.contains("`folder` of plugin type `mod`") && text.contains(shown), "{text}");
+        }
+        let err = refused("core = \"../lib\"\nplugin_types = []\n");
+        assert!(err.to_string().contains("`core` in [components]"), "{err}");
+        assert_eq!(err.line, Some(7));
+    }
+
+    #[test]
+    fn folders_owned_twice_are_refused() {
+        let cases = [
+            ("core = \"mod\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n", "core folder `mod`"),
+            ("core = \"mod/core\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n", "core folder `mod/core`"),
+            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"\" }]\n", "tree root as its folder"),
+            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"releases\" }]\n", "releases/"),
+            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"module\", folder = \"mod/\" }]\n", "share the folder `mod`"),
+            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"mod\", folder = \"m\" }]\n", "listed twice"),
+            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\", fodler = \"x\" }]\n", "unknown field"),
+            ("core = \"lib\"\nplugin_type = []\n", "unknown field"),
+        ];
+        for (components, want) in cases {
+            let err = refused(components);
+            assert!(err.to_string().contains(want), "{components}: {err}");
+            assert!(err.line.is_some(), "{components}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_problem_of_the_manifest_is_reported() {
+        let text = "[project]\nname = \"t\"\nversion = 2008030100.0\nrevision = \"x\"\n\n[components]\ncore = \"../lib\"\nplugin_types = [{ name = \"mod\", folder = \"/mod\" }]\n";
+        let errors = Manifest::parse_all("upgrade.toml", text).expect_err("accepted");
+        let lines: Vec<Option<usize>> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![Some(3), Some(4), Some(7), Some(8)], "{errors:?}");
     }
 }
