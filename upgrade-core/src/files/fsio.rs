@@ -282,16 +282,28 @@ mod tests {
             "lib/f.sql",
         ] {
             let err = confined(&root, rel).expect_err(rel);
-            assert!(err.to_string().contains(&format!("refusing to write `{rel}`")), "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("refusing to write `{rel}`")),
+                "{err}"
+            );
         }
         assert_eq!(
             confined(&root, "lib/new/db/upgrades/x.sql").expect("inside"),
             root.join("lib/new/db/upgrades/x.sql")
         );
         // One escaping change stops the whole run before the first write.
-        let changes = [change("lib/db/upgrades/a.sql"), change("mod/forum/db/upgrades/b.sql")];
+        let changes = [
+            change("lib/db/upgrades/a.sql"),
+            change("mod/forum/db/upgrades/b.sql"),
+        ];
         assert!(apply_changes(&root, &changes).is_err());
         assert!(!root.join("lib/db").exists());
-        assert_eq!(fs::read_dir(dir.path().join("outside")).expect("ls").count(), 0);
+        assert_eq!(
+            fs::read_dir(dir.path().join("outside"))
+                .expect("ls")
+                .count(),
+            0
+        );
     }
 }

@@ -373,7 +373,10 @@ version = "2007101500.00"
         }
         let m = Manifest::parse("upgrade.toml", &inline_tables).expect("valid");
         assert_eq!(m.releases.len(), 1);
-        assert_eq!(m.text, inline_tables, "the text is kept for byte-preserving edits");
+        assert_eq!(
+            m.text, inline_tables,
+            "the text is kept for byte-preserving edits"
+        );
     }
 
     fn refused(components: &str) -> TreeError {
@@ -383,7 +386,11 @@ version = "2007101500.00"
 
     #[test]
     fn folders_leaving_the_root_are_refused_naming_the_field_and_line() {
-        for (folder, shown) in [("../escaped", "../escaped"), ("/tmp/mod", "/tmp/mod"), ("mod/../..", "mod/../..")] {
+        for (folder, shown) in [
+            ("../escaped", "../escaped"),
+            ("/tmp/mod", "/tmp/mod"),
+            ("mod/../..", "mod/../.."),
+        ] {
             let err = refused(&format!(
                 "core = \"lib\"\nplugin_types = [\n  {{ name = \"mod\", folder = \"{folder}\" }},\n]\n"
             ));
@@ -391,7 +398,10 @@ version = "2007101500.00"
             assert_eq!(err.line, Some(9), "{err}");
             assert!(matches!(err.kind, TreeErrorKind::OutsideRoot(_)), "{err}");
             let text = err.to_string();
-            assert!(text.contains("`folder` of plugin type `mod`") && text.contains(shown), "{text}");
+            assert!(
+                text.contains("`folder` of plugin type `mod`") && text.contains(shown),
+                "{text}"
+            );
         }
         let err = refused("core = \"../lib\"\nplugin_types = []\n");
         assert!(err.to_string().contains("`core` in [components]"), "{err}");
@@ -401,13 +411,34 @@ version = "2007101500.00"
     #[test]
     fn folders_owned_twice_are_refused() {
         let cases = [
-            ("core = \"mod\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n", "core folder `mod`"),
-            ("core = \"mod/core\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n", "core folder `mod/core`"),
-            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"\" }]\n", "tree root as its folder"),
-            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"releases\" }]\n", "releases/"),
-            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"module\", folder = \"mod/\" }]\n", "share the folder `mod`"),
-            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"mod\", folder = \"m\" }]\n", "listed twice"),
-            ("core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\", fodler = \"x\" }]\n", "unknown field"),
+            (
+                "core = \"mod\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n",
+                "core folder `mod`",
+            ),
+            (
+                "core = \"mod/core\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n",
+                "core folder `mod/core`",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"\" }]\n",
+                "tree root as its folder",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"releases\" }]\n",
+                "releases/",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"module\", folder = \"mod/\" }]\n",
+                "share the folder `mod`",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"mod\", folder = \"m\" }]\n",
+                "listed twice",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\", fodler = \"x\" }]\n",
+                "unknown field",
+            ),
             ("core = \"lib\"\nplugin_type = []\n", "unknown field"),
         ];
         for (components, want) in cases {
@@ -422,6 +453,10 @@ version = "2007101500.00"
         let text = "[project]\nname = \"t\"\nversion = 2008030100.0\nrevision = \"x\"\n\n[components]\ncore = \"../lib\"\nplugin_types = [{ name = \"mod\", folder = \"/mod\" }]\n";
         let errors = Manifest::parse_all("upgrade.toml", text).expect_err("accepted");
         let lines: Vec<Option<usize>> = errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![Some(3), Some(4), Some(7), Some(8)], "{errors:?}");
+        assert_eq!(
+            lines,
+            vec![Some(3), Some(4), Some(7), Some(8)],
+            "{errors:?}"
+        );
     }
 }

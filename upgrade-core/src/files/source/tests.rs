@@ -24,7 +24,11 @@ fn scratch() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("root");
     write(&root, "upgrade.toml", MANIFEST);
-    write(&root, "lib/db/upgrades/2008010100-a.sql", "CREATE TABLE a (id INT);\n");
+    write(
+        &root,
+        "lib/db/upgrades/2008010100-a.sql",
+        "CREATE TABLE a (id INT);\n",
+    );
     (dir, root)
 }
 
@@ -40,13 +44,23 @@ fn problems(errors: &TreeErrors) -> Vec<(String, String)> {
 fn links_leaving_the_root_are_refused_and_links_inside_are_read() {
     let (dir, root) = scratch();
     write(dir.path(), "outside.sql", "DROP TABLE a;\n");
-    write(dir.path(), "forum/db/upgrades/2008010200-f.sql", "SELECT 1;\n");
+    write(
+        dir.path(),
+        "forum/db/upgrades/2008010200-f.sql",
+        "SELECT 1;\n",
+    );
     write(dir.path(), "quiz/lang/en.txt", "no steps here\n");
     write(dir.path(), "vendor/lib.php", "not part of the tree\n");
     write(&root, "shared/b.sql", "CREATE TABLE b (id INT);\n");
     let upgrades = root.join("lib/db/upgrades");
-    link(&dir.path().join("outside.sql"), &upgrades.join("2008010300-out.sql"));
-    link(Path::new("../../../shared/b.sql"), &upgrades.join("2008010200-b.sql"));
+    link(
+        &dir.path().join("outside.sql"),
+        &upgrades.join("2008010300-out.sql"),
+    );
+    link(
+        Path::new("../../../shared/b.sql"),
+        &upgrades.join("2008010200-b.sql"),
+    );
     link(&dir.path().join("forum"), &root.join("mod/forum"));
     link(&dir.path().join("quiz"), &root.join("mod/quiz"));
     link(&dir.path().join("vendor"), &root.join("vendor"));
@@ -55,14 +69,30 @@ fn links_leaving_the_root_are_refused_and_links_inside_are_read() {
     let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         paths,
-        vec!["lib/db/upgrades/2008010300-out.sql", "mod/forum", "mod/quiz"],
+        vec![
+            "lib/db/upgrades/2008010300-out.sql",
+            "mod/forum",
+            "mod/quiz"
+        ],
         "{errors}"
     );
-    assert!(found.iter().all(|(_, m)| m.starts_with("leads outside the tree root")), "{errors}");
-    assert!(found[0].1.contains("outside.sql"), "the message names the target: {errors}");
+    assert!(
+        found
+            .iter()
+            .all(|(_, m)| m.starts_with("leads outside the tree root")),
+        "{errors}"
+    );
+    assert!(
+        found[0].1.contains("outside.sql"),
+        "the message names the target: {errors}"
+    );
 
     // Without the escaping links the in-root link is read like a file.
-    for gone in ["lib/db/upgrades/2008010300-out.sql", "mod/forum", "mod/quiz"] {
+    for gone in [
+        "lib/db/upgrades/2008010300-out.sql",
+        "mod/forum",
+        "mod/quiz",
+    ] {
         std::fs::remove_file(root.join(gone)).expect("unlink");
     }
     let tree = Tree::load(&WorkTree::new(&root)).expect("in-root links load");
@@ -72,13 +102,29 @@ fn links_leaving_the_root_are_refused_and_links_inside_are_read() {
 #[test]
 fn nothing_that_looks_like_a_step_is_skipped_silently() {
     let (_dir, root) = scratch();
-    write(&root, "lib/db/upgrades/old/2007010100-old.sql", "SELECT 1;\n");
-    write(&root, "lib/db/upgrades/.2008010200-hidden.sql", "SELECT 1;\n");
+    write(
+        &root,
+        "lib/db/upgrades/old/2007010100-old.sql",
+        "SELECT 1;\n",
+    );
+    write(
+        &root,
+        "lib/db/upgrades/.2008010200-hidden.sql",
+        "SELECT 1;\n",
+    );
     write(&root, "lib/db/upgrades/.gitkeep", "");
     write(&root, "lib/db/upgrades/2008010100-a.sql~", "SELECT 1;\n");
-    write(&root, "lib/db/upgrades/2008010100-a.sql.orig", "SELECT 1;\n");
+    write(
+        &root,
+        "lib/db/upgrades/2008010100-a.sql.orig",
+        "SELECT 1;\n",
+    );
     write(&root, "lib/db/upgrades/.#2008010100-a.sql", "SELECT 1;\n");
-    write(&root, "lib/db/upgrades/.2008010100-a.sql.swp", "SELECT 1;\n");
+    write(
+        &root,
+        "lib/db/upgrades/.2008010100-a.sql.swp",
+        "SELECT 1;\n",
+    );
     write(&root, "blocks/x/db/upgrade.toml", "");
     {
         use std::os::unix::ffi::OsStrExt as _;
@@ -99,7 +145,10 @@ fn nothing_that_looks_like_a_step_is_skipped_silently() {
         "{errors}"
     );
     assert!(found[2].1.contains("not valid UTF-8"), "{errors}");
-    assert!(found[3].1.contains("a folder inside db/upgrades"), "{errors}");
+    assert!(
+        found[3].1.contains("a folder inside db/upgrades"),
+        "{errors}"
+    );
 
     // Editor leftovers alone are ignored with a warning each.
     std::fs::remove_dir_all(root.join("lib/db/upgrades/old")).expect("rm");
@@ -131,7 +180,11 @@ fn every_problem_is_reported_at_once_in_path_order() {
     for name in ["20080101-x", "2008010100-Bad", "2008010100-.sql2"] {
         write(&root, &format!("lib/db/upgrades/{name}.sql"), "SELECT 1;\n");
     }
-    write(&root, "mod/forum/db/upgrades/2008010200-f.sql", "-- phase: later\nSELECT 1;\n");
+    write(
+        &root,
+        "mod/forum/db/upgrades/2008010200-f.sql",
+        "-- phase: later\nSELECT 1;\n",
+    );
     let errors = Tree::load(&WorkTree::new(&root)).expect_err("bad files accepted");
     let paths: Vec<String> = problems(&errors).into_iter().map(|(p, _)| p).collect();
     assert_eq!(
@@ -143,13 +196,21 @@ fn every_problem_is_reported_at_once_in_path_order() {
             "mod/forum/db/upgrades/2008010200-f.sql",
         ]
     );
-    assert_eq!(errors.to_string().lines().count(), 4, "one line each: {errors}");
+    assert_eq!(
+        errors.to_string().lines().count(),
+        4,
+        "one line each: {errors}"
+    );
 }
 
 #[test]
 fn the_root_is_found_whatever_the_spelling_of_project() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "upgrade.toml", "project.name = \"t\"\nproject.version = \"2008010100.00\"\nproject.revision = 1\n");
+    write(
+        dir.path(),
+        "upgrade.toml",
+        "project.name = \"t\"\nproject.version = \"2008010100.00\"\nproject.revision = 1\n",
+    );
     write(dir.path(), "lib/db/upgrades/x", "");
     let found = WorkTree::find(&dir.path().join("lib/db/upgrades")).expect("found");
     assert_eq!(found.root(), dir.path());

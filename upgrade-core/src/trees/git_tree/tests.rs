@@ -117,12 +117,7 @@ fn links_in_git_are_never_followed_nor_read_as_steps() {
     let found: Vec<(&str, bool)> = errors
         .errors()
         .iter()
-        .map(|e| {
-            (
-                e.path.as_str(),
-                matches!(e.kind, TreeErrorKind::Symlink(_)),
-            )
-        })
+        .map(|e| (e.path.as_str(), matches!(e.kind, TreeErrorKind::Symlink(_))))
         .collect();
     assert_eq!(
         found,
@@ -132,9 +127,5 @@ fn links_in_git_are_never_followed_nor_read_as_steps() {
         ],
         "{errors}"
     );
-    assert!(
-        source
-            .read("lib/db/upgrades/2008010200-link.sql")
-            .is_err()
-    );
+    assert!(source.read("lib/db/upgrades/2008010200-link.sql").is_err());
 }
