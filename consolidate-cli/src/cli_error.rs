@@ -70,6 +70,26 @@ impl From<TreeError> for CliError {
     }
 }
 
+impl From<upgrade_core::model::tree_error::TreeErrors> for CliError {
+    /// One problem: its message and hint. Several: each on its own line with its hint.
+    fn from(e: upgrade_core::model::tree_error::TreeErrors) -> Self {
+        match e.errors() {
+            [one] => CliError::new(one.to_string(), one.hint()),
+            all => {
+                let mut message = format!("the step tree has {} problems:", all.len());
+                for p in all {
+                    message.push_str(&format!("\n  {p}\n    hint: {}", p.hint()));
+                }
+                CliError {
+                    message,
+                    hint: None,
+                    code: EXIT_FAILURE,
+                }
+            }
+        }
+    }
+}
+
 impl From<PlanError> for CliError {
     fn from(e: PlanError) -> Self {
         CliError::new(e.to_string(), e.hint())

@@ -32,10 +32,14 @@ pub fn work_tree(root: &Option<PathBuf>) -> Result<WorkTree, CliError> {
     Ok(WorkTree::find(&start)?)
 }
 
-/// The work tree and the tree loaded from it.
+/// The work tree and the tree loaded from it; files ignored on purpose
+/// (editor leftovers) are printed to stderr as warnings.
 pub fn load(root: &Option<PathBuf>) -> Result<(WorkTree, Tree), CliError> {
     let work = work_tree(root)?;
     let tree = Tree::load(&work)?;
+    for warning in &tree.warnings {
+        eprintln!("warning: {warning}");
+    }
     Ok((work, tree))
 }
 

@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One change to one file of a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +57,82 @@ pub fn join_relative(root: &Path, rel: &str) -> std::path::PathBuf {
         .fold(root.to_path_buf(), |p, seg| p.join(seg))
 }
 
+/// The path of the relative tree path `rel` under `root`, for writing or
+/// deleting: refused (nothing is touched) when `rel` is absolute, holds `..`,
+/// `.` or an empty segment, or when its folder — or the file itself, if it is
+/// a symbolic link — resolves outside the root.
+pub fn confined(root: &Path, rel: &str) -> std::io::Result<PathBuf> {
+    let refuse = |why: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "refusing to write `{rel}`: {why}; a command only writes inside the tree root {} (check the folders in upgrade.toml and replace symbolic links that leave the root)",
+                root.display()
+            ),
+        )
+    };
+    if rel.is_empty()
+        || rel.starts_with('/')
+        || rel.contains('\\')
+        || rel.as_bytes().get(1) == Some(&b':')
+    {
+        return Err(refuse("it is not a path relative to the tree root".into()));
+    }
+    if rel
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(refuse("it holds `..`, `.` or an empty segment".into()));
+    }
+    let real_root = root.canonicalize()?;
+    let path = join_relative(root, rel);
+    // The deepest part of the folder that exists (as a folder or a link) decides.
+    let mut existing = path.parent().unwrap_or(root).to_path_buf();
+    while existing.symlink_metadata().is_err() {
+        match existing.parent() {
+            Some(parent) => existing = parent.to_path_buf(),
+            None => break,
+        }
+    }
+    let real = existing.canonicalize().map_err(|e| {
+        refuse(format!(
+            "its folder {} cannot be resolved ({e})",
+            existing.display()
+        ))
+    })?;
+    if !real.starts_with(&real_root) {
+        return Err(refuse(format!(
+            "its folder {} resolves to {}, outside the root",
+            existing.display(),
+            real.display()
+        )));
+    }
+    if path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        let outside = path
+            .canonicalize()
+            .map_or(true, |target| !target.starts_with(&real_root));
+        if outside {
+            return Err(refuse("it is a symbolic link that leaves the root".into()));
+        }
+    }
+    Ok(path)
+}
+
 /// Applies file changes under `root` in crash-safe order: standalone step
 /// files, then components' `upgrade.toml` files, then release files, then the
 /// root manifest (the commit point of a release), and only then deletions; a
 /// `db/upgrades` folder left empty goes too, as git would not keep it. Each
-/// file operation passes a [`FaultPoint`].
+/// file operation passes a [`FaultPoint`]. Every path is checked with
+/// [`confined`] before the first write: a change outside the root stops the
+/// whole run with nothing written.
 pub fn apply_changes(root: &Path, changes: &[FileChange]) -> std::io::Result<()> {
+    let mut paths = std::collections::BTreeMap::new();
+    for change in changes {
+        paths.insert(change.path.as_str(), confined(root, &change.path)?);
+    }
     let rank = |path: &str| {
         if path == crate::model::manifest::MANIFEST_FILE {
             3
@@ -81,12 +151,12 @@ pub fn apply_changes(root: &Path, changes: &[FileChange]) -> std::io::Result<()>
         .collect();
     writes.sort_by(|(a, _), (b, _)| (rank(&a.path), &a.path).cmp(&(rank(&b.path), &b.path)));
     for (change, after) in writes {
-        write_atomic(&join_relative(root, &change.path), after.as_bytes())?;
+        write_atomic(&paths[change.path.as_str()], after.as_bytes())?;
         fault.completed_one();
     }
     for change in changes.iter().filter(|c| c.after.is_none()) {
-        let path = join_relative(root, &change.path);
-        remove_durable(&path)?;
+        let path = &paths[change.path.as_str()];
+        remove_durable(path)?;
         if let Some(dir) = path.parent().filter(|d| d.ends_with("db/upgrades")) {
             // Fails, as it should, while the folder holds other files.
             let _ = fs::remove_dir(dir);
@@ -178,5 +248,62 @@ impl FaultPoint {
             );
             std::process::exit(86);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(path: &str) -> FileChange {
+        FileChange {
+            path: path.into(),
+            before: None,
+            after: Some("x\n".into()),
+        }
+    }
+
+    #[test]
+    fn writes_never_leave_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("lib")).expect("mkdir");
+        fs::create_dir_all(dir.path().join("outside")).expect("mkdir");
+        std::os::unix::fs::symlink(dir.path().join("outside"), root.join("mod")).expect("link");
+        std::os::unix::fs::symlink(dir.path().join("outside/f.sql"), root.join("lib/f.sql"))
+            .expect("link");
+        for rel in [
+            "../escaped/db/upgrades/x.sql",
+            "lib/../../escaped.sql",
+            "/tmp/x.sql",
+            "lib//x.sql",
+            "./lib/x.sql",
+            "mod/forum/db/upgrades/x.sql",
+            "lib/f.sql",
+        ] {
+            let err = confined(&root, rel).expect_err(rel);
+            assert!(
+                err.to_string()
+                    .contains(&format!("refusing to write `{rel}`")),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            confined(&root, "lib/new/db/upgrades/x.sql").expect("inside"),
+            root.join("lib/new/db/upgrades/x.sql")
+        );
+        // One escaping change stops the whole run before the first write.
+        let changes = [
+            change("lib/db/upgrades/a.sql"),
+            change("mod/forum/db/upgrades/b.sql"),
+        ];
+        assert!(apply_changes(&root, &changes).is_err());
+        assert!(!root.join("lib/db").exists());
+        assert_eq!(
+            fs::read_dir(dir.path().join("outside"))
+                .expect("ls")
+                .count(),
+            0
+        );
     }
 }

@@ -27,7 +27,7 @@ use crate::files::source::{MemoryTree, TreeSource, WorkTree};
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Origin, Step, StepKey};
-use crate::model::tree_error::TreeError;
+use crate::model::tree_error::TreeErrors;
 use crate::trees::git_tree::{GitTreeError, Revision, TreeRepository};
 use crate::trees::tree::Tree;
 
@@ -90,7 +90,7 @@ pub enum RebaseError {
         /// The revision (or the work tree).
         revision: String,
         /// Why.
-        error: Box<TreeError>,
+        error: Box<TreeErrors>,
     },
     /// Steps conflict.
     #[error("rebase onto {onto} stopped with {} conflict(s), nothing written:\n  - {}", .conflicts.len(), .conflicts.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
@@ -194,14 +194,14 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
     let base = repo.merge_base(&head, &target)?;
     let load = |rev: &Revision| -> Result<(Tree, BTreeMap<String, Vec<u8>>), RebaseError> {
         let source = repo.tree_at(rev)?;
-        let tree_error = |error: TreeError| RebaseError::Tree {
+        let tree_error = |error: TreeErrors| RebaseError::Tree {
             revision: rev.label.clone(),
             error: Box::new(error),
         };
         let tree = Tree::load(&source).map_err(tree_error)?;
         let mut files = BTreeMap::new();
-        for path in source.files().map_err(tree_error)? {
-            let bytes = source.read(&path).map_err(tree_error)?;
+        for path in source.files().map_err(|e| tree_error(e.into()))? {
+            let bytes = source.read(&path).map_err(|e| tree_error(e.into()))?;
             files.insert(path, bytes);
         }
         Ok((tree, files))
@@ -362,7 +362,7 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
     let mut changes = Vec::new();
     let current = work.files().map_err(|error| RebaseError::Tree {
         revision: "the work tree".into(),
-        error: Box::new(error),
+        error: Box::new(error.into()),
     })?;
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     for (path, bytes) in &result {
@@ -370,7 +370,7 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
             Some(text(&work.read(path).map_err(|error| {
                 RebaseError::Tree {
                     revision: "the work tree".into(),
-                    error: Box::new(error),
+                    error: Box::new(error.into()),
                 }
             })?))
         } else {

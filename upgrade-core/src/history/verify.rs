@@ -30,7 +30,7 @@ use std::fmt::Write as _;
 use crate::consolidation::check;
 use crate::files::source::WorkTree;
 use crate::model::step::{Step, StepKey};
-use crate::model::tree_error::TreeError;
+use crate::model::tree_error::TreeErrors;
 use crate::planning::plan;
 use crate::trees::git_tree::{GitTreeError, Revision, TreeRepository};
 use crate::trees::tree::Tree;
@@ -74,7 +74,7 @@ pub enum VerifyError {
         /// The revision.
         revision: String,
         /// Why.
-        error: Box<TreeError>,
+        error: Box<TreeErrors>,
     },
 }
 

@@ -1,12 +1,14 @@
 //! `Manifest`: the root `upgrade.toml` — project, version, revision, the
 //! release history and where components live.
 
-use toml_edit::Item;
+mod parse;
 
+use serde_spanned::Spanned;
+
+use self::parse::{Errors, Raw, RawRevision, RawVersion, components, releases};
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
-use crate::model::toml_doc::TomlFile;
-use crate::model::tree_error::TreeError;
+use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
 use crate::model::version::Version;
 
 /// The file name of the root manifest (and of each component's major-release file).
@@ -77,191 +79,136 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Parses the root manifest; `path` names it in errors.
+    /// Parses the root manifest; `path` names it in errors. The first problem
+    /// is the error; [`Manifest::parse_all`] returns every one.
     pub fn parse(path: &str, text: &str) -> Result<Self, TreeError> {
-        let file = TomlFile::parse(path, text)?;
-        let root = file.doc.as_table();
-        let project = root
-            .get("project")
-            .and_then(Item::as_table)
-            .ok_or_else(|| file.field_error(None, "no [project] table".into()))?;
-        let name = file.string(project, "name", "[project]")?;
-        let version_item = project.get("version");
-        let version_text =
-            match version_item {
-                Some(item) if item.as_str().is_some() => item.as_str().unwrap_or_default(),
-                Some(item) => return Err(file.field_error(
-                    Some(item),
-                    "`version` must be a quoted string such as \"2008030100.02\", never a float"
-                        .into(),
-                )),
-                None => return Err(file.field_error(None, "[project] has no `version`".into())),
-            };
-        let version = Version::parse(version_text)
-            .map_err(|e| file.field_error(version_item, e.to_string()))?;
-        let revision_item = project.get("revision");
-        let revision = match revision_item.and_then(Item::as_integer) {
-            Some(r) => r,
-            None => {
-                return Err(file.field_error(
-                    revision_item,
-                    "[project] needs an integer `revision`".into(),
-                ));
-            }
-        };
-        let upgrade_from = match file.opt_string(project, "upgrade_from", "[project]")? {
-            Some(s) => Some(
-                ReleaseName::parse(&s)
-                    .map_err(|e| file.field_error(project.get("upgrade_from"), e.to_string()))?,
-            ),
-            None => None,
-        };
-        let strategy = match file
-            .opt_string(project, "strategy", "[project]")?
-            .as_deref()
-        {
-            None | Some("global") => Strategy::Global,
-            Some("staged") => Strategy::Staged,
-            Some(other) => {
-                return Err(file.field_error(
-                    project.get("strategy"),
-                    format!("unknown strategy `{other}`: write \"global\" or \"staged\""),
-                ));
-            }
-        };
+        Self::parse_all(path, text).map_err(|mut errors| errors.remove(0))
+    }
 
-        let components = root
-            .get("components")
-            .and_then(Item::as_table)
-            .ok_or_else(|| file.field_error(None, "no [components] table".into()))?;
-        let core_folder = clean_folder(&file.string(components, "core", "[components]")?);
-        let types_item = components.get("plugin_types");
-        let types = types_item.and_then(Item::as_array).ok_or_else(|| {
-            file.field_error(
-                types_item,
-                "[components] needs `plugin_types = [{ name = \"mod\", folder = \"mod\" }, ...]`"
-                    .into(),
-            )
+    /// Parses the root manifest and reports every problem it has (never an
+    /// empty list), each at its line.
+    pub fn parse_all(path: &str, text: &str) -> Result<Self, Vec<TreeError>> {
+        let raw: Raw = toml_edit::de::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let message = e.message().trim().to_string();
+            let kind = if toml_edit::Document::parse(text).is_err() {
+                TreeErrorKind::Toml(message)
+            } else {
+                TreeErrorKind::Field(message)
+            };
+            vec![TreeError::new(path, kind).at_line_opt(line)]
         })?;
-        let mut plugin_types: Vec<PluginType> = Vec::new();
-        for value in types.iter() {
-            let table = value.as_inline_table().ok_or_else(|| {
-                file.field_error(
-                    types_item,
-                    "each plugin type is `{ name = \"...\", folder = \"...\" }`".into(),
-                )
-            })?;
-            let get = |key: &str| {
-                table
-                    .get(key)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        file.field_error(types_item, format!("a plugin type has no string `{key}`"))
-                    })
-            };
-            let pt = PluginType {
-                name: get("name")?,
-                folder: clean_folder(&get("folder")?),
-            };
-            if ComponentName::parse(&format!("{}_x", pt.name)).is_err() || pt.name.contains('_') {
-                return Err(file.field_error(
-                    types_item,
-                    format!(
-                        "plugin type `{}` must be lowercase letters and digits",
-                        pt.name
-                    ),
-                ));
+        let mut errors = Errors {
+            path,
+            text,
+            list: Vec::new(),
+        };
+        let project = raw.project.map(|p| (p.span(), p.into_inner()));
+        let Some((project_span, project)) = project else {
+            errors.field(None, "no [project] table");
+            return Err(errors.list);
+        };
+        let name = match project.name {
+            Some(n) => n.into_inner(),
+            None => {
+                errors.field(Some(project_span.clone()), "[project] has no `name`");
+                String::new()
             }
-            if plugin_types
-                .iter()
-                .any(|t| t.name == pt.name || t.folder == pt.folder)
-            {
-                return Err(file.field_error(
-                    types_item,
-                    format!(
-                        "plugin type `{}` or its folder `{}` is listed twice",
-                        pt.name, pt.folder
-                    ),
-                ));
-            }
-            plugin_types.push(pt);
-        }
-
-        let mut releases: Vec<ReleaseEntry> = Vec::new();
-        if let Some(item) = root.get("release") {
-            let array = item.as_array_of_tables().ok_or_else(|| {
-                file.field_error(
-                    Some(item),
-                    "the history is a list of [[release]] tables".into(),
-                )
-            })?;
-            for table in array.iter() {
-                let name_text = file.string(table, "name", "[[release]]")?;
-                let name = ReleaseName::parse(&name_text)
-                    .map_err(|e| file.entry_error(table, e.to_string()))?;
-                let v = file.string(table, "version", "[[release]]")?;
-                let version =
-                    Version::parse(&v).map_err(|e| file.entry_error(table, e.to_string()))?;
-                if releases.iter().any(|r| r.name == name) {
-                    return Err(
-                        file.entry_error(table, format!("release {name} is in the history twice"))
-                    );
-                }
-                if let Some(prev) = releases.last() {
-                    if version <= prev.version {
-                        return Err(file.entry_error(
-                            table,
-                            format!(
-                                "release {name} ({version}) is not newer than {} ({})",
-                                prev.name, prev.version
-                            ),
-                        ));
+        };
+        let version = match project.version {
+            Some(v) => {
+                let span = v.span();
+                match v.into_inner() {
+                    RawVersion::Text(t) => Version::parse(&t)
+                        .map_err(|e| errors.field(Some(span), e.to_string()))
+                        .ok(),
+                    RawVersion::Other(_) => {
+                        errors.field(
+                            Some(span),
+                            "`version` must be a quoted string such as \"2008030100.02\", never a float",
+                        );
+                        None
                     }
                 }
-                releases.push(ReleaseEntry { name, version });
             }
-        }
+            None => {
+                errors.field(Some(project_span.clone()), "[project] has no `version`");
+                None
+            }
+        };
+        let revision = match project.revision {
+            Some(r) => match r.get_ref() {
+                RawRevision::Integer(i) => Some(*i),
+                RawRevision::Other(_) => {
+                    errors.field(Some(r.span()), "[project] needs an integer `revision`");
+                    None
+                }
+            },
+            None => {
+                errors.field(Some(project_span), "[project] needs an integer `revision`");
+                None
+            }
+        };
+        let upgrade_from_span = project.upgrade_from.as_ref().map(Spanned::span);
+        let upgrade_from = project.upgrade_from.and_then(|u| {
+            ReleaseName::parse(u.get_ref())
+                .map_err(|e| errors.field(Some(u.span()), e.to_string()))
+                .ok()
+        });
+        let strategy = match &project.strategy {
+            None => Strategy::Global,
+            Some(s) => match s.get_ref().as_str() {
+                "global" => Strategy::Global,
+                "staged" => Strategy::Staged,
+                other => {
+                    errors.field(
+                        Some(s.span()),
+                        format!("unknown strategy `{other}`: write \"global\" or \"staged\""),
+                    );
+                    Strategy::Global
+                }
+            },
+        };
+
+        let (core_folder, plugin_types) = components(raw.components, &mut errors);
+        let releases = releases(raw.release, &mut errors);
         if let Some(from) = &upgrade_from {
             if !releases.iter().any(|r| &r.name == from) {
-                return Err(file.field_error(
-                    project.get("upgrade_from"),
+                errors.field(
+                    upgrade_from_span,
                     format!("upgrade_from names {from}, which is not in the release history"),
-                ));
+                );
             }
         }
-
         let mut retired = Vec::new();
-        if let Some(item) = root.get("retired") {
-            let array = item.as_array_of_tables().ok_or_else(|| {
-                file.field_error(Some(item), "retired steps are [[retired]] tables".into())
-            })?;
-            for table in array.iter() {
-                let c = file.string(table, "component", "[[retired]]")?;
-                let component =
-                    ComponentName::parse(&c).map_err(|e| file.entry_error(table, e.to_string()))?;
-                retired.push(RetiredStep {
+        for entry in raw.retired {
+            let span = entry.span();
+            let entry = entry.into_inner();
+            match ComponentName::parse(&entry.component) {
+                Ok(component) => retired.push(RetiredStep {
                     component,
-                    name: file.string(table, "step", "[[retired]]")?,
-                    reason: file
-                        .opt_string(table, "reason", "[[retired]]")?
-                        .unwrap_or_default(),
-                });
+                    name: entry.step,
+                    reason: entry.reason,
+                }),
+                Err(e) => errors.at(Some(span), TreeErrorKind::Entry(e.to_string())),
             }
         }
 
-        Ok(Manifest {
-            name,
-            version,
-            revision,
-            upgrade_from,
-            strategy,
-            core_folder,
-            plugin_types,
-            releases,
-            retired,
-            text: text.to_string(),
-        })
+        match (version, revision) {
+            (Some(version), Some(revision)) if errors.list.is_empty() => Ok(Manifest {
+                name,
+                version,
+                revision,
+                upgrade_from,
+                strategy,
+                core_folder,
+                plugin_types,
+                releases,
+                retired,
+                text: text.to_string(),
+            }),
+            _ => Err(errors.list),
+        }
     }
 
     /// The component whose folder is `folder` (relative, `/`-separated), if any.
@@ -334,10 +281,6 @@ impl Manifest {
     }
 }
 
-fn clean_folder(folder: &str) -> String {
-    folder.trim_matches('/').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,5 +340,123 @@ version = "2007101500.00"
         let text = TEXT.replace("revision = 7", "revision = = 7");
         let err = Manifest::parse("upgrade.toml", &text).expect_err("broken accepted");
         assert_eq!(err.line, Some(5));
+    }
+
+    fn folders(text: &str) -> (String, Vec<(String, String)>) {
+        let m = Manifest::parse("upgrade.toml", text).expect("valid manifest");
+        let types = m
+            .plugin_types
+            .iter()
+            .map(|t| (t.name.clone(), t.folder.clone()))
+            .collect();
+        (m.core_folder, types)
+    }
+
+    const HEAD: &str = "[project]\nname = \"t\"\nversion = \"2008030100.00\"\nrevision = 1\n";
+
+    #[test]
+    fn every_toml_spelling_of_the_same_data_is_accepted() {
+        let inline = format!(
+            "{HEAD}[components]\ncore = \"lib\"\nplugin_types = [{{ name = \"mod\", folder = \"mod\" }}, {{ name = \"block\", folder = \"blocks\" }}]\n"
+        );
+        let array_of_tables = format!(
+            "{HEAD}[components]\ncore = \"lib\"\n\n[[components.plugin_types]]\nname = \"mod\"\nfolder = \"mod\"\n\n[[components.plugin_types]]\nname = \"block\"\nfolder = \"blocks\"\n"
+        );
+        let dotted = "project.name = \"t\"\nproject.version = \"2008030100.00\"\nproject.revision = 1\ncomponents.core = \"lib\"\ncomponents.plugin_types = [\n  { name = \"mod\", folder = \"mod\" },\n  { name = \"block\", folder = \"blocks\" },\n]\n".to_string();
+        let inline_tables = format!(
+            "project = {{ name = \"t\", version = \"2008030100.00\", revision = 1 }}\ncomponents = {{ core = \"lib\", plugin_types = [{{ name = \"mod\", folder = \"mod\" }}, {{ name = \"block\", folder = \"blocks\" }}] }}\nrelease = [{{ name = \"R1\", version = \"2007000000.00\" }}]\n"
+        );
+        let want = folders(&inline);
+        assert_eq!(want.1.len(), 2);
+        for text in [array_of_tables, dotted, inline_tables.clone()] {
+            assert_eq!(folders(&text), want, "{text}");
+        }
+        let m = Manifest::parse("upgrade.toml", &inline_tables).expect("valid");
+        assert_eq!(m.releases.len(), 1);
+        assert_eq!(
+            m.text, inline_tables,
+            "the text is kept for byte-preserving edits"
+        );
+    }
+
+    fn refused(components: &str) -> TreeError {
+        let text = format!("{HEAD}\n[components]\n{components}");
+        Manifest::parse("upgrade.toml", &text).expect_err("accepted")
+    }
+
+    #[test]
+    fn folders_leaving_the_root_are_refused_naming_the_field_and_line() {
+        for (folder, shown) in [
+            ("../escaped", "../escaped"),
+            ("/tmp/mod", "/tmp/mod"),
+            ("mod/../..", "mod/../.."),
+        ] {
+            let err = refused(&format!(
+                "core = \"lib\"\nplugin_types = [\n  {{ name = \"mod\", folder = \"{folder}\" }},\n]\n"
+            ));
+            assert_eq!(err.path, "upgrade.toml");
+            assert_eq!(err.line, Some(9), "{err}");
+            assert!(matches!(err.kind, TreeErrorKind::OutsideRoot(_)), "{err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("`folder` of plugin type `mod`") && text.contains(shown),
+                "{text}"
+            );
+        }
+        let err = refused("core = \"../lib\"\nplugin_types = []\n");
+        assert!(err.to_string().contains("`core` in [components]"), "{err}");
+        assert_eq!(err.line, Some(7));
+    }
+
+    #[test]
+    fn folders_owned_twice_are_refused() {
+        let cases = [
+            (
+                "core = \"mod\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n",
+                "core folder `mod`",
+            ),
+            (
+                "core = \"mod/core\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n",
+                "core folder `mod/core`",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"\" }]\n",
+                "tree root as its folder",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"releases\" }]\n",
+                "releases/",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"module\", folder = \"mod/\" }]\n",
+                "share the folder `mod`",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"mod\", folder = \"m\" }]\n",
+                "listed twice",
+            ),
+            (
+                "core = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\", fodler = \"x\" }]\n",
+                "unknown field",
+            ),
+            ("core = \"lib\"\nplugin_type = []\n", "unknown field"),
+        ];
+        for (components, want) in cases {
+            let err = refused(components);
+            assert!(err.to_string().contains(want), "{components}: {err}");
+            assert!(err.line.is_some(), "{components}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_problem_of_the_manifest_is_reported() {
+        let text = "[project]\nname = \"t\"\nversion = 2008030100.0\nrevision = \"x\"\n\n[components]\ncore = \"../lib\"\nplugin_types = [{ name = \"mod\", folder = \"/mod\" }]\n";
+        let errors = Manifest::parse_all("upgrade.toml", text).expect_err("accepted");
+        let lines: Vec<Option<usize>> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(
+            lines,
+            vec![Some(3), Some(4), Some(7), Some(8)],
+            "{errors:?}"
+        );
     }
 }

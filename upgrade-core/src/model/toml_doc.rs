@@ -60,6 +60,7 @@ impl<'a> TomlFile<'a> {
     }
 
     /// An optional string field.
+    #[allow(dead_code)]
     pub fn opt_string(
         &self,
         table: &Table,

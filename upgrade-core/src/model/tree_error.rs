@@ -84,6 +84,16 @@ pub enum TreeErrorKind {
     /// An entry of a release file or a component's upgrade.toml is invalid.
     #[error("{0}")]
     Entry(String),
+    /// A path of the tree leads outside the tree root (a symbolic link, or a
+    /// manifest folder with `..` or an absolute path).
+    #[error("leads outside the tree root: {0}")]
+    OutsideRoot(String),
+    /// A file or folder that looks like part of the step tree but would not be read.
+    #[error("would never be read: {0}")]
+    Unseen(String),
+    /// A symbolic link where a step tree file or folder must be a plain one.
+    #[error("is a symbolic link: {0}")]
+    Symlink(String),
 }
 
 impl TreeError {
@@ -134,6 +144,15 @@ impl TreeError {
             TreeErrorKind::Entry(_) => {
                 "restore the entry from version control: released entries are never edited".into()
             }
+            TreeErrorKind::OutsideRoot(_) => {
+                "keep every step file and component folder inside the tree root: copy the file in instead of linking it, and write manifest folders relative to the root without `..`".into()
+            }
+            TreeErrorKind::Unseen(_) => {
+                "move step files directly into <component folder>/db/upgrades with a step file name, or move the file out of db/ (see docs/format.md, \"What is read\")".into()
+            }
+            TreeErrorKind::Symlink(_) => {
+                "replace the link with the file itself (`cp --remove-destination TARGET LINK`) and commit that".into()
+            }
         }
     }
 }
@@ -156,4 +175,101 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
         + 1
+}
+
+/// Every problem of a tree at once: what [`crate::Tree::load`] returns when
+/// the tree does not load. Sorted by file, then line, then message, without
+/// duplicates; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeErrors(Vec<TreeError>);
+
+impl TreeErrors {
+    /// The errors, sorted and deduplicated. `errors` must not be empty.
+    pub fn new(mut errors: Vec<TreeError>) -> Self {
+        errors.sort_by_cached_key(|e| (e.path.clone(), e.line, e.kind.to_string()));
+        errors.dedup();
+        TreeErrors(errors)
+    }
+
+    /// The errors, in order.
+    pub fn errors(&self) -> &[TreeError] {
+        &self.0
+    }
+
+    /// The first error in order.
+    pub fn first(&self) -> Option<&TreeError> {
+        self.0.first()
+    }
+
+    /// How many problems.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Never true for errors [`crate::Tree::load`] returns.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// What to do: the hint of each distinct kind of problem.
+    pub fn hint(&self) -> String {
+        let mut hints: Vec<String> = Vec::new();
+        for e in &self.0 {
+            let h = e.hint();
+            if !hints.contains(&h) {
+                hints.push(h);
+            }
+        }
+        hints.join("; ")
+    }
+}
+
+impl From<TreeError> for TreeErrors {
+    fn from(e: TreeError) -> Self {
+        TreeErrors(vec![e])
+    }
+}
+
+impl fmt::Display for TreeErrors {
+    /// One error per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TreeErrors {}
+
+impl serde::Serialize for TreeError {
+    /// `{ "file", "line", "message", "hint" }`, as `check --json` prints it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("TreeError", 4)?;
+        st.serialize_field("file", &self.path)?;
+        st.serialize_field("line", &self.line)?;
+        st.serialize_field("message", &self.kind.to_string())?;
+        st.serialize_field("hint", &self.hint())?;
+        st.end()
+    }
+}
+
+/// A file of the tree that is ignored on purpose (an editor leftover such as
+/// `x.sql~`): loading goes on, and commands print the warning.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct TreeWarning {
+    /// The file, relative to the tree root, `/`-separated.
+    pub path: String,
+    /// Why it is ignored.
+    pub message: String,
+}
+
+impl fmt::Display for TreeWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
-use crate::files::source::{TreeSource, is_tree_file};
+use crate::files::source::{PathClass, Scan, TreeSource, classify, is_upgrades_dir};
 use crate::model::manifest::MANIFEST_FILE;
 use crate::model::release_name::ReleaseName;
 use crate::model::tree_error::{TreeError, TreeErrorKind};
@@ -367,6 +367,9 @@ pub struct ManifestAt {
     pub message: String,
 }
 
+/// The git file mode of a symbolic link.
+const SYMLINK_MODE: i32 = 0o120000;
+
 /// A step tree at one revision, read from git objects.
 pub struct GitTree<'repo> {
     repo: &'repo Repository,
@@ -396,23 +399,33 @@ impl TreeSource for GitTree<'_> {
         format!("{}:", self.revision.label)
     }
 
-    fn files(&self) -> Result<Vec<String>, TreeError> {
+    fn scan(&self) -> Result<Scan, TreeError> {
         let Some(tree) = &self.tree else {
-            return Ok(Vec::new());
+            return Ok(Scan::default());
         };
-        let mut out = Vec::new();
+        let mut blobs: Vec<String> = Vec::new();
+        let mut links: Vec<String> = Vec::new();
+        let mut bad_names: Vec<String> = Vec::new();
         let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             let Some(name) = entry.name() else {
+                bad_names.push(format!(
+                    "{dir}{}",
+                    String::from_utf8_lossy(entry.name_bytes())
+                ));
                 return TreeWalkResult::Skip;
             };
-            // The same files a work tree lists: no hidden entries, no root `target`.
-            if name.starts_with('.') || (dir.is_empty() && name == "target") {
+            // The same files a work tree lists: no hidden entries outside
+            // db/upgrades, no root `target`.
+            let in_upgrades = is_upgrades_dir(dir.trim_end_matches('/'));
+            if (name.starts_with('.') && !in_upgrades) || (dir.is_empty() && name == "target") {
                 return TreeWalkResult::Skip;
             }
             if entry.kind() == Some(ObjectType::Blob) {
                 let path = format!("{dir}{name}");
-                if is_tree_file(&path) {
-                    out.push(path);
+                if entry.filemode() == SYMLINK_MODE {
+                    links.push(path);
+                } else {
+                    blobs.push(path);
                 }
             }
             TreeWalkResult::Ok
@@ -423,8 +436,32 @@ impl TreeSource for GitTree<'_> {
                 TreeErrorKind::Io(format!("cannot list the tree: {}", e.message())),
             )
         })?;
-        out.sort();
-        Ok(out)
+        let mut scan = Scan::of_paths(blobs.iter().map(String::as_str));
+        for path in bad_names {
+            let (dir, _) = path.rsplit_once('/').unwrap_or(("", ""));
+            if is_upgrades_dir(dir) || path.ends_with(".sql") || path.ends_with(".toml") {
+                scan.errors.push(TreeError::new(
+                    path,
+                    TreeErrorKind::Unseen(
+                        "its name is not valid UTF-8, so it cannot be named in the ledger: rename it".into(),
+                    ),
+                ));
+            }
+        }
+        for path in links {
+            // Git keeps a link as its target's name: never followed, so a
+            // link where a file or folder of the tree must be is an error.
+            let error = TreeError::new(
+                path.as_str(),
+                TreeErrorKind::Symlink(format!("git holds `{path}` as a link, not as a file")),
+            );
+            if classify(&path) == PathClass::Other {
+                scan.unfollowed.push(error);
+            } else {
+                scan.errors.push(error);
+            }
+        }
+        Ok(scan.finish())
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
@@ -436,101 +473,16 @@ impl TreeSource for GitTree<'_> {
         };
         let tree = self.tree.as_ref().ok_or_else(missing)?;
         let entry = tree.get_path(Path::new(path)).map_err(|_| missing())?;
+        if entry.filemode() == SYMLINK_MODE {
+            return Err(TreeError::new(
+                path,
+                TreeErrorKind::Symlink(format!("git holds `{path}` as a link, not as a file")),
+            ));
+        }
         let blob = self.repo.find_blob(entry.id()).map_err(|_| missing())?;
         Ok(blob.content().to_vec())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::files::source::WorkTree;
-    use crate::trees::tree::Tree;
-
-    const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"2008010100.00\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n";
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    }
-
-    fn commit_all(repo: &Repository, message: &str) -> Oid {
-        let mut index = repo.index().expect("index");
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .expect("add");
-        index.update_all(["*"], None).expect("update");
-        index.write().expect("write index");
-        let tree = repo
-            .find_tree(index.write_tree().expect("tree"))
-            .expect("find tree");
-        let sig = git2::Signature::new("t", "t@example.org", &git2::Time::new(1_200_000_000, 0))
-            .expect("sig");
-        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-            .expect("commit")
-    }
-
-    #[test]
-    fn reads_a_subfolder_tree_at_old_revisions_without_touching_the_work_tree() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let repo = Repository::init(dir.path()).expect("init");
-        let site = dir.path().join("site");
-        write(&site, "upgrade.toml", MANIFEST);
-        write(
-            &site,
-            "lib/db/upgrades/2008010100-a.sql",
-            "CREATE TABLE a (id INT);\n",
-        );
-        write(&site, "lib/README.txt", "not a tree file\n");
-        write(
-            dir.path(),
-            "other/db/upgrades/2008010100-x.sql",
-            "outside the tree\n",
-        );
-        let first = commit_all(&repo, "first");
-        write(
-            &site,
-            "mod/forum/db/upgrades/2008010200-f.sql",
-            "CREATE TABLE f (id INT);\n",
-        );
-        commit_all(&repo, "second");
-        // An uncommitted edit is seen by the work tree only.
-        write(
-            &site,
-            "lib/db/upgrades/2008010100-a.sql",
-            "CREATE TABLE a (id BIGINT);\n",
-        );
-
-        let repository = TreeRepository::discover(&site).expect("discover");
-        assert_eq!(repository.prefix(), "site");
-        let head = repository.head().expect("head");
-        let at_head = repository.tree_at(&head).expect("tree");
-        assert_eq!(
-            at_head.files().expect("files"),
-            vec![
-                "lib/db/upgrades/2008010100-a.sql",
-                "mod/forum/db/upgrades/2008010200-f.sql",
-                "upgrade.toml"
-            ]
-        );
-        let old = repository.resolve(&first.to_string()).expect("resolve");
-        let tree_old = Tree::load(&repository.tree_at(&old).expect("tree")).expect("load");
-        assert_eq!(tree_old.steps.len(), 1);
-        let tree_head = Tree::load(&at_head).expect("load");
-        let work = Tree::load(&WorkTree::new(&site)).expect("load");
-        assert_eq!(tree_head.steps.len(), 2);
-        assert_ne!(tree_head.steps[0].checksum, work.steps[0].checksum);
-        assert_eq!(tree_head.steps[1], work.steps[1]);
-        assert!(at_head.read("lib/db/upgrades/nope.sql").is_err());
-        assert!(matches!(
-            repository.resolve("no-such-branch"),
-            Err(GitTreeError::UnknownRevision { .. })
-        ));
-        let history = repository.manifest_history(&head).expect("history");
-        assert_eq!(history.len(), 2);
-        assert_eq!(history[0].manifest_blob, history[1].manifest_blob);
-    }
-}
+mod tests;

@@ -14,7 +14,7 @@ use crate::model::step::{
 };
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
-use crate::model::tree_error::{TreeError, TreeErrorKind};
+use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -61,6 +61,8 @@ pub struct Tree {
     pub leftovers: Vec<Leftover>,
     /// The text of every standalone step file, by path.
     pub standalone_texts: BTreeMap<String, String>,
+    /// Files ignored on purpose (editor leftovers): commands print these.
+    pub warnings: Vec<TreeWarning>,
 }
 
 struct Variant {
@@ -69,83 +71,104 @@ struct Variant {
 }
 
 impl Tree {
-    /// Reads and validates a tree. The first problem, in path order, is the error.
-    pub fn load(source: &dyn TreeSource) -> Result<Tree, TreeError> {
-        let files = source.files()?;
-        if !files.iter().any(|f| f == MANIFEST_FILE) {
-            return Err(TreeError::new(MANIFEST_FILE, TreeErrorKind::NoManifest));
+    /// Reads and validates a tree. Every problem of the tree is reported at
+    /// once, sorted by file and line.
+    pub fn load(source: &dyn TreeSource) -> Result<Tree, TreeErrors> {
+        let scan = source.scan()?;
+        let mut errors: Vec<TreeError> = scan.errors;
+        if !scan.files.iter().any(|f| f == MANIFEST_FILE) {
+            errors.push(TreeError::new(MANIFEST_FILE, TreeErrorKind::NoManifest));
+            return Err(TreeErrors::new(errors));
         }
         let read = |path: &str| -> Result<String, TreeError> { utf8(path, source.read(path)?) };
-        let manifest = Manifest::parse(MANIFEST_FILE, &read(MANIFEST_FILE)?)?;
+        let manifest = read(MANIFEST_FILE)
+            .map_err(|e| vec![e])
+            .and_then(|text| Manifest::parse_all(MANIFEST_FILE, &text));
+        let manifest = match manifest {
+            Ok(m) => Some(m),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        if let Some(manifest) = &manifest {
+            errors.extend(
+                scan.unfollowed
+                    .into_iter()
+                    .filter(|e| part_of_tree(manifest, &e.path)),
+            );
+        }
 
         let mut released: Vec<Step> = Vec::new();
         let mut upgrade_files = BTreeMap::new();
         let mut release_files = BTreeMap::new();
         let mut standalone: BTreeMap<(ComponentName, StepName), Vec<Variant>> = BTreeMap::new();
 
-        for path in &files {
+        for path in &scan.files {
             if path == MANIFEST_FILE {
                 continue;
             }
             if let Some(file) = path.strip_prefix("releases/") {
-                let text = read(path)?;
-                let rules = ReleaseFile::parse(path, &text)?;
-                if file != format!("{}.toml", rules.release) {
-                    return Err(TreeError::new(
-                        path.as_str(),
-                        TreeErrorKind::Field(format!(
-                            "the file holds the rules of {}, so it must be named releases/{}.toml",
-                            rules.release, rules.release
-                        )),
-                    ));
+                match read_release_file(path, file, &read) {
+                    Ok(found) => {
+                        release_files.insert(found.rules.release.clone(), found);
+                    }
+                    Err(e) => errors.push(e),
                 }
-                release_files.insert(
-                    rules.release.clone(),
-                    FoundReleaseFile {
-                        path: path.clone(),
-                        text,
-                        rules,
-                    },
-                );
                 continue;
             }
+            let Some(manifest) = &manifest else {
+                continue;
+            };
             let (folder, rest) = split_db(path);
-            let component = manifest.component_for_folder(folder).ok_or_else(|| {
-                TreeError::new(
+            let Some(component) = manifest.component_for_folder(folder) else {
+                errors.push(TreeError::new(
                     path.as_str(),
                     TreeErrorKind::UnknownComponentFolder {
                         folder: folder.to_string(),
                     },
-                )
-            })?;
+                ));
+                continue;
+            };
             if rest == "upgrade.toml" {
-                let text = read(path)?;
-                released.extend(upgrade_file::parse(path, &text, &component)?);
-                upgrade_files.insert(
-                    component,
-                    UpgradeFile {
-                        path: path.clone(),
-                        text,
-                    },
-                );
+                let parsed = read(path).and_then(|text| {
+                    upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
+                });
+                match parsed {
+                    Ok((text, steps)) => {
+                        released.extend(steps);
+                        upgrade_files.insert(
+                            component,
+                            UpgradeFile {
+                                path: path.clone(),
+                                text,
+                            },
+                        );
+                    }
+                    Err(e) => errors.push(e),
+                }
             } else {
                 let file = rest.trim_start_matches("upgrades/");
-                let (name, database) = parse_step_file_name(file)
-                    .map_err(|kind| TreeError::new(path.as_str(), kind))?;
-                standalone
-                    .entry((component, name))
-                    .or_default()
-                    .push(Variant {
-                        path: path.clone(),
-                        database,
-                    });
+                match parse_step_file_name(file) {
+                    Ok((name, database)) => {
+                        standalone
+                            .entry((component, name))
+                            .or_default()
+                            .push(Variant {
+                                path: path.clone(),
+                                database,
+                            })
+                    }
+                    Err(kind) => errors.push(TreeError::new(path.as_str(), kind)),
+                }
             }
         }
 
         let mut steps: BTreeMap<StepKey, Step> = BTreeMap::new();
         for step in released {
             if let Some(other) = steps.get(&step.key) {
-                return Err(duplicate(&step, other.location()));
+                errors.push(duplicate(&step, other.location()));
+                continue;
             }
             steps.insert(step.key.clone(), step);
         }
@@ -157,7 +180,13 @@ impl Tree {
             Ok(text)
         };
         for ((component, name), variants) in standalone {
-            let step = standalone_step(component, name, &variants, &mut read_kept)?;
+            let step = match standalone_step(component, name, &variants, &mut read_kept) {
+                Ok(step) => step,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
             match steps.get(&step.key) {
                 Some(existing) if is_leftover(&step, existing) => {
                     let Origin::Standalone { files } = step.origin else {
@@ -168,20 +197,24 @@ impl Tree {
                         files,
                     });
                 }
-                Some(existing) => return Err(duplicate(&step, existing.location())),
+                Some(existing) => errors.push(duplicate(&step, existing.location())),
                 None => {
                     steps.insert(step.key.clone(), step);
                 }
             }
         }
-        Ok(Tree {
-            manifest,
-            steps: steps.into_values().collect(),
-            upgrade_files,
-            release_files,
-            leftovers,
-            standalone_texts,
-        })
+        match manifest {
+            Some(manifest) if errors.is_empty() => Ok(Tree {
+                manifest,
+                steps: steps.into_values().collect(),
+                upgrade_files,
+                release_files,
+                leftovers,
+                standalone_texts,
+                warnings: scan.warnings,
+            }),
+            _ => Err(TreeErrors::new(errors)),
+        }
     }
 
     /// The text of a file of the tree as it was read (manifest, upgrade,
@@ -246,6 +279,47 @@ fn is_leftover(step: &Step, released: &Step) -> bool {
         }),
         _ => step.checksum == released.checksum,
     }
+}
+
+/// A release file: parsed, and named after the release it holds.
+fn read_release_file(
+    path: &str,
+    file: &str,
+    read: &dyn Fn(&str) -> Result<String, TreeError>,
+) -> Result<FoundReleaseFile, TreeError> {
+    let text = read(path)?;
+    let rules = ReleaseFile::parse(path, &text)?;
+    if file != format!("{}.toml", rules.release) {
+        return Err(TreeError::new(
+            path,
+            TreeErrorKind::Field(format!(
+                "the file holds the rules of {}, so it must be named releases/{}.toml",
+                rules.release, rules.release
+            )),
+        ));
+    }
+    Ok(FoundReleaseFile {
+        path: path.to_string(),
+        text,
+        rules,
+    })
+}
+
+/// Does the manifest make the folder `path` part of the step tree: a
+/// component, plugin type or core folder (or a folder holding one), a `db`
+/// folder, or `releases`?
+fn part_of_tree(manifest: &Manifest, path: &str) -> bool {
+    let holds = |folder: &str| folder == path || folder.starts_with(&format!("{path}/"));
+    let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+    path == "releases"
+        || path == "db"
+        || path.ends_with("/db")
+        || path.ends_with("/db/upgrades")
+        || holds(&manifest.core_folder)
+        || manifest
+            .plugin_types
+            .iter()
+            .any(|t| holds(&t.folder) || (parent == t.folder && !t.folder.is_empty()))
 }
 
 /// Splits `<folder>/db/<rest>` (or `db/<rest>` at the root).
