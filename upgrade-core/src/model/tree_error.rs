@@ -84,6 +84,28 @@ pub enum TreeErrorKind {
     /// An entry of a release file or a component's upgrade.toml is invalid.
     #[error("{0}")]
     Entry(String),
+    /// The text of a step would run differently from how it reads in an editor
+    /// or a diff (hidden characters, a misplaced or misspelled header line...).
+    #[error("{problem}")]
+    RunsDifferently {
+        /// What is wrong, with the line.
+        problem: String,
+        /// What to do about it.
+        fix: String,
+    },
+    /// A step that runs in a transaction contains a statement that ends,
+    /// escapes or cannot run inside that transaction.
+    #[error(
+        "`{statement}`{within} in a step that runs in a transaction (the default): it ends the transaction or cannot run inside one, so the step would no longer be all-or-nothing"
+    )]
+    TransactionControl {
+        /// What the statement is, e.g. `COMMIT`.
+        statement: String,
+        /// Where in the text, when the error's line is not enough (empty for a step file).
+        within: String,
+        /// What to do about it.
+        fix: String,
+    },
 }
 
 impl TreeError {
@@ -134,6 +156,8 @@ impl TreeError {
             TreeErrorKind::Entry(_) => {
                 "restore the entry from version control: released entries are never edited".into()
             }
+            TreeErrorKind::RunsDifferently { fix, .. }
+            | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
         }
     }
 }
