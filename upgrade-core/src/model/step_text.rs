@@ -94,10 +94,10 @@ pub fn check_characters(text: &str) -> Result<(), TextProblem> {
         let line = index + 1;
         let content = raw_line.strip_suffix('\r').unwrap_or(raw_line);
         for (column, c) in content.chars().enumerate() {
-            if let Some((problem, fix)) = refused_character(c, line == 1 && column == 0) {
+            if let Some((name, why, fix)) = refused_character(c, line == 1 && column == 0) {
                 return Err(TextProblem {
                     line,
-                    problem: format!("{problem} at column {}", column + 1),
+                    problem: format!("{name} at column {}: {why}", column + 1),
                     fix: fix.to_string(),
                 });
             }
@@ -117,44 +117,46 @@ pub fn check_characters(text: &str) -> Result<(), TextProblem> {
     Ok(())
 }
 
-/// Why `c` is refused, and the fix, or `None` when it is fine.
-fn refused_character(c: char, at_start: bool) -> Option<(String, &'static str)> {
+/// What `c` is, why it is refused and the fix, or `None` when it is fine.
+fn refused_character(c: char, at_start: bool) -> Option<(String, &'static str, &'static str)> {
     const ESCAPE: &str = "remove it; if the data needs it, write it with an escape (PostgreSQL `E'\\uXXXX'`, SQLite `char(N)`)";
-    let name = match c {
+    const UNSEEN: &str = "a reviewer cannot see it in an editor or a diff";
+    let (name, why, fix) = match c {
         '\t' | '\n' => return None,
-        '\0' => {
-            return Some((
-                "a NUL byte: SQLite stops reading the step there".into(),
-                "remove it",
-            ));
-        }
-        '\r' => {
-            return Some((
-                "a lone carriage return (CR): editors and diffs show the text after it on the same line, but it runs as a new line".into(),
-                "use LF or CRLF line ends only: remove the CR or replace it with a line break",
-            ));
-        }
+        '\0' => (
+            "a NUL byte",
+            "SQLite stops reading the step there",
+            "remove it",
+        ),
+        '\r' => (
+            "a lone carriage return (CR)",
+            "editors and diffs show the text after it on the same line, but the databases read a new line (PostgreSQL ends a -- comment there)",
+            "use LF or CRLF line ends only: remove the CR or replace it with a line break",
+        ),
         '\u{feff}' if at_start => return None,
-        '\u{feff}' => "a byte order mark (U+FEFF) after the start of the file",
-        '\u{2028}' => "a line separator (U+2028)",
-        '\u{2029}' => "a paragraph separator (U+2029)",
-        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-            return Some((
-                format!(
-                    "a bidirectional control character (U+{:04X}): it reorders what editors show, so the text does not read as it runs",
-                    u32::from(c)
-                ),
-                ESCAPE,
-            ));
-        }
-        '\u{200e}' | '\u{200f}' | '\u{061c}' => "an invisible direction mark",
+        '\u{feff}' => (
+            "a byte order mark after the start of the text",
+            UNSEEN,
+            ESCAPE,
+        ),
+        '\u{2028}' | '\u{2029}' => (
+            "a Unicode line or paragraph separator",
+            "some editors show a line break there, the databases do not",
+            ESCAPE,
+        ),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => (
+            "a bidirectional control character",
+            "it reorders what editors show, so the text does not read as it runs",
+            ESCAPE,
+        ),
+        '\u{200e}' | '\u{200f}' | '\u{061c}' => ("an invisible direction mark", UNSEEN, ESCAPE),
         '\u{200b}' | '\u{2060}'..='\u{2064}' | '\u{00ad}' | '\u{180e}' => {
-            "an invisible zero-width character"
+            ("an invisible zero-width character", UNSEEN, ESCAPE)
         }
-        c if c.is_control() => "a control character",
+        c if c.is_control() => ("a control character", UNSEEN, ESCAPE),
         _ => return None,
     };
-    Some((format!("{name} (U+{:04X})", u32::from(c)), ESCAPE))
+    Some((format!("{name} (U+{:04X})", u32::from(c)), why, fix))
 }
 
 /// Checks that no line inside a string, quoted identifier or dollar quote ends

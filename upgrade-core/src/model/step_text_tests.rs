@@ -18,7 +18,11 @@ fn hidden_characters_are_refused_with_their_line() {
         ("SELECT 1;\nSELECT 2;\0DROP TABLE victim;\n", 2, "NUL"),
         ("SELECT 1;\n-- ok \u{202e}\n", 2, "bidirectional"),
         ("SELECT '\u{2066}';\n", 1, "bidirectional"),
-        ("SELECT 1;\u{2028}DROP TABLE t;\n", 1, "line separator"),
+        (
+            "SELECT 1;\u{2028}DROP TABLE t;\n",
+            1,
+            "line or paragraph separator",
+        ),
         ("SELECT 1;\n\nSELECT vic\u{200b}tim;\n", 3, "zero-width"),
         ("SELECT 1;\n\u{feff}SELECT 2;\n", 2, "byte order mark"),
         ("SELECT 1;\x0c\n", 1, "control character"),
