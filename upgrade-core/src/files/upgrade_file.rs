@@ -7,10 +7,12 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
+use crate::model::sql_text::Dialect;
 use crate::model::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey};
 use crate::model::step_name::StepName;
+use crate::model::step_text::{SqlProblem, check_sql};
 use crate::model::toml_doc::TomlFile;
-use crate::model::tree_error::{TreeError, TreeErrorKind};
+use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
 
 const KEYS: [&str; 7] = [
     "name",
@@ -106,7 +108,11 @@ fn parse_entry(
     let sql = table
         .get("sql")
         .ok_or_else(|| file.entry_error(table, format!("step {name_text} has no `sql`")))?;
+    let check = |text: &str, item: &Item, dialects: &[Dialect]| {
+        check_released_sql(file, &name_text, item, text, dialects, transaction)
+    };
     let body = if let Some(text) = sql.as_str() {
+        check(text, sql, &Dialect::ALL)?;
         Body::Any(text.to_string())
     } else if let Some(map) = sql.as_table_like() {
         let mut bodies = BTreeMap::new();
@@ -123,6 +129,9 @@ fn parse_entry(
             let text = value.as_str().ok_or_else(|| {
                 file.field_error(Some(value), format!("the {db} body must be a string"))
             })?;
+            if let Some(dialect) = Dialect::of_database(db) {
+                check(text, value, &[dialect])?;
+            }
             bodies.insert(db.to_string(), text.to_string());
         }
         Body::PerDatabase(bodies)
@@ -150,6 +159,54 @@ fn parse_entry(
             line,
         },
     })
+}
+
+/// Refuses the `sql` text of a released entry that would run differently
+/// from how it reads, or that breaks its transaction (the same rules as for
+/// a step file, without the header rules: an entry has no header). The error
+/// names the line of the upgrade.toml.
+fn check_released_sql(
+    file: &TomlFile<'_>,
+    name: &str,
+    item: &Item,
+    text: &str,
+    dialects: &[Dialect],
+    transactional: bool,
+) -> Result<(), TreeError> {
+    let Err(problem) = check_sql(text, dialects, transactional) else {
+        return Ok(());
+    };
+    let sql_line = problem.line();
+    let where_ = format!("line {sql_line} of the `sql` of step {name}");
+    let kind = match problem {
+        SqlProblem::Text(p) => TreeErrorKind::RunsDifferently {
+            problem: format!("{} ({where_})", p.problem),
+            fix: p.fix,
+        },
+        SqlProblem::TransactionControl { statement, .. } => TreeErrorKind::TransactionControl {
+            statement: statement.to_string(),
+            within: format!(" ({where_})"),
+            fix: "set `transaction = false` in this [[step]] entry (the checksum covers only the sql), so the runner runs it statement by statement, outside a transaction".into(),
+        },
+    };
+    Err(TreeError::new(file.path, kind).at_line_opt(toml_line(file, item, sql_line)))
+}
+
+/// The line of the upgrade.toml holding line `sql_line` of the string `item`:
+/// exact for multi-line strings without escapes, else the line where the
+/// string starts.
+fn toml_line(file: &TomlFile<'_>, item: &Item, sql_line: usize) -> Option<usize> {
+    let span = item.span()?;
+    let start = line_of(file.text, span.start);
+    let raw = file.text.get(span)?;
+    let literal = raw.starts_with('\'') || !raw.contains('\\');
+    let multi = raw.starts_with("'''") || raw.starts_with("\"\"\"");
+    if !literal || !multi {
+        return Some(start);
+    }
+    let after = &raw[3..];
+    let skipped = after.starts_with('\n') || after.starts_with("\r\n");
+    Some(start + sql_line - usize::from(!skipped))
 }
 
 /// The header of a newly created component upgrade.toml.
@@ -295,5 +352,52 @@ mod tests {
         assert_eq!(steps[2].body, b.body);
         assert_eq!(steps[2].release().map(ReleaseName::as_str), Some("R2"));
         assert!(out.contains("sql = '''\nCREATE TABLE"), "{out}");
+    }
+
+    fn entry(sql: &str, extra: &str) -> String {
+        format!(
+            "[[step]]\nname = \"2008010100-a\"\nrelease = \"R1\"\nphase = \"main\"\n{extra}checksum = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n{sql}\n"
+        )
+    }
+
+    #[test]
+    fn released_sql_follows_the_step_file_rules_naming_the_toml_line() {
+        let core = ComponentName::core();
+        let path = "lib/db/upgrade.toml";
+        // Transaction control, on the toml line of the statement.
+        let text = entry("sql = '''\nINSERT INTO a VALUES (1);\nCOMMIT;\n'''", "");
+        let err = parse(path, &text, &core).expect_err("COMMIT in a transactional entry");
+        assert_eq!(err.line, Some(8), "{err}");
+        assert!(
+            matches!(err.kind, TreeErrorKind::TransactionControl { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("line 2 of the `sql` of step 2008010100-a"),
+            "{err}"
+        );
+        assert!(err.hint().contains("transaction = false"), "{}", err.hint());
+        let ok = entry(
+            "sql = '''\nINSERT INTO a VALUES (1);\nCOMMIT;\n'''",
+            "transaction = false\n",
+        );
+        assert!(parse(path, &ok, &core).is_ok());
+        // Per database: only that database's reading counts.
+        let nested = entry(
+            "[step.sql]\npostgres = '''\n/* a /* b */ COMMIT; */\n'''\nsqlite = '''\nSELECT 1;\n\n/* a /* b */ COMMIT; */\n'''",
+            "",
+        );
+        let err = parse(path, &nested, &core).expect_err("SQLite runs the COMMIT");
+        assert_eq!(err.line, Some(13), "{err}");
+        // A lone CR in a basic string: the line where the string starts.
+        let text = entry("sql = \"-- note\\rDROP TABLE victim;\"", "");
+        let err = parse(path, &text, &core).expect_err("lone CR");
+        assert_eq!(err.line, Some(6), "{err}");
+        assert!(err.to_string().contains("lone carriage return"), "{err}");
+        // White space at a line end inside a literal.
+        let text = entry("sql = '''\nINSERT INTO t VALUES ('a \nb');\n'''", "");
+        let err = parse(path, &text, &core).expect_err("trailing space in literal");
+        assert_eq!(err.line, Some(7), "{err}");
     }
 }

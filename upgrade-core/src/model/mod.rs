@@ -4,8 +4,10 @@
 pub mod component;
 pub mod manifest;
 pub mod release_name;
+pub mod sql_text;
 pub mod step;
 pub mod step_name;
+pub mod step_text;
 pub(crate) mod toml_doc;
 pub mod tree_error;
 pub mod version;

@@ -94,6 +94,28 @@ pub enum TreeErrorKind {
     /// A symbolic link where a step tree file or folder must be a plain one.
     #[error("is a symbolic link: {0}")]
     Symlink(String),
+    /// The text of a step would run differently from how it reads in an editor
+    /// or a diff (hidden characters, a misplaced or misspelled header line...).
+    #[error("{problem}")]
+    RunsDifferently {
+        /// What is wrong, with the line.
+        problem: String,
+        /// What to do about it.
+        fix: String,
+    },
+    /// A step that runs in a transaction contains a statement that ends,
+    /// escapes or cannot run inside that transaction.
+    #[error(
+        "`{statement}`{within} in a step that runs in a transaction (the default): it ends the transaction or cannot run inside one, so the step would no longer be all-or-nothing"
+    )]
+    TransactionControl {
+        /// What the statement is, e.g. `COMMIT`.
+        statement: String,
+        /// Where in the text, when the error's line is not enough (empty for a step file).
+        within: String,
+        /// What to do about it.
+        fix: String,
+    },
 }
 
 impl TreeError {
@@ -153,6 +175,8 @@ impl TreeError {
             TreeErrorKind::Symlink(_) => {
                 "replace the link with the file itself (`cp --remove-destination TARGET LINK`) and commit that".into()
             }
+            TreeErrorKind::RunsDifferently { fix, .. }
+            | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
         }
     }
 }
