@@ -4,6 +4,7 @@
 mod cases;
 mod consolidation;
 mod history;
+mod mutations;
 mod runner;
 mod util;
 mod verify;
