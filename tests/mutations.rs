@@ -43,12 +43,16 @@ fn run_checked(tree: &TempTree, what: &str, args: &[&str]) -> Output {
     out
 }
 
-/// Does a failure message name a file of the tree (or the tree root)?
+/// Does a failure message name a file or folder of the tree: a step or TOML
+/// file, or an `error: PATH: ...` line?
 fn names_a_file(message: &str) -> bool {
     message.contains(".sql")
         || message.contains(".toml")
-        || message.contains("db/")
-        || message.contains("releases")
+        || message.lines().any(|line| {
+            line.strip_prefix("error: ")
+                .and_then(|rest| rest.split_once(": "))
+                .is_some_and(|(path, _)| !path.is_empty() && !path.contains(' '))
+        })
 }
 
 /// Runs the read-only commands on a mutated tree and then, when it loads, the
