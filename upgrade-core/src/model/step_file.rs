@@ -3,10 +3,10 @@
 //! (hidden characters, lost or misspelled header lines, transaction control in
 //! a transactional step) — naming the file line.
 
-use crate::model::sql_text::{Dialect, TokenKind, tokenize};
+use crate::model::sql_text::{Dialect, Token, TokenKind};
 use crate::model::step::{Phase, StepKey, normalise};
 use crate::model::step_text::{
-    SqlProblem, TextProblem, check_characters, check_sql, header_key_of,
+    SqlProblem, TextProblem, check_characters, check_tokens, header_key_of,
 };
 use crate::model::tree_error::{TreeError, TreeErrorKind};
 
@@ -36,11 +36,8 @@ pub fn parse_step_file(path: &str, text: &str) -> Result<(Header, String), TreeE
     check_characters(text).map_err(|p| at(p.line, runs_differently(p)))?;
     let (header, body, header_lines) = split_header(path, text)?;
     let dialects = dialects_of(path);
-    for &dialect in dialects {
-        misplaced_header(text, dialect, header_lines)
-            .map_err(|p| at(p.line, runs_differently(p)))?;
-    }
-    check_sql(text, dialects, header.transaction).map_err(|p| match p {
+    let misplaced = |tokens: &[Token<'_>]| misplaced_header(text, tokens, header_lines).err();
+    check_tokens(text, dialects, header.transaction, misplaced).map_err(|p| match p {
         SqlProblem::Text(p) => at(p.line, runs_differently(p)),
         SqlProblem::TransactionControl { line, statement } => at(
             line,
@@ -151,8 +148,12 @@ fn split_header(path: &str, text: &str) -> Result<(Header, String, usize), TreeE
 
 /// Refuses a comment line after the header block that looks like a header
 /// line: it would be a plain comment, and what it declares would be lost.
-fn misplaced_header(text: &str, dialect: Dialect, header_lines: usize) -> Result<(), TextProblem> {
-    for token in tokenize(text, dialect) {
+fn misplaced_header(
+    text: &str,
+    tokens: &[Token<'_>],
+    header_lines: usize,
+) -> Result<(), TextProblem> {
+    for token in tokens {
         if token.kind != TokenKind::LineComment || token.line <= header_lines {
             continue;
         }
