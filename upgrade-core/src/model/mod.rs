@@ -6,6 +6,7 @@ pub mod manifest;
 pub mod release_name;
 pub mod sql_text;
 pub mod step;
+pub mod step_file;
 pub mod step_name;
 pub mod step_text;
 pub(crate) mod toml_doc;

@@ -292,10 +292,12 @@ impl Statement<'_> {
 /// the `END` that starts a statement inside it, so `CASE ... END` does not
 /// close it.
 pub fn statements<'a>(sql: &'a str, dialect: Dialect) -> Vec<Statement<'a>> {
-    let tokens: Vec<Token<'a>> = tokenize(sql, dialect)
-        .into_iter()
-        .filter(|t| !t.is_comment())
-        .collect();
+    split_statements(sql, &tokenize(sql, dialect))
+}
+
+/// [`statements`] from the tokens [`tokenize`] gave for `sql`.
+pub fn split_statements<'a>(sql: &'a str, tokens: &[Token<'a>]) -> Vec<Statement<'a>> {
+    let tokens: Vec<Token<'a>> = tokens.iter().filter(|t| !t.is_comment()).copied().collect();
     let mut out = Vec::new();
     let mut current: Vec<Token<'a>> = Vec::new();
     let mut depth = 0usize;

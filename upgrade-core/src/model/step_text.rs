@@ -14,7 +14,9 @@
 //! Header rules (`-- key: value` lines) live with the header parser in
 //! `step.rs`; this module only says which comments look like header lines.
 
-use crate::model::sql_text::{Dialect, Statement, TokenKind, statements, tokenize};
+use crate::model::sql_text::{
+    Dialect, Statement, Token, TokenKind, split_statements, statements, tokenize,
+};
 
 /// A problem with a step's text, at a 1-based line of that text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +58,17 @@ impl SqlProblem {
 /// on the first line.
 pub fn check_sql(text: &str, dialects: &[Dialect], transactional: bool) -> Result<(), SqlProblem> {
     check_characters(text).map_err(SqlProblem::Text)?;
+    check_tokens(text, dialects, transactional, |_| None)
+}
+
+/// The checks of [`check_sql`] after [`check_characters`], plus `extra` on
+/// the tokens of each dialect; each dialect's reading is tokenized once.
+pub fn check_tokens(
+    text: &str,
+    dialects: &[Dialect],
+    transactional: bool,
+    extra: impl Fn(&[Token<'_>]) -> Option<TextProblem>,
+) -> Result<(), SqlProblem> {
     let mut found: Option<SqlProblem> = None;
     let mut keep = |p: SqlProblem| {
         if found.as_ref().is_none_or(|f| p.line() < f.line()) {
@@ -63,11 +76,15 @@ pub fn check_sql(text: &str, dialects: &[Dialect], transactional: bool) -> Resul
         }
     };
     for &dialect in dialects {
-        if let Err(p) = check_quoted_line_ends(text, dialect) {
+        let tokens = tokenize(text, dialect);
+        if let Some(p) = extra(&tokens) {
+            keep(SqlProblem::Text(p));
+        }
+        if let Err(p) = quoted_line_ends(&tokens) {
             keep(SqlProblem::Text(p));
         }
         if transactional {
-            if let Some((line, statement)) = transaction_control(text, dialect) {
+            if let Some((line, statement)) = control_in(&split_statements(text, &tokens)) {
                 keep(SqlProblem::TransactionControl { line, statement });
             }
         }
@@ -93,6 +110,10 @@ pub fn check_characters(text: &str) -> Result<(), TextProblem> {
     for (index, raw_line) in text.split('\n').enumerate() {
         let line = index + 1;
         let content = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        let plain = |b: u8| (0x20..0x7f).contains(&b) || b == b'\t';
+        if content.bytes().all(plain) {
+            continue;
+        }
         for (column, c) in content.chars().enumerate() {
             if let Some((name, why, fix)) = refused_character(c, line == 1 && column == 0) {
                 return Err(TextProblem {
@@ -163,7 +184,11 @@ fn refused_character(c: char, at_start: bool) -> Option<(String, &'static str, &
 /// in white space: normalisation removes white space at line ends, which
 /// there would change the data.
 pub fn check_quoted_line_ends(text: &str, dialect: Dialect) -> Result<(), TextProblem> {
-    for token in tokenize(text, dialect).iter().filter(|t| t.is_quoted()) {
+    quoted_line_ends(&tokenize(text, dialect))
+}
+
+fn quoted_line_ends(tokens: &[Token<'_>]) -> Result<(), TextProblem> {
+    for token in tokens.iter().filter(|t| t.is_quoted()) {
         let breaks = token.text.matches('\n').count();
         for (i, part) in token.text.split('\n').enumerate() {
             let line = token.line + i;
@@ -192,7 +217,11 @@ pub fn check_quoted_line_ends(text: &str, dialect: Dialect) -> Result<(), TextPr
 /// transaction a step runs in: its line and what it is (`COMMIT`, `CREATE
 /// INDEX CONCURRENTLY`...).
 pub fn transaction_control(text: &str, dialect: Dialect) -> Option<(usize, &'static str)> {
-    statements(text, dialect)
+    control_in(&statements(text, dialect))
+}
+
+fn control_in(statements: &[Statement<'_>]) -> Option<(usize, &'static str)> {
+    statements
         .iter()
         .find_map(|s| control_kind(s).map(|kind| (s.line, kind)))
 }
