@@ -11,18 +11,28 @@
 //! - *released entries unchanged*: an entry tagged with a release at any
 //!   revision is in the work tree with the same tag, body and header, and each
 //!   revision's release history is a prefix of the work tree's;
+//! - *published releases unchanged*: each release compared with the commit
+//!   that published it (first listed it in the manifest): same name, version
+//!   and place, no entry tagged with it added later, same release file; see
+//!   [`published`];
 //! - *C1 against history*: for each consolidation commit of HEAD's
 //!   first-parent history and its parent, see [`c1`];
 //! - with `--apply`, *C1 on SQLite*: see [`on_sqlite`].
 //!
 //! Revisions compared: those given, or by default every tag and branch named
 //! like a release of the work tree's history and the parent of the newest
-//! consolidation commit; the consolidation commits themselves always. Each
-//! tree is loaded once, so time and memory grow with steps × revisions.
+//! consolidation commit; the consolidation commits and publishing commits
+//! themselves always. Each tree is loaded once, so time and memory grow with
+//! steps × revisions.
+//!
+//! A shallow clone is refused: its history ends early, so commits that
+//! published releases look absent and a CI would check nothing; the error
+//! says to fetch the history (`git fetch --unshallow --tags`).
 
 pub mod c1;
 pub mod history;
 pub mod on_sqlite;
+pub mod published;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -76,6 +86,14 @@ pub enum VerifyError {
         /// Why.
         error: Box<TreeError>,
     },
+    /// The clone is shallow: the history that published the releases is missing.
+    #[error(
+        "the repository is a shallow clone: the commits that published the releases of the history ({releases}) may be missing, so nothing could be verified"
+    )]
+    Shallow {
+        /// The releases of the work tree's history.
+        releases: String,
+    },
 }
 
 impl VerifyError {
@@ -87,6 +105,7 @@ impl VerifyError {
                 "{}; or leave that revision out with --against",
                 error.hint()
             ),
+            VerifyError::Shallow { .. } => "fetch the whole history and the release tags first: `git fetch --unshallow --tags` (in CI, clone with full depth, e.g. `fetch-depth: 0`)".into(),
         }
     }
 }
@@ -208,8 +227,24 @@ pub fn verify(work: &WorkTree, options: &VerifyOptions) -> Result<Verification, 
         error: Box::new(error),
     })?;
     let repo = TreeRepository::discover(work.root())?;
+    if repo.is_shallow() {
+        let names: Vec<&str> = head_tree
+            .manifest
+            .releases
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        return Err(VerifyError::Shallow {
+            releases: if names.is_empty() {
+                "none yet".into()
+            } else {
+                names.join(", ")
+            },
+        });
+    }
     let head = repo.head()?;
     let consolidations = history::consolidation_commits(&repo, &head)?;
+    let (publications, head_releases) = history::publications(&repo, &head)?;
 
     let mut revisions: Vec<Revision> = Vec::new();
     if options.against.is_empty() {
@@ -251,6 +286,9 @@ pub fn verify(work: &WorkTree, options: &VerifyOptions) -> Result<Verification, 
     for c in &consolidations {
         load(&c.parent)?;
     }
+    for p in &publications {
+        load(&p.commit)?;
+    }
     let others: Vec<(&Revision, &Tree)> = compared
         .iter()
         .filter_map(|r| trees.get(&r.commit).map(|t| (r, t)))
@@ -258,6 +296,21 @@ pub fn verify(work: &WorkTree, options: &VerifyOptions) -> Result<Verification, 
 
     let mut checks = vec![check_head(&head_tree)];
     checks.extend(compare_steps(&head_tree, &others));
+    let head_releases: std::collections::BTreeSet<_> = head_releases.into_iter().collect();
+    let mut publishing = published::check(&head_tree, &publications, &trees, &head_releases);
+    for entry in &head_tree.manifest.releases {
+        let found = publications.iter().any(|p| p.entry.name == entry.name);
+        if head_releases.contains(&entry.name) && !found {
+            publishing.fail(
+                format!(
+                    "release {} is in HEAD's release history, but no commit of HEAD's first-parent history published it",
+                    entry.name
+                ),
+                "fetch the whole history and the release tags: `git fetch --unshallow --tags`, then re-run `consolidate verify`",
+            );
+        }
+    }
+    checks.push(publishing);
     checks.push(c1_history(&consolidations, &trees));
     if options.apply {
         checks.push(c1_on_sqlite(&consolidations, &trees));
