@@ -21,6 +21,7 @@ fn verify_passes_on_main_against_the_release_refs() {
         "pass  no step lost:",
         "pass  no conflicting twins:",
         "pass  released entries unchanged:",
+        "pass  published releases unchanged: 2 release(s) compared with the commit that published them,",
         "pass  C1 against history: 2 consolidation commit(s),",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
@@ -43,6 +44,7 @@ fn verify_passes_on_main_against_the_release_refs() {
             "no step lost",
             "no conflicting twins",
             "released entries unchanged",
+            "published releases unchanged",
             "C1 against history"
         ]
     );

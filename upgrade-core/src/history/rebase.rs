@@ -15,6 +15,17 @@
 //! itself is a conflict: nothing is written. The result must load and pass
 //! [`crate::consolidation::check::check`] before anything is written. Only tree files are
 //! touched; writes go first (atomic), deletions last.
+//!
+//! Every path written or deleted must stay inside the tree root: a relative
+//! path without `..`, `.` or empty segments, whose existing folders are not
+//! symlinks leading out of the root. A target whose manifest would place a
+//! carried step elsewhere (`folder = "../escaped"`) is refused before
+//! anything is written ([`RebaseError::OutsideRoot`]).
+//!
+//! The branch's own steps are read from HEAD's commit (or from the work tree
+//! with `--allow-dirty`), so that a re-run after an interrupted rebase, whose
+//! work tree is half rewritten, computes the same result and completes it;
+//! [`Rebase::expected`] tells the caller which uncommitted changes such a run left.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -113,6 +124,18 @@ pub enum RebaseError {
     /// The result would not pass `check`.
     #[error("the rebased tree would fail its checks, nothing written:\n  - {}", .0.join("\n  - "))]
     ResultFails(Vec<String>),
+    /// A path the rebase would write or delete leaves the tree root.
+    #[error(
+        "{path}: the rebase onto {onto} would write or delete this path outside the tree root ({why}), nothing written"
+    )]
+    OutsideRoot {
+        /// The path, relative to the tree root.
+        path: String,
+        /// Why it is outside.
+        why: String,
+        /// The target revision.
+        onto: String,
+    },
 }
 
 impl RebaseError {
@@ -130,6 +153,9 @@ impl RebaseError {
             RebaseError::ResultFails(_) => {
                 "fix the branch's steps (e.g. a `requires` naming a step the target renamed) and re-run".into()
             }
+            RebaseError::OutsideRoot { onto, .. } => format!(
+                "the manifest of {onto} places a folder outside the tree (`..`, an absolute path or a symlink): fix its [components] folders upstream, then re-run"
+            ),
         }
     }
 }
@@ -180,16 +206,28 @@ pub struct Rebase {
     pub components: Vec<CarriedComponent>,
     /// The file changes, sorted by path.
     pub changes: Vec<FileChange>,
+    /// Every tree file of the result, by path.
+    pub files: BTreeMap<String, Vec<u8>>,
 }
 
 /// Computes the rebase of the tree in `work` onto `onto`; writes nothing.
-pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
-    let ours = Tree::load(work).map_err(|error| RebaseError::Tree {
-        revision: "the work tree".into(),
-        error: Box::new(error),
-    })?;
+/// The branch's steps are read from HEAD's commit when `ours_at_head`, from
+/// the work tree otherwise; the changes turn the work tree as it is into the result.
+pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase, RebaseError> {
     let repo = TreeRepository::discover(work.root())?;
     let head = repo.head()?;
+    let ours = if ours_at_head {
+        let source = repo.tree_at(&head)?;
+        Tree::load(&source).map_err(|error| RebaseError::Tree {
+            revision: "HEAD".into(),
+            error: Box::new(error),
+        })?
+    } else {
+        Tree::load(work).map_err(|error| RebaseError::Tree {
+            revision: "the work tree".into(),
+            error: Box::new(error),
+        })?
+    };
     let target = repo.resolve(onto)?;
     let base = repo.merge_base(&head, &target)?;
     let load = |rev: &Revision| -> Result<(Tree, BTreeMap<String, Vec<u8>>), RebaseError> {
@@ -348,6 +386,15 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
         });
     }
 
+    for path in result.keys() {
+        if let Err(why) = inside_root(work.root(), path) {
+            return Err(RebaseError::OutsideRoot {
+                path: path.clone(),
+                why,
+                onto: target.label.clone(),
+            });
+        }
+    }
     let memory = MemoryTree {
         files: result.clone(),
     };
@@ -393,6 +440,15 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
         });
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
+    for change in &changes {
+        if let Err(why) = inside_root(work.root(), &change.path) {
+            return Err(RebaseError::OutsideRoot {
+                path: change.path.clone(),
+                why,
+                onto: target.label.clone(),
+            });
+        }
+    }
     Ok(Rebase {
         onto: target,
         base,
@@ -400,7 +456,36 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
         dropped,
         components,
         changes,
+        files: result,
     })
+}
+
+/// Does the tree-relative `path` stay inside `root`? A relative path of
+/// plain segments (no `..`, `.`, empty segment, `\\` or drive prefix) whose
+/// existing folders below `root` are no symlinks. `Err` says why not.
+pub fn inside_root(root: &Path, path: &str) -> Result<(), String> {
+    if path.is_empty() || path.starts_with('/') || path.contains('\\') || path.contains(':') {
+        return Err("not a relative `/`-separated path".into());
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    if segments
+        .iter()
+        .any(|s| s.is_empty() || *s == "." || *s == "..")
+    {
+        return Err("it has an empty, `.` or `..` segment".into());
+    }
+    let mut at = root.to_path_buf();
+    for segment in &segments[..segments.len() - 1] {
+        at.push(segment);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(format!("{} is a symlink", at.display()));
+            }
+            Ok(_) => {}
+            Err(_) => break, // created by the rebase: a plain folder
+        }
+    }
+    Ok(())
 }
 
 impl Rebase {
@@ -453,10 +538,30 @@ impl Rebase {
         out
     }
 
+    /// What the rebase leaves at `path` (tree-relative): `Some(Some(text))`
+    /// for a file of the result, `Some(None)` for another tree file (deleted),
+    /// `None` for a file that is no tree file (untouched).
+    pub fn expected(&self, path: &str) -> Option<Option<String>> {
+        match self.files.get(path) {
+            Some(bytes) => Some(Some(String::from_utf8_lossy(bytes).into_owned())),
+            None if crate::files::source::is_tree_file(path) => Some(None),
+            None => None,
+        }
+    }
+
     /// Applies the changes under `root`: step files, component files, release
     /// files, the manifest, then deletions. Re-running an interrupted rebase
     /// completes it (what is already written is recognised as the target's).
+    /// Refuses, before writing anything, a path that leaves `root`.
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
+        for change in &self.changes {
+            inside_root(root, &change.path).map_err(|why| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{}: outside the tree root ({why})", change.path),
+                )
+            })?;
+        }
         crate::files::fsio::apply_changes(root, &self.changes)
     }
 }
