@@ -39,14 +39,16 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         return Ok(EXIT_OK);
     }
     if !args.allow_dirty {
-        super::release::refuse_foreign_changes(&work, &|path| rebase.expected(path)).map_err(
-            |mut e| {
-                e.hint = Some(
-                    "commit or stash them first (the rebase rewrites step files), or pass --allow-dirty; what an interrupted rebase onto the same revision left is completed, not refused".into(),
-                );
-                e
-            },
-        )?;
+        let temp_files = super::release::refuse_foreign_changes(&work, &|path| {
+            rebase.expected(path)
+        })
+        .map_err(|mut e| {
+            e.hint = Some(
+                "commit or stash them first (the rebase rewrites step files), or pass --allow-dirty; what an interrupted rebase onto the same revision left is completed, not refused".into(),
+            );
+            e
+        })?;
+        super::release::remove_files(work.root(), &temp_files);
     }
     super::release::remove_temp_files(work.root(), &rebase.changes);
     rebase

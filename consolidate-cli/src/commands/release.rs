@@ -54,7 +54,9 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let consolidation = if from_head {
         let tree = head_tree(&work)?;
         let consolidation = consolidate(&tree, &release)?;
-        refuse_foreign_changes(&work, &git_repo::expected_of(&consolidation.changes))?;
+        let temp_files =
+            refuse_foreign_changes(&work, &git_repo::expected_of(&consolidation.changes))?;
+        remove_files(work.root(), &temp_files);
         consolidation
     } else {
         let tree = Tree::load(&work)?;
@@ -133,16 +135,17 @@ fn head_tree(work: &WorkTree) -> Result<Tree, CliError> {
     Ok(Tree::load(&source)?)
 }
 
-/// Refuses uncommitted changes that are not those the command makes.
+/// Refuses uncommitted changes that are not those the command makes; returns
+/// the temporary files of a killed run found among them (tree-relative).
 pub fn refuse_foreign_changes(
     work: &WorkTree,
     expected: git_repo::Expected<'_>,
-) -> Result<(), CliError> {
+) -> Result<Vec<String>, CliError> {
     let Some(dirt) = git_repo::classify_dirt(work.root(), expected)? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     if dirt.foreign.is_empty() {
-        return Ok(());
+        return Ok(dirt.temp_files);
     }
     let shown: Vec<&str> = dirt.foreign.iter().take(5).map(String::as_str).collect();
     Err(CliError::new(
@@ -154,6 +157,14 @@ pub fn refuse_foreign_changes(
         ),
         "commit or stash them first (changes left by an interrupted run of the same command are completed, not refused)",
     ))
+}
+
+/// Removes tree-relative `paths` (temporary files of a killed run); one that
+/// is already gone is no error.
+pub fn remove_files(root: &Path, paths: &[String]) {
+    for path in paths {
+        let _ = std::fs::remove_file(join_relative(root, path));
+    }
 }
 
 /// Removes temporary files of a killed run (`.consolidate-*.tmp`) from the
