@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use upgrade_core::consolidation::new_step::{NewStepRequest, new_step, today_utc};
+use upgrade_core::consolidation::paths::inside_root;
 use upgrade_core::files::fsio::{join_relative, write_atomic};
 
 use crate::cli_error::{CliError, EXIT_OK, EXIT_USAGE, io_error};
@@ -47,6 +48,12 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     };
     let exists = |folder: &str| join_relative(work.root(), folder).is_dir();
     let step = new_step(&tree, &request, &exists)?;
+    if let Err(why) = inside_root(work.root(), &step.path) {
+        return Err(CliError::new(
+            format!("{}: outside the tree root ({why})", step.path),
+            "the folder of this component in upgrade.toml leaves the tree: fix [components] there",
+        ));
+    }
     let path = work.path_of(&step.path);
     write_atomic(&path, step.text.as_bytes()).map_err(|e| io_error(&path, &e))?;
     println!("created {} ({})", step.path, step.name);

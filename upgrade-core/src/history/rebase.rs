@@ -33,6 +33,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::consolidation::check;
+use crate::consolidation::paths::inside_root;
 use crate::files::fsio::FileChange;
 use crate::files::source::{MemoryTree, TreeSource, WorkTree};
 use crate::model::component::ComponentName;
@@ -458,34 +459,6 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         changes,
         files: result,
     })
-}
-
-/// Does the tree-relative `path` stay inside `root`? A relative path of
-/// plain segments (no `..`, `.`, empty segment, `\\` or drive prefix) whose
-/// existing folders below `root` are no symlinks. `Err` says why not.
-pub fn inside_root(root: &Path, path: &str) -> Result<(), String> {
-    if path.is_empty() || path.starts_with('/') || path.contains('\\') || path.contains(':') {
-        return Err("not a relative `/`-separated path".into());
-    }
-    let segments: Vec<&str> = path.split('/').collect();
-    if segments
-        .iter()
-        .any(|s| s.is_empty() || *s == "." || *s == "..")
-    {
-        return Err("it has an empty, `.` or `..` segment".into());
-    }
-    let mut at = root.to_path_buf();
-    for segment in &segments[..segments.len() - 1] {
-        at.push(segment);
-        match std::fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(format!("{} is a symlink", at.display()));
-            }
-            Ok(_) => {}
-            Err(_) => break, // created by the rebase: a plain folder
-        }
-    }
-    Ok(())
 }
 
 impl Rebase {
