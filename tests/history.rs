@@ -660,3 +660,33 @@ fn rebase_onto_a_manifest_folder_outside_the_root_writes_and_deletes_nothing() {
     assert!(h.exists(own), "the branch's own step was deleted");
     assert_eq!(h.snapshot(), before, "the work tree changed");
 }
+
+#[test]
+fn release_commit_tag_rerun_tags_the_release_commit_once() {
+    // A run killed between its commit and its tag: the re-run makes the tag
+    // on the release commit, and no second commit.
+    let (tree, repo) = demo_repo(true);
+    let base = repo.head().expect("head").peel_to_commit().expect("c").id();
+    assert_exit(&tree.run(&RELEASE_COMMIT), 0);
+    assert!(repo.find_reference("refs/tags/MOODLE_20_STABLE").is_err());
+    let tagged = ["release", "MOODLE_20_STABLE", "--commit", "--tag"];
+    let out = tree.run(&tagged);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("tagged HEAD MOODLE_20_STABLE"),
+        "{}",
+        stderr(&out)
+    );
+    assert_committed_once(&repo, base);
+    let head = repo.head().expect("head").peel_to_commit().expect("c").id();
+    let tag = repo
+        .find_reference("refs/tags/MOODLE_20_STABLE")
+        .expect("tag")
+        .peel_to_commit()
+        .expect("commit")
+        .id();
+    assert_eq!(tag, head);
+    // Once more: the tag on HEAD is this release's, nothing to do.
+    assert_exit(&tree.run(&tagged), 0);
+    assert_committed_once(&repo, base);
+}

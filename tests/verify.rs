@@ -529,7 +529,7 @@ fn verify_fails_on_an_entry_appended_to_a_published_release() {
         "{text}"
     );
     assert!(
-        text.contains("releases/MOODLE_20_STABLE.toml: changed since commit ")
+        text.contains("releases/MOODLE_20_STABLE.toml:10: changed since commit ")
             && text.contains("covers core/2008031000-post20_setting added"),
         "{text}"
     );

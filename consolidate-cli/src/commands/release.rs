@@ -95,6 +95,11 @@ fn commit(
         .collect();
     if !target.has_uncommitted(&paths)? {
         eprintln!("nothing to commit: HEAD already holds the release");
+        if let Some(name) = tag {
+            if target.tag_head_if_released(name)? {
+                eprintln!("tagged HEAD {name}");
+            }
+        }
         return Ok(());
     }
     let id = target.commit_paths(work.root(), &paths, &consolidation.commit_message(), tag)?;

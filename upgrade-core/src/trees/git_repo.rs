@@ -194,10 +194,19 @@ pub fn prepare_commit(root: &Path, tag: Option<&str>) -> Result<CommitTarget, Gi
         })?
         .to_owned();
     if let Some(name) = tag {
-        if repo.find_reference(&format!("refs/tags/{name}")).is_ok() {
-            return Err(fail(format!(
-                "the tag {name} exists already: delete it (`git tag -d {name}`) if it is wrong, or leave out --tag"
-            )));
+        if let Ok(existing) = repo.find_reference(&format!("refs/tags/{name}")) {
+            // A re-run after the tag was made: HEAD is this release's commit
+            // and the tag is on it.
+            let head = repo.head().and_then(|h| h.peel_to_commit()).ok();
+            let tagged = existing.peel_to_commit().ok();
+            let trailer = format!("Consolidated-Release: {name}");
+            let done = matches!((head, tagged), (Some(h), Some(t)) if h.id() == t.id()
+                && h.message().unwrap_or_default().lines().any(|l| l.trim() == trailer));
+            if !done {
+                return Err(fail(format!(
+                    "the tag {name} exists already on another commit: delete it (`git tag -d {name}`) if it is wrong, or leave out --tag"
+                )));
+            }
         }
     }
     Ok(CommitTarget {
@@ -255,6 +264,38 @@ impl CommitTarget {
             )?;
         }
         Ok(id.to_string())
+    }
+
+    /// Tags HEAD `name` (annotated) when HEAD is the consolidation commit of
+    /// that release (its message has the `Consolidated-Release: NAME` trailer)
+    /// and the tag does not exist yet: finishes a run killed between its
+    /// commit and its tag. Returns whether a tag was made.
+    pub fn tag_head_if_released(&self, name: &str) -> Result<bool, GitError> {
+        if self
+            .repo
+            .find_reference(&format!("refs/tags/{name}"))
+            .is_ok()
+        {
+            return Ok(false);
+        }
+        let head = self.repo.head()?.peel_to_commit()?;
+        let trailer = format!("Consolidated-Release: {name}");
+        if !head
+            .message()
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.trim() == trailer)
+        {
+            return Ok(false);
+        }
+        self.repo.tag(
+            name,
+            head.as_object(),
+            &self.signature,
+            &format!("Release {name}"),
+            false,
+        )?;
+        Ok(true)
     }
 
     /// Does HEAD's tree differ from the index or the work tree at `paths`

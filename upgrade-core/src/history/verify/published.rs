@@ -170,12 +170,20 @@ pub(super) fn check(
         let now = work.release_files.get(&entry.name);
         let was = then.release_files.get(&entry.name);
         if let (Some(now), Some(was)) = (now, was) {
-            let changes = covers_changes(&was.rules, &now.rules);
+            let (changes, first) = covers_changes(&was.rules, &now.rules);
             if !changes.is_empty() {
+                // The line of the first added or changed cover, where there is one.
+                let line = first.and_then(|key| {
+                    let name = key.rsplit('/').next().unwrap_or(&key).to_string();
+                    now.text
+                        .lines()
+                        .position(|l| l.trim_start().starts_with(&format!("\"{name}\"")))
+                        .map(|i| i + 1)
+                });
+                let at = line.map_or_else(|| now.path.clone(), |l| format!("{}:{l}", now.path));
                 failures.push((
                     format!(
-                        "{}: changed since commit {} published {}: {}",
-                        now.path,
+                        "{at}: changed since commit {} published {}: {}",
                         p.commit,
                         entry.name,
                         changes.join("; ")
@@ -208,8 +216,9 @@ pub(super) fn check(
     out
 }
 
-/// What differs between a release file as published and as it is now.
-fn covers_changes(was: &ReleaseFile, now: &ReleaseFile) -> Vec<String> {
+/// What differs between a release file as published and as it is now, and
+/// the first cover (`component/name`) added or changed.
+fn covers_changes(was: &ReleaseFile, now: &ReleaseFile) -> (Vec<String>, Option<String>) {
     let mut out = Vec::new();
     if was.version != now.version {
         out.push(format!("version {} became {}", was.version, now.version));
@@ -249,7 +258,8 @@ fn covers_changes(was: &ReleaseFile, now: &ReleaseFile) -> Vec<String> {
     if !changed.is_empty() {
         out.push(format!("checksum of {} changed", changed.join(", ")));
     }
-    out
+    let first = added.first().or(changed.first()).map(|k| (*k).to_string());
+    (out, first)
 }
 
 #[cfg(test)]
