@@ -511,6 +511,18 @@ fn release_commit_checks_the_repository_identity_and_cleanliness_before_writing(
         stderr(&out)
     );
     assert_eq!(snapshot(tree.path()), before);
+    // A merge in progress: its half-merged files are not the release's.
+    let merge_head = repo.path().join("MERGE_HEAD");
+    std::fs::write(&merge_head, format!("{}\n", head.id())).expect("MERGE_HEAD");
+    let out = tree.run(&RELEASE_COMMIT);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("in the middle of a merge"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(tree.path()), before);
+    std::fs::remove_file(&merge_head).expect("rm MERGE_HEAD");
     // --allow-dirty would commit someone's work: not with --commit.
     let out = tree.run(&["release", "MOODLE_20_STABLE", "--commit", "--allow-dirty"]);
     assert_exit(&out, 64);

@@ -178,7 +178,14 @@ pub fn prepare_commit(root: &Path, tag: Option<&str>) -> Result<CommitTarget, Gi
     let prefix = tree_prefix(&repo, root)?;
     if repo.state() != RepositoryState::Clean {
         return Err(fail(format!(
-            "the repository is in the middle of a {:?}: finish or abort it first (`git status` says how)",
+            "the repository is in the middle of a {} (state {:?}): finish or abort it first (`git status` says how)",
+            match repo.state() {
+                RepositoryState::Merge => "merge",
+                RepositoryState::CherryPick | RepositoryState::CherryPickSequence => "cherry-pick",
+                RepositoryState::Revert | RepositoryState::RevertSequence => "revert",
+                RepositoryState::Bisect => "bisect",
+                _ => "rebase",
+            },
             repo.state()
         )));
     }
