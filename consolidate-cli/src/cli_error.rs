@@ -110,10 +110,7 @@ impl From<GitError> for CliError {
 
 impl From<NewStepError> for CliError {
     fn from(e: NewStepError) -> Self {
-        CliError::new(
-            e.to_string(),
-            "components are `core` or `<plugin type>_<plugin>`; slugs are lowercase letters, digits, `_` and `-`",
-        )
+        CliError::new(e.to_string(), e.hint())
     }
 }
 

@@ -1,10 +1,21 @@
 //! `consolidate release`: fold standalone steps into a new release.
+//!
+//! In a git work tree (unless `--allow-dirty`) the release is computed from
+//! HEAD's committed tree, and the work tree may differ from HEAD only by what
+//! that release writes: the files of an interrupted run of the same command
+//! (which a re-run completes) and its temporary files (which are removed).
+//! Any other uncommitted change is refused before anything is written. With
+//! `--commit`, the repository, identity and tag are checked first too, and
+//! exactly the changed paths are committed.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use upgrade_core::ReleaseName;
-use upgrade_core::consolidation::consolidate::consolidate;
-use upgrade_core::trees::git_repo;
+use upgrade_core::consolidation::consolidate::{Consolidation, consolidate};
+use upgrade_core::files::fsio::{FileChange, join_relative};
+use upgrade_core::trees::git_repo::{self, CommitTarget};
+use upgrade_core::trees::git_tree::TreeRepository;
+use upgrade_core::{ReleaseName, Tree, WorkTree};
 
 use crate::cli_error::{CliError, EXIT_OK, io_error};
 
@@ -17,12 +28,13 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
     /// Commit the result (one git commit listing what was folded).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "allow_dirty")]
     commit: bool,
     /// With --commit: also tag the commit with the release name.
     #[arg(long, requires = "commit")]
     tag: bool,
-    /// Run even if the git work tree has uncommitted changes.
+    /// Run even if the git work tree has uncommitted changes (they are folded
+    /// too; not with --commit).
     #[arg(long)]
     allow_dirty: bool,
 }
@@ -31,32 +43,156 @@ pub struct Args {
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let release = ReleaseName::parse(&args.release)
         .map_err(|e| CliError::new(e.to_string(), "release names look like MOODLE_20_STABLE"))?;
-    let (work, tree) = super::load(root)?;
-    if !args.allow_dirty && !args.dry_run {
-        super::refuse_dirty(&work, "commit or stash them first, or pass --allow-dirty")?;
-    }
-    let consolidation = consolidate(&tree, &release)?;
+    let work = super::work_tree(root)?;
+    let tag = args.tag.then_some(release.as_str());
+    let target = if args.commit && !args.dry_run {
+        Some(git_repo::prepare_commit(work.root(), tag)?)
+    } else {
+        None
+    };
+    let from_head = !args.dry_run && !args.allow_dirty && has_head(&work);
+    let consolidation = if from_head {
+        let tree = head_tree(&work)?;
+        let consolidation = consolidate(&tree, &release)?;
+        let temp_files =
+            refuse_foreign_changes(&work, &git_repo::expected_of(&consolidation.changes))?;
+        remove_files(work.root(), &temp_files);
+        consolidation
+    } else {
+        let tree = Tree::load(&work)?;
+        if !args.allow_dirty && !args.dry_run {
+            super::refuse_dirty(&work, "commit or stash them first, or pass --allow-dirty")?;
+        }
+        consolidate(&tree, &release)?
+    };
     if args.dry_run {
         print!("{}", consolidation.diff());
         eprintln!("{}", summary(&consolidation, true));
         return Ok(EXIT_OK);
     }
+    remove_temp_files(work.root(), &consolidation.changes);
     consolidation
         .apply(work.root())
         .map_err(|e| io_error(work.root(), &e))?;
     eprintln!("{}", summary(&consolidation, false));
-    if args.commit && !consolidation.is_noop() {
-        let id = git_repo::commit_all(
-            work.root(),
-            &consolidation.commit_message(),
-            args.tag.then_some(release.as_str()),
-        )?;
-        eprintln!("committed {}", &id[..12.min(id.len())]);
+    if let Some(target) = target {
+        commit(&work, &target, &consolidation, tag)?;
     }
     Ok(EXIT_OK)
 }
 
-fn summary(c: &upgrade_core::consolidation::consolidate::Consolidation, dry_run: bool) -> String {
+/// Commits the changed paths, unless HEAD holds them already.
+fn commit(
+    work: &WorkTree,
+    target: &CommitTarget,
+    consolidation: &Consolidation,
+    tag: Option<&str>,
+) -> Result<(), CliError> {
+    let paths: Vec<String> = consolidation
+        .changes
+        .iter()
+        .map(|c| c.path.clone())
+        .collect();
+    if !target.has_uncommitted(&paths)? {
+        eprintln!("nothing to commit: HEAD already holds the release");
+        if let Some(name) = tag {
+            if target.tag_head_if_released(name)? {
+                eprintln!("tagged HEAD {name}");
+            }
+        }
+        return Ok(());
+    }
+    let id = target.commit_paths(work.root(), &paths, &consolidation.commit_message(), tag)?;
+    eprintln!("committed {}", &id[..12.min(id.len())]);
+    Ok(())
+}
+
+fn has_head(work: &WorkTree) -> bool {
+    TreeRepository::discover(work.root())
+        .and_then(|repo| repo.head())
+        .is_ok()
+}
+
+/// The tree as HEAD holds it.
+fn head_tree(work: &WorkTree) -> Result<Tree, CliError> {
+    let repo = TreeRepository::discover(work.root())
+        .map_err(|e| CliError::new(e.to_string(), e.hint()))?;
+    let head = repo
+        .head()
+        .map_err(|e| CliError::new(e.to_string(), e.hint()))?;
+    let source = repo
+        .tree_at(&head)
+        .map_err(|e| CliError::new(e.to_string(), e.hint()))?;
+    let committed = upgrade_core::files::source::TreeSource::files(&source)?;
+    if !committed
+        .iter()
+        .any(|p| p == upgrade_core::model::manifest::MANIFEST_FILE)
+    {
+        return Err(CliError::new(
+            format!(
+                "the step tree at {} is not committed: HEAD has no {}",
+                work.root().display(),
+                upgrade_core::model::manifest::MANIFEST_FILE
+            ),
+            "commit the tree first (`git add -A && git commit`), or pass --allow-dirty",
+        ));
+    }
+    Ok(Tree::load(&source)?)
+}
+
+/// Refuses uncommitted changes that are not those the command makes; returns
+/// the temporary files of a killed run found among them (tree-relative).
+pub fn refuse_foreign_changes(
+    work: &WorkTree,
+    expected: git_repo::Expected<'_>,
+) -> Result<Vec<String>, CliError> {
+    let Some(dirt) = git_repo::classify_dirt(work.root(), expected)? else {
+        return Ok(Vec::new());
+    };
+    if dirt.foreign.is_empty() {
+        return Ok(dirt.temp_files);
+    }
+    let shown: Vec<&str> = dirt.foreign.iter().take(5).map(String::as_str).collect();
+    Err(CliError::new(
+        format!(
+            "the git work tree has {} uncommitted change(s) that are not this command's: {}{}",
+            dirt.foreign.len(),
+            shown.join(", "),
+            if dirt.foreign.len() > 5 { ", ..." } else { "" }
+        ),
+        "commit or stash them first (changes left by an interrupted run of the same command are completed, not refused)",
+    ))
+}
+
+/// Removes tree-relative `paths` (temporary files of a killed run); one that
+/// is already gone is no error.
+pub fn remove_files(root: &Path, paths: &[String]) {
+    for path in paths {
+        let _ = std::fs::remove_file(join_relative(root, path));
+    }
+}
+
+/// Removes temporary files of a killed run (`.consolidate-*.tmp`) from the
+/// folders `changes` write to: they are never staged or left behind.
+pub fn remove_temp_files(root: &Path, changes: &[FileChange]) {
+    let folders: BTreeSet<PathBuf> = changes
+        .iter()
+        .filter_map(|c| join_relative(root, &c.path).parent().map(Path::to_path_buf))
+        .collect();
+    for folder in folders {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if git_repo::is_temp_file(&name.to_string_lossy()) && entry.path().is_file() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+fn summary(c: &Consolidation, dry_run: bool) -> String {
     let verb = if dry_run { "would" } else { "did" };
     if c.already_released {
         let mut s = format!(

@@ -277,8 +277,18 @@ impl Consolidation {
         crate::files::fsio::unified_diff(&self.changes)
     }
 
-    /// Applies the changes to the tree at `root` in crash-safe order.
+    /// Applies the changes to the tree at `root` in crash-safe order. A path
+    /// that would leave `root` (see [`crate::consolidation::paths`]) is
+    /// refused before anything is written.
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
+        for change in &self.changes {
+            crate::consolidation::paths::inside_root(root, &change.path).map_err(|why| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{}: outside the tree root ({why})", change.path),
+                )
+            })?;
+        }
         crate::files::fsio::apply_changes(root, &self.changes)
     }
 

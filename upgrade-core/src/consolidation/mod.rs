@@ -4,3 +4,4 @@
 pub mod check;
 pub mod consolidate;
 pub mod new_step;
+pub mod paths;

@@ -15,124 +15,36 @@
 //! itself is a conflict: nothing is written. The result must load and pass
 //! [`crate::consolidation::check::check`] before anything is written. Only tree files are
 //! touched; writes go first (atomic), deletions last.
+//!
+//! Every path written or deleted must stay inside the tree root: a relative
+//! path without `..`, `.` or empty segments, whose existing folders are not
+//! symlinks leading out of the root. A target whose manifest would place a
+//! carried step elsewhere (`folder = "../escaped"`) is refused before
+//! anything is written ([`RebaseError::OutsideRoot`]).
+//!
+//! The branch's own steps are read from HEAD's commit (or from the work tree
+//! with `--allow-dirty`), so that a re-run after an interrupted rebase, whose
+//! work tree is half rewritten, computes the same result and completes it;
+//! [`Rebase::expected`] tells the caller which uncommitted changes such a run left.
+
+mod conflict;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::consolidation::check;
+use crate::consolidation::paths::inside_root;
 use crate::files::fsio::FileChange;
 use crate::files::source::{MemoryTree, TreeSource, WorkTree};
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Origin, Step, StepKey};
 use crate::model::tree_error::TreeErrors;
-use crate::trees::git_tree::{GitTreeError, Revision, TreeRepository};
+use crate::trees::git_tree::{Revision, TreeRepository};
 use crate::trees::tree::Tree;
 
-/// Why two definitions of one step cannot be reconciled by a rebase.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConflictKind {
-    /// The branch's own step and REV's step share a name, not a content.
-    SameNameOtherContent,
-    /// The branch edited a step it got from upstream, and REV has another content.
-    EditedUpstreamStep,
-    /// The branch consolidated its own step into a release REV does not have:
-    /// sites that completed that release would run it again.
-    OwnStepReleased(ReleaseName),
-}
-
-/// One conflict: the step, and both locations.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
-    /// The step.
-    pub key: StepKey,
-    /// What kind of conflict.
-    pub kind: ConflictKind,
-    /// Where the branch defines it, with its checksum.
-    pub ours: String,
-    /// Where REV defines it, with its checksum (empty when REV lacks it).
-    pub theirs: String,
-}
-
-impl fmt::Display for Conflict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            ConflictKind::SameNameOtherContent => write!(
-                f,
-                "{}: the branch has {} but {} has other content",
-                self.key, self.ours, self.theirs
-            ),
-            ConflictKind::EditedUpstreamStep => write!(
-                f,
-                "{}: the branch edited this upstream step ({}) and {} has other content",
-                self.key, self.ours, self.theirs
-            ),
-            ConflictKind::OwnStepReleased(release) => write!(
-                f,
-                "{}: the branch's own step is consolidated in {release} ({}), a release the target does not have",
-                self.key, self.ours
-            ),
-        }
-    }
-}
-
-/// Why a rebase stopped. Nothing was written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RebaseError {
-    /// Reading the repository failed.
-    #[error(transparent)]
-    Git(#[from] GitTreeError),
-    /// A tree does not load.
-    #[error("the step tree at {revision} does not load: {error}")]
-    Tree {
-        /// The revision (or the work tree).
-        revision: String,
-        /// Why.
-        error: Box<TreeErrors>,
-    },
-    /// Steps conflict.
-    #[error("rebase onto {onto} stopped with {} conflict(s), nothing written:\n  - {}", .conflicts.len(), .conflicts.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  - "))]
-    Conflicts {
-        /// The target revision.
-        onto: String,
-        /// Every conflict.
-        conflicts: Vec<Conflict>,
-    },
-    /// An own step's component has no folder in the target's manifest.
-    #[error("{key} cannot be carried onto {onto}: its manifest has no plugin type for {component}")]
-    NoFolder {
-        /// The step.
-        key: StepKey,
-        /// Its component.
-        component: ComponentName,
-        /// The target revision.
-        onto: String,
-    },
-    /// The result would not pass `check`.
-    #[error("the rebased tree would fail its checks, nothing written:\n  - {}", .0.join("\n  - "))]
-    ResultFails(Vec<String>),
-}
-
-impl RebaseError {
-    /// What to do about it.
-    pub fn hint(&self) -> String {
-        match self {
-            RebaseError::Git(e) => e.hint(),
-            RebaseError::Tree { error, .. } => error.hint(),
-            RebaseError::Conflicts { .. } => {
-                "give the branch's step a new name (`consolidate new`, then move its SQL there) or make it identical to the target's, commit, and re-run the rebase".into()
-            }
-            RebaseError::NoFolder { .. } => {
-                "add the plugin type to [components] plugin_types upstream, or move the plugin to a known plugin type folder".into()
-            }
-            RebaseError::ResultFails(_) => {
-                "fix the branch's steps (e.g. a `requires` naming a step the target renamed) and re-run".into()
-            }
-        }
-    }
-}
+pub use conflict::{Conflict, ConflictKind, RebaseError};
 
 /// An own step carried onto the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,16 +92,28 @@ pub struct Rebase {
     pub components: Vec<CarriedComponent>,
     /// The file changes, sorted by path.
     pub changes: Vec<FileChange>,
+    /// Every tree file of the result, by path.
+    pub files: BTreeMap<String, Vec<u8>>,
 }
 
 /// Computes the rebase of the tree in `work` onto `onto`; writes nothing.
-pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
-    let ours = Tree::load(work).map_err(|error| RebaseError::Tree {
-        revision: "the work tree".into(),
-        error: Box::new(error),
-    })?;
+/// The branch's steps are read from HEAD's commit when `ours_at_head`, from
+/// the work tree otherwise; the changes turn the work tree as it is into the result.
+pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase, RebaseError> {
     let repo = TreeRepository::discover(work.root())?;
     let head = repo.head()?;
+    let ours = if ours_at_head {
+        let source = repo.tree_at(&head)?;
+        Tree::load(&source).map_err(|error| RebaseError::Tree {
+            revision: "HEAD".into(),
+            error: Box::new(error),
+        })?
+    } else {
+        Tree::load(work).map_err(|error| RebaseError::Tree {
+            revision: "the work tree".into(),
+            error: Box::new(error),
+        })?
+    };
     let target = repo.resolve(onto)?;
     let base = repo.merge_base(&head, &target)?;
     let load = |rev: &Revision| -> Result<(Tree, BTreeMap<String, Vec<u8>>), RebaseError> {
@@ -348,6 +272,15 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
         });
     }
 
+    for path in result.keys() {
+        if let Err(why) = inside_root(work.root(), path) {
+            return Err(RebaseError::OutsideRoot {
+                path: path.clone(),
+                why,
+                onto: target.label.clone(),
+            });
+        }
+    }
     let memory = MemoryTree {
         files: result.clone(),
     };
@@ -393,6 +326,15 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
         });
     }
     changes.sort_by(|a, b| a.path.cmp(&b.path));
+    for change in &changes {
+        if let Err(why) = inside_root(work.root(), &change.path) {
+            return Err(RebaseError::OutsideRoot {
+                path: change.path.clone(),
+                why,
+                onto: target.label.clone(),
+            });
+        }
+    }
     Ok(Rebase {
         onto: target,
         base,
@@ -400,6 +342,7 @@ pub fn rebase(work: &WorkTree, onto: &str) -> Result<Rebase, RebaseError> {
         dropped,
         components,
         changes,
+        files: result,
     })
 }
 
@@ -453,10 +396,30 @@ impl Rebase {
         out
     }
 
+    /// What the rebase leaves at `path` (tree-relative): `Some(Some(text))`
+    /// for a file of the result, `Some(None)` for another tree file (deleted),
+    /// `None` for a file that is no tree file (untouched).
+    pub fn expected(&self, path: &str) -> Option<Option<String>> {
+        match self.files.get(path) {
+            Some(bytes) => Some(Some(String::from_utf8_lossy(bytes).into_owned())),
+            None if crate::files::source::is_tree_file(path) => Some(None),
+            None => None,
+        }
+    }
+
     /// Applies the changes under `root`: step files, component files, release
     /// files, the manifest, then deletions. Re-running an interrupted rebase
     /// completes it (what is already written is recognised as the target's).
+    /// Refuses, before writing anything, a path that leaves `root`.
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
+        for change in &self.changes {
+            inside_root(root, &change.path).map_err(|why| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{}: outside the tree root ({why})", change.path),
+                )
+            })?;
+        }
         crate::files::fsio::apply_changes(root, &self.changes)
     }
 }

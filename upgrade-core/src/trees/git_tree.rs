@@ -158,6 +158,11 @@ impl TreeRepository {
         })
     }
 
+    /// Is the repository a shallow clone (its history cut short)?
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow()
+    }
+
     /// Where the step tree lies in the repository (empty: at its root).
     pub fn prefix(&self) -> &str {
         &self.prefix

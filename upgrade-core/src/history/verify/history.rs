@@ -4,10 +4,15 @@
 //! One walk, newest first; a manifest is parsed only when its blob differs
 //! from the previous commit's, and each blob at most once, so the cost is
 //! linear in the number of commits (plus one parse per manifest change).
+//!
+//! The same walk finds where each release of the history was *published*:
+//! the commit whose manifest first lists it ([`publications`]). What that
+//! commit recorded (its version, its place in the history, the entries tagged
+//! with it, its release file) is what sites that completed the release ran.
 
 use std::collections::HashMap;
 
-use crate::model::manifest::Manifest;
+use crate::model::manifest::{Manifest, ReleaseEntry};
 use crate::model::release_name::ReleaseName;
 use crate::trees::git_tree::{GitTreeError, Revision, TreeRepository};
 
@@ -86,4 +91,77 @@ pub fn consolidation_commits(
         });
     }
     Ok(out)
+}
+
+/// A release as the commit that published it recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    /// The release and its version, as that commit's manifest lists them.
+    pub entry: ReleaseEntry,
+    /// Its index in that commit's release history.
+    pub index: usize,
+    /// The commit whose manifest first lists it (on HEAD's first-parent history).
+    pub commit: Revision,
+    /// True when that commit is the oldest of the walk (the manifest appeared
+    /// there with the release already in it: an imported history).
+    pub baseline: bool,
+}
+
+/// Where each release was published: for every commit of the first-parent
+/// history of `from` whose manifest lists a release that the previous
+/// readable manifest did not, one [`Publication`]; oldest first. Commits
+/// whose manifest does not parse are skipped (the next readable one is compared).
+/// Also returns the release names of the manifest at `from` (none when it
+/// does not parse).
+pub fn publications(
+    repo: &TreeRepository,
+    from: &Revision,
+) -> Result<(Vec<Publication>, Vec<ReleaseName>), GitTreeError> {
+    let walk = repo.manifest_history(from)?;
+    let mut parsed: HashMap<String, Option<Vec<ReleaseEntry>>> = HashMap::new();
+    // Oldest first: the readable manifests, each with its commit.
+    let mut readable: Vec<(usize, Vec<ReleaseEntry>)> = Vec::new();
+    for (i, at) in walk.iter().enumerate().rev() {
+        let entries = match parsed.get(&at.manifest_blob) {
+            Some(known) => known.clone(),
+            None => {
+                let text = repo.blob_text(&at.manifest_blob)?;
+                let entries = Manifest::parse(crate::model::manifest::MANIFEST_FILE, &text)
+                    .ok()
+                    .map(|m| m.releases);
+                parsed.insert(at.manifest_blob.clone(), entries.clone());
+                entries
+            }
+        };
+        if let Some(entries) = entries {
+            readable.push((i, entries));
+        }
+    }
+    let mut out = Vec::new();
+    let mut previous: Option<&Vec<ReleaseEntry>> = None;
+    for (i, entries) in &readable {
+        let baseline = previous.is_none();
+        for (index, entry) in entries.iter().enumerate() {
+            if previous.is_some_and(|p| p.iter().any(|e| e.name == entry.name)) {
+                continue;
+            }
+            let commit = &walk[*i].commit;
+            out.push(Publication {
+                entry: entry.clone(),
+                index,
+                commit: Revision {
+                    label: commit[..12.min(commit.len())].to_string(),
+                    commit: commit.clone(),
+                },
+                baseline,
+            });
+        }
+        previous = Some(entries);
+    }
+    let at_from = walk
+        .first()
+        .and_then(|at| parsed.get(&at.manifest_blob).cloned().flatten())
+        .map(|entries| entries.into_iter().map(|e| e.name).collect())
+        .unwrap_or_default();
+    Ok((out, at_from))
 }

@@ -1,0 +1,1 @@
+CREATE TABLE mdl_a (id INTEGER);

@@ -1,0 +1,5 @@
+-- phase: main
+-- requires:
+-- transaction: yes
+-- Describe here what 2008030106-next_fix changes in core and why.
+-- For per-database SQL, rename this file to 2008030106-next_fix.sqlite.sql and add 2008030106-next_fix.postgres.sql.

@@ -1,0 +1,1 @@
+CREATE TABLE mdl_f (id INTEGER);

@@ -1,0 +1,5 @@
+-- phase: main
+-- requires:
+-- transaction: yes
+-- Describe here what 2008030100-attempts changes in mod_quiz and why.
+-- For per-database SQL, rename this file to 2008030100-attempts.sqlite.sql and add 2008030100-attempts.postgres.sql.

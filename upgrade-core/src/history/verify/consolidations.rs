@@ -1,0 +1,181 @@
+//! *C1 against history* and *C1 on SQLite*: each consolidation commit of
+//! HEAD's first-parent history compared with its parent, by plan (see
+//! [`super::c1`]) and by upgrading scratch SQLite sites (see [`super::on_sqlite`]).
+
+use std::collections::HashMap;
+
+use crate::planning::plan;
+use crate::trees::tree::Tree;
+
+use super::{CheckOutcome, ConsolidationCommit, Failure, c1, on_sqlite};
+
+pub(super) fn c1_history(
+    consolidations: &[ConsolidationCommit],
+    trees: &HashMap<String, Tree>,
+) -> CheckOutcome {
+    let mut states = 0;
+    let mut steps = 0;
+    let mut failures = Vec::new();
+    let mut differences = 0;
+    for c in consolidations {
+        let (Some(before), Some(after)) =
+            (trees.get(&c.parent.commit), trees.get(&c.commit.commit))
+        else {
+            continue;
+        };
+        let plan_before = match plan::order(before) {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(Failure {
+                    message: format!("the tree at {} has no plan: {e}", c.parent),
+                    hint: e.hint().into(),
+                });
+                continue;
+            }
+        };
+        let plan_after = match plan::order(after) {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(Failure {
+                    message: format!("the tree at {} has no plan: {e}", c.commit),
+                    hint: e.hint().into(),
+                });
+                continue;
+            }
+        };
+        let outcome = c1::compare(before, &plan_before, after, &plan_after);
+        states += outcome.states;
+        steps += outcome.steps;
+        differences += outcome.differences.len();
+        let releases: Vec<&str> = c.added.iter().map(|r| r.as_str()).collect();
+        for d in &outcome.differences {
+            let what = match &d.difference {
+                c1::Difference::Lost => format!(
+                    "{} is pending at {} but gone at {}",
+                    d.step, c.parent, c.commit
+                ),
+                c1::Difference::Skipped => format!(
+                    "{} is pending at {} but counted as applied by release at {}",
+                    d.step, c.parent, c.commit
+                ),
+                c1::Difference::RunsAgain => format!(
+                    "{} is applied at {} (its ledger row pruned by the release) but would run again at {}",
+                    d.step, c.parent, c.commit
+                ),
+                c1::Difference::Order { before, after } => format!(
+                    "the plans differ in order: {} runs {before} where {} runs {after}",
+                    c.parent, c.commit
+                ),
+            };
+            failures.push(Failure {
+                message: format!(
+                    "consolidation {} ({}) changes what a site would run: {what}, for {}",
+                    c.commit,
+                    releases.join(", "),
+                    d.state
+                ),
+                hint: "consolidation must be invisible (C1): redo it with `consolidate release` from the parent commit instead of editing by hand".into(),
+            });
+        }
+        if c.by_tool && !outcome.arrived.is_empty() {
+            let arrived: Vec<String> = outcome.arrived.iter().map(ToString::to_string).collect();
+            differences += outcome.arrived.len();
+            failures.push(Failure {
+                message: format!(
+                    "consolidation {} ({}) adds step(s) that were not in its parent: {}",
+                    c.commit,
+                    releases.join(", "),
+                    arrived.join(", ")
+                ),
+                hint:
+                    "a consolidation commit only folds steps: add new steps in commits of their own"
+                        .into(),
+            });
+        }
+    }
+    let mut out = CheckOutcome::new(
+        "C1 against history",
+        &[
+            ("consolidations", consolidations.len()),
+            ("states", states),
+            ("steps", steps),
+            ("differences", differences),
+        ],
+        format!(
+            "{} consolidation commit(s), {states} site state(s), {steps} step(s), {differences} difference(s)",
+            consolidations.len()
+        ),
+    );
+    for f in failures {
+        out.fail(f.message, f.hint);
+    }
+    out
+}
+
+pub(super) fn c1_on_sqlite(
+    consolidations: &[ConsolidationCommit],
+    trees: &HashMap<String, Tree>,
+) -> CheckOutcome {
+    let mut states = 0;
+    let mut steps_run = 0;
+    let mut failures = Vec::new();
+    match tempfile::Builder::new()
+        .prefix("consolidate-verify-")
+        .tempdir()
+    {
+        Err(e) => failures.push(Failure {
+            message: format!("cannot create a scratch folder for the SQLite databases: {e}"),
+            hint: "check that the temporary folder (TMPDIR) is writable".into(),
+        }),
+        Ok(scratch) => {
+            for (i, c) in consolidations.iter().enumerate() {
+                let (Some(before), Some(after)) =
+                    (trees.get(&c.parent.commit), trees.get(&c.commit.commit))
+                else {
+                    continue;
+                };
+                let Ok(plan_before) = plan::order(before) else {
+                    continue; // reported by the C1 check
+                };
+                let folder = scratch.path().join(i.to_string());
+                if let Err(e) = std::fs::create_dir_all(&folder) {
+                    failures.push(Failure {
+                        message: format!("cannot create {}: {e}", folder.display()),
+                        hint: "check that the temporary folder (TMPDIR) is writable".into(),
+                    });
+                    continue;
+                }
+                let outcome = on_sqlite::compare(
+                    &folder,
+                    (&c.parent.label, before, &plan_before),
+                    (&c.commit.label, after),
+                );
+                states += outcome.states;
+                steps_run += outcome.steps_run;
+                for problem in outcome.problems {
+                    failures.push(Failure {
+                        message: format!("consolidation {}: {problem}", c.commit),
+                        hint: "upgrading with the consolidated tree must give the same schema: compare the steps named, and redo the consolidation with `consolidate release`".into(),
+                    });
+                }
+            }
+        }
+    }
+    let mut out = CheckOutcome::new(
+        "C1 on SQLite",
+        &[
+            ("consolidations", consolidations.len()),
+            ("states", states),
+            ("steps_run", steps_run),
+        ],
+        format!(
+            "{} consolidation commit(s), {states} sampled state(s), {steps_run} step(s) run, {} difference(s)",
+            consolidations.len(),
+            failures.len()
+        ),
+    );
+    for f in failures {
+        out.fail(f.message, f.hint);
+    }
+    out
+}
