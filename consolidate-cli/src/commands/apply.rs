@@ -37,7 +37,7 @@ impl Progress {
     fn line(&self, text: String) {
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => println!("{text}"),
+            None => out!("{text}"),
         }
     }
 
@@ -79,7 +79,7 @@ impl Progress {
                         }
                         bar.inc(1);
                     }
-                    None => println!("{text}"),
+                    None => out!("{text}"),
                 }
             }
             ApplyEvent::DriftAccepted { count } => self.line(format!(
@@ -119,12 +119,12 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let ran = report.applied + report.noops;
     if ran == 0 && report.completed.is_none() && report.synced.is_none() {
         if report.remaining == 0 {
-            println!("nothing to apply: the site is up to date");
+            out!("nothing to apply: the site is up to date");
         } else {
-            println!("nothing to apply in this selection");
+            out!("nothing to apply in this selection");
         }
     } else if ran > 0 {
-        println!(
+        out!(
             "applied {ran} step(s) on {database} {}{}",
             runner.url(),
             if report.noops > 0 {
@@ -135,13 +135,13 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         );
     }
     if let Some((release, pruned)) = &report.completed {
-        println!("completed release {release}: pruned {pruned} ledger row(s)");
+        out!("completed release {release}: pruned {pruned} ledger row(s)");
     }
     if let Some((version, revision)) = &report.synced {
-        println!("recorded version {version} and revision {revision}");
+        out!("recorded version {version} and revision {revision}");
     }
     if report.remaining > 0 {
-        println!(
+        out!(
             "{} step(s) still pending outside the selection: run `consolidate apply` to continue",
             report.remaining
         );

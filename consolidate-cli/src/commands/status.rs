@@ -53,9 +53,9 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let status = runner.status()?;
     if args.json {
         let doc = json(&tree, &status);
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print!("{}", text(&tree, &status));
+        out_raw!("{}", text(&tree, &status));
     }
     if let Some(refusal) = &status.refusal {
         return Err(CliError {

@@ -2,6 +2,8 @@
 //! step with its ledger row, then the completion of the newest release; and
 //! the test hooks that stop a run midway.
 
+use std::io::Write as _;
+
 use super::*;
 
 /// Test hooks of `apply` (see the module documentation).
@@ -25,11 +27,17 @@ impl StepHook {
 
     fn reached(&self, done: usize) {
         if self.pause_after == Some(done) {
-            eprintln!("paused after {done} step(s) (CONSOLIDATE_PAUSE_AFTER_STEPS)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "paused after {done} step(s) (CONSOLIDATE_PAUSE_AFTER_STEPS)"
+            );
             std::thread::sleep(std::time::Duration::from_secs(60));
         }
         if self.fault_after == Some(done) {
-            eprintln!("stopped after {done} step(s) (CONSOLIDATE_FAULT_AFTER_STEPS)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "stopped after {done} step(s) (CONSOLIDATE_FAULT_AFTER_STEPS)"
+            );
             std::process::exit(86);
         }
     }
