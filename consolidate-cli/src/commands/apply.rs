@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use upgrade_core::site::runner::{ApplyEvent, ApplyOptions, Runner, StepHook};
+use upgrade_core::site::runner::{ApplyEvent, ApplyOptions, MarkDone, Runner, StepHook};
 
 use super::plan::SelectionArgs;
 use super::status::{DbArg, tree_and_url};
@@ -23,8 +23,35 @@ pub struct Args {
     accept_drift: bool,
     /// Run again a `transaction: no` step an earlier run left interrupted,
     /// after checking (and repairing) what it changed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "mark_done")]
     retry_interrupted: bool,
+    /// Record the interrupted `transaction: no` STEP as done without running
+    /// it, after checking that all of its changes are in place (the server
+    /// finished it, or you completed it by hand); kept in the audit table.
+    #[arg(long, value_name = "STEP", requires = "reason")]
+    mark_done: Option<String>,
+    /// Why (with --mark-done or --retry-interrupted; kept in the audit table).
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+    /// Who decides (default: the operating-system user).
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+}
+
+/// Who runs the command: `--by`, else the operating-system user (and who
+/// became it with sudo).
+fn actor(by: &Option<String>) -> String {
+    if let Some(by) = by {
+        return by.clone();
+    }
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string());
+    match std::env::var("SUDO_USER") {
+        Ok(sudo) if !sudo.is_empty() && sudo != user => format!("{user} (sudo from {sudo})"),
+        _ => user,
+    }
 }
 
 /// Shows progress: a bar on a terminal, one line per step otherwise.
@@ -107,6 +134,12 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         selection: args.selection.selection(),
         accept_drift: args.accept_drift,
         retry_interrupted: args.retry_interrupted,
+        mark_done: args.mark_done.as_ref().map(|step| MarkDone {
+            step: step.clone(),
+            actor: actor(&args.by),
+            reason: args.reason.clone().unwrap_or_default(),
+        }),
+        decided_by: Some((actor(&args.by), args.reason.clone().unwrap_or_default())),
         hook: StepHook::from_env(),
     };
     let mut progress = Progress {

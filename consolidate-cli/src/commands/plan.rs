@@ -22,6 +22,10 @@ pub struct SelectionArgs {
     /// Only steps of this phase (pre, main, post).
     #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
     pub phase: Option<Phase>,
+    /// Also take the pending steps the selected ones must follow (earlier
+    /// phases, requirements), instead of refusing.
+    #[arg(long)]
+    pub with_requirements: bool,
 }
 
 impl SelectionArgs {
@@ -30,6 +34,7 @@ impl SelectionArgs {
         Selection {
             to: self.to.clone(),
             phase: self.phase,
+            with_requirements: self.with_requirements,
         }
     }
 }
@@ -116,7 +121,8 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         if plan.syncs {
             out!(
                 "then: record version {} and revision {}",
-                plan.status.code_version, plan.status.code_revision
+                plan.status.code_version,
+                plan.status.code_revision
             );
         }
         if plan.steps.is_empty() && plan.completes.is_none() && !plan.syncs {

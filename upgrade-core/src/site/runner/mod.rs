@@ -27,12 +27,14 @@
 
 mod apply;
 mod error;
+mod lines;
 mod status;
 
 use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
-pub use status::{Drift, Refusal, Status, covered_rows, status_of};
+pub use lines::file_line;
+pub use status::{Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
 
 use std::collections::BTreeMap;
@@ -43,8 +45,8 @@ use crate::model::version::Version;
 use crate::planning::plan::{self, PlanError};
 use crate::planning::site_state::SiteState;
 use crate::site::ledger::{
-    self, Access, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, SiteChange, StepRun,
-    StepRunError, Stored,
+    self, Access, Audit, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, Session,
+    SiteChange, StepRun, StepRunError, Stored,
 };
 use crate::trees::tree::Tree;
 
@@ -55,6 +57,20 @@ pub struct Selection {
     pub to: Option<String>,
     /// Only steps of this phase.
     pub phase: Option<Phase>,
+    /// Also run the pending steps the selected ones must follow (earlier
+    /// phases, requirements) instead of refusing.
+    pub with_requirements: bool,
+}
+
+/// `apply --mark-done`: the operator completed an interrupted step by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkDone {
+    /// The step, as given (`component/name` or a name unique in the tree).
+    pub step: String,
+    /// Who (`--by`, else the operating-system user).
+    pub actor: String,
+    /// Why (`--reason`).
+    pub reason: String,
 }
 
 /// What `apply` would do.
@@ -146,6 +162,10 @@ pub struct ApplyOptions {
     /// Run again a step outside a transaction that an earlier run left
     /// interrupted, after the operator checked the site.
     pub retry_interrupted: bool,
+    /// Record the interrupted step as done instead (audited).
+    pub mark_done: Option<MarkDone>,
+    /// Who decides about an interrupted step, and why (kept with `retry_interrupted`).
+    pub decided_by: Option<(String, String)>,
     /// Test hooks.
     pub hook: StepHook,
 }
@@ -371,6 +391,7 @@ version = "2007101500.00"
                 revision: Some(5),
             },
             interrupted: None,
+            sessions: Vec::new(),
         }
     }
 
@@ -432,6 +453,7 @@ version = "2007101500.00"
         let bad = Selection {
             to: Some("2008010100-a".into()),
             phase: Some(Phase::Pre),
+            ..Selection::default()
         };
         assert!(matches!(
             select(&t, &s, &bad),
