@@ -64,6 +64,19 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PostgresLedger {
     client: Client,
     db: String,
+    locked: bool,
+}
+
+impl Drop for PostgresLedger {
+    /// Releases the upgrade lock before the connection closes, so that the
+    /// next command never finds it held by a session that is ending.
+    fn drop(&mut self) {
+        if self.locked {
+            let _ = self
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]);
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresLedger {
@@ -150,7 +163,11 @@ impl PostgresLedger {
             db: db.clone(),
             message: message(&e),
         })?;
-        let mut ledger = PostgresLedger { client, db };
+        let mut ledger = PostgresLedger {
+            client,
+            db,
+            locked: false,
+        };
         if access == Access::Apply {
             ledger.lock()?;
             ledger.create_schema()?;
@@ -165,6 +182,7 @@ impl PostgresLedger {
             .map_err(|e| error(&self.db, "taking the upgrade lock", &e))?
             .get(0);
         if got {
+            self.locked = true;
             return Ok(());
         }
         let holder = sessions(&mut self.client)

@@ -179,7 +179,7 @@ pub fn apply_on<'t>(
     let database = ledger.database();
     let db = ledger.describe();
     let mut report = ApplyReport::default();
-    let status = status_of(tree, order, database, &db, ledger.read()?)?;
+    let mut status = status_of(tree, order, database, &db, ledger.read()?)?;
     if let Some(refusal) = &status.refusal {
         return Err(RunError::Refused {
             db,
@@ -192,7 +192,10 @@ pub fn apply_on<'t>(
             entries: status.unreviewed,
         });
     }
-    resolve_interrupted(tree, ledger, &status, options)?;
+    if resolve_interrupted(tree, ledger, &status, options)? {
+        // A step marked done is no longer pending: decide on what is stored now.
+        status = status_of(tree, order, database, &db, ledger.read()?)?;
+    }
     if !status.drift.is_empty() {
         if !options.accept_drift {
             return Err(RunError::Drift {
@@ -294,13 +297,14 @@ pub fn apply_on<'t>(
 
 /// The operator's way out of an interrupted step: refuses while a server
 /// session still runs it; records `retry_interrupted` or `mark_done` (with
-/// the audit row) in one transaction; else stops with what to do.
+/// the audit row) in one transaction; else stops with what to do. Returns
+/// whether the ledger changed.
 fn resolve_interrupted(
     tree: &Tree,
     ledger: &mut dyn Ledger,
     status: &Status<'_>,
     options: &ApplyOptions,
-) -> Result<(), RunError> {
+) -> Result<bool, RunError> {
     let db = status.db.clone();
     let Some(step) = &status.interrupted else {
         if let Some(mark) = &options.mark_done {
@@ -309,7 +313,7 @@ fn resolve_interrupted(
                 given: mark.step.clone(),
             });
         }
-        return Ok(());
+        return Ok(false);
     };
     let found = StepKey::parse(step).ok().and_then(|k| tree.step(&k));
     let location = found.map_or_else(|| "in no file".to_string(), |s| s.location());
@@ -341,7 +345,7 @@ fn resolve_interrupted(
             }),
             ..SiteChange::default()
         })?;
-        return Ok(());
+        return Ok(true);
     }
     if !options.retry_interrupted {
         return Err(RunError::Interrupted {
@@ -362,5 +366,5 @@ fn resolve_interrupted(
         }),
         ..SiteChange::default()
     })?;
-    Ok(())
+    Ok(true)
 }

@@ -223,6 +223,12 @@ impl<'t> Runner<'t> {
                 refusal: refusal.clone(),
             });
         }
+        if !status.unreviewed.is_empty() {
+            return Err(RunError::Unreviewed {
+                db: status.db.clone(),
+                entries: status.unreviewed.clone(),
+            });
+        }
         let steps = select(self.tree, &status, selection)?;
         let (completes, syncs) = after_run(self.tree, &status, &steps);
         Ok(Plan {
