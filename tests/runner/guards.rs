@@ -470,7 +470,7 @@ fn interrupted_step_can_be_marked_done(db: Db) {
     );
     // The operator builds the index by hand, then records it.
     db.exec("CREATE INDEX IF NOT EXISTS forum_posts_created_ix ON forum_posts (created)");
-    apply_ok(
+    let out = apply_ok(
         &tree,
         &db,
         &[
@@ -482,12 +482,16 @@ fn interrupted_step_can_be_marked_done(db: Db) {
             "alice",
         ],
     );
+    assert!(
+        out.contains(&format!("recorded {step} as done without running it")),
+        "{out}"
+    );
     assert_exit(&cmd(&tree, &db, &["status"]), 0);
     assert_eq!(snapshot_of(&db), expected);
     assert_eq!(
         strings(
             &db,
-            "SELECT action || ' ' || component || '/' || step || ' ' || actor || ': ' || reason FROM upgrade_audit"
+            "SELECT action || ' ' || step_key || ' ' || actor || ': ' || reason FROM upgrade_audit"
         ),
         [format!("marked-done {step} alice: index built by hand")]
     );

@@ -149,8 +149,15 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let result = runner.apply(&options, &mut |e| progress.event(e));
     progress.finish();
     let report = result?;
+    if let Some(step) = &report.marked_done {
+        out!("recorded {step} as done without running it (kept in upgrade_audit)");
+    }
     let ran = report.applied + report.noops;
-    if ran == 0 && report.completed.is_none() && report.synced.is_none() {
+    if ran == 0
+        && report.completed.is_none()
+        && report.synced.is_none()
+        && report.marked_done.is_none()
+    {
         if report.remaining == 0 {
             out!("nothing to apply: the site is up to date");
         } else {

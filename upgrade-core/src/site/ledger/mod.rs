@@ -40,8 +40,7 @@ const AUDIT_SQL: &str = "\
 CREATE TABLE upgrade_audit (
     recorded_at TEXT NOT NULL,
     action TEXT NOT NULL,
-    component TEXT NOT NULL,
-    step TEXT NOT NULL,
+    step_key TEXT NOT NULL,
     checksum TEXT NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT NOT NULL
@@ -78,8 +77,7 @@ CREATE TABLE upgrade_ledger (
 CREATE TABLE upgrade_audit (
     recorded_at TEXT NOT NULL,
     action TEXT NOT NULL,
-    component TEXT NOT NULL,
-    step TEXT NOT NULL,
+    step_key TEXT NOT NULL,
     checksum TEXT NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT NOT NULL

@@ -412,12 +412,11 @@ impl Ledger for PostgresLedger {
         }
         if let Some(audit) = &change.audit {
             tx.execute(
-                "INSERT INTO upgrade_audit (recorded_at, action, component, step, checksum, actor, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO upgrade_audit (recorded_at, action, step_key, checksum, actor, reason) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     &now,
                     &audit.action,
-                    &audit.key.component.as_str(),
-                    &audit.key.name.as_str(),
+                    &audit.key.to_string(),
                     &audit.checksum.as_str(),
                     &audit.actor,
                     &audit.reason,

@@ -195,6 +195,14 @@ pub fn apply_on<'t>(
     if resolve_interrupted(tree, ledger, &status, options)? {
         // A step marked done is no longer pending: decide on what is stored now.
         status = status_of(tree, order, database, &db, ledger.read()?)?;
+        if options.mark_done.is_some() {
+            report.marked_done = status.stored.rows.iter().map(|r| r.key_text()).find(|k| {
+                options
+                    .mark_done
+                    .as_ref()
+                    .is_some_and(|m| *k == m.step || k.ends_with(&format!("/{}", m.step)))
+            });
+        }
     }
     if !status.drift.is_empty() {
         if !options.accept_drift {

@@ -101,6 +101,8 @@ pub struct ApplyReport {
     pub synced: Option<(Version, i64)>,
     /// Steps still pending (outside the selection).
     pub remaining: usize,
+    /// The interrupted step recorded as done (`--mark-done`), without running it.
+    pub marked_done: Option<String>,
 }
 
 /// Progress of `apply`, for display.
