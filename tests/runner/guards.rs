@@ -451,6 +451,10 @@ fn interrupted_step_can_be_marked_done(db: Db) {
     }
     // --mark-done needs a reason, and the interrupted step.
     assert_exit(&cmd(&tree, &db, &["apply", "--mark-done", step]), 64);
+    assert_exit(
+        &cmd(&tree, &db, &["apply", "--mark-done", step, "--reason", " "]),
+        64,
+    );
     let out = cmd(
         &tree,
         &db,

@@ -127,6 +127,17 @@ impl Progress {
 /// Runs `apply`: exit 0 when the selected steps ran (or there was nothing to
 /// do), 1 when a step failed, the site was refused or locked, or on error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
+    if args.mark_done.is_some() && args.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(CliError {
+            message:
+                "--mark-done needs a --reason: why the step's changes are known to be in place"
+                    .into(),
+            hint: Some(
+                "e.g. --reason \"index built by hand, checked with \\d forum_posts\"".into(),
+            ),
+            code: crate::cli_error::EXIT_USAGE,
+        });
+    }
     let (tree, url) = tree_and_url(root, &args.db)?;
     let database = url.database().as_str();
     let runner = Runner::new(&tree, url)?;

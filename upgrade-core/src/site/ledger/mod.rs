@@ -14,10 +14,17 @@
 //! `docs/ledger.md`.
 
 mod address;
+mod error;
 pub mod postgres;
+mod schema;
 pub mod sqlite;
 
 pub use address::{DatabaseUrl, redact};
+pub use error::LedgerError;
+pub use schema::{
+    DEFAULT_DB, LEDGER_TABLE, MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, migration_sql, seed_sql,
+};
+use schema::{check_schema_version, missing_site_row};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,94 +33,6 @@ use crate::model::release_name::ReleaseName;
 use crate::model::step::{Checksum, StepKey};
 use crate::model::version::Version;
 use crate::planning::site_state::SiteState;
-
-/// The version of the ledger schema this code reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
-
-/// The SQL that brings a ledger from version `n` to `n + 1`, at index `n - 1`
-/// (the same on SQLite and PostgreSQL), run in one transaction with the
-/// update of `schema_version`.
-pub const MIGRATIONS: [&str; 1] = [AUDIT_SQL];
-
-/// Version 2: the audit of what operators decided about interrupted steps.
-const AUDIT_SQL: &str = "\
-CREATE TABLE upgrade_audit (
-    recorded_at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    step_key TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-";
-
-/// The ledger table: one row per applied step.
-pub const LEDGER_TABLE: &str = "upgrade_ledger";
-
-/// The default `--db`: a SQLite file in the current folder.
-pub const DEFAULT_DB: &str = "site.db";
-
-/// The ledger schema, identical on SQLite and PostgreSQL. Run in one
-/// transaction, followed by the rows of [`seed_sql`].
-pub const SCHEMA_SQL: &str = "\
-CREATE TABLE upgrade_meta (
-    key TEXT NOT NULL PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE upgrade_site (
-    id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-    completed_release TEXT,
-    version TEXT,
-    revision BIGINT,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE upgrade_ledger (
-    component TEXT NOT NULL,
-    step TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    applied_at TEXT NOT NULL,
-    PRIMARY KEY (component, step)
-);
-CREATE TABLE upgrade_audit (
-    recorded_at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    step_key TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-";
-
-/// The SQL that migrates a ledger of schema version `found` to
-/// [`SCHEMA_VERSION`] (empty when it is current).
-pub fn migration_sql(found: i64) -> String {
-    let mut sql = String::new();
-    for version in found..SCHEMA_VERSION {
-        let Some(step) = usize::try_from(version - 1)
-            .ok()
-            .and_then(|i| MIGRATIONS.get(i))
-        else {
-            continue;
-        };
-        sql.push_str(step);
-    }
-    if !sql.is_empty() {
-        sql.push_str(&format!(
-            "UPDATE upgrade_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';\n"
-        ));
-    }
-    sql
-}
-
-/// The rows a new ledger starts with, written right after [`SCHEMA_SQL`].
-pub fn seed_sql(now: &str) -> String {
-    format!(
-        "INSERT INTO upgrade_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');\n\
-         INSERT INTO upgrade_site (id, completed_release, version, revision, updated_at) \
-         VALUES (1, NULL, NULL, NULL, '{}');\n",
-        now.replace('\'', "")
-    )
-}
 
 /// Which database engine a site uses; also the variant name of step bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,179 +363,6 @@ fn site_record(
         version,
         revision,
     })
-}
-
-/// Checks the stored schema version: a known positive version, returned.
-fn check_schema_version(db: &str, text: Option<String>) -> Result<i64, LedgerError> {
-    let found = match text {
-        Some(t) => t.trim().parse::<i64>().map_err(|_| LedgerError::Corrupt {
-            db: db.to_string(),
-            what: format!("upgrade_meta.schema_version is `{t}`, not a number"),
-        })?,
-        None => {
-            return Err(LedgerError::Corrupt {
-                db: db.to_string(),
-                what: "upgrade_meta has no schema_version row".into(),
-            });
-        }
-    };
-    if found < 1 {
-        return Err(LedgerError::Corrupt {
-            db: db.to_string(),
-            what: format!(
-                "upgrade_meta.schema_version is {found}, which is no ledger schema version (they start at 1)"
-            ),
-        });
-    }
-    if found > SCHEMA_VERSION {
-        return Err(LedgerError::SchemaTooNew {
-            db: db.to_string(),
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    Ok(found)
-}
-
-/// The error for a ledger whose tables exist without the site row.
-fn missing_site_row(db: &str) -> LedgerError {
-    LedgerError::Corrupt {
-        db: db.to_string(),
-        what: "the ledger tables exist but upgrade_site has no row (id = 1): the site state is unknown, and this is not a fresh install".into(),
-    }
-}
-
-/// What went wrong with the site database.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LedgerError {
-    /// `--db` is not a path or a supported URL.
-    #[error("--db {url}: {reason}")]
-    BadUrl {
-        /// The address as given (password masked).
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The database cannot be opened or reached.
-    #[error("cannot open the site database {db}: {message}")]
-    Open {
-        /// The database.
-        db: String,
-        /// The driver's message.
-        message: String,
-    },
-    /// Another process holds the upgrade lock.
-    #[error(
-        "the site database {db} is locked: another `consolidate apply` (or prune) is running on it{}",
-        .holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
-    )]
-    Locked {
-        /// The database.
-        db: String,
-        /// Who holds it, when the server says.
-        holder: Option<String>,
-    },
-    /// SQLite is busy: another process (this tool, or another application
-    /// with a write transaction open) has the file locked.
-    #[error(
-        "the site database {db} is locked by another process: a running `consolidate apply` or another application with a transaction open on the file"
-    )]
-    Busy {
-        /// The database.
-        db: String,
-    },
-    /// The folder of the `--db` file does not exist.
-    #[error("the folder {folder} of the site database {db} does not exist")]
-    NoFolder {
-        /// The database.
-        db: String,
-        /// The missing folder.
-        folder: String,
-    },
-    /// SQLite cannot write next to the database file (its journal).
-    #[error(
-        "the folder {folder} of the site database {db} is not writable: SQLite keeps its journal next to the database"
-    )]
-    ReadOnlyFolder {
-        /// The database.
-        db: String,
-        /// The folder.
-        folder: String,
-    },
-    /// The database cannot be written.
-    #[error("the site database {db} is read-only: {message}")]
-    ReadOnly {
-        /// The database.
-        db: String,
-        /// The driver's message.
-        message: String,
-    },
-    /// A ledger query failed.
-    #[error("{db}: {action} failed: {message}")]
-    Query {
-        /// The database.
-        db: String,
-        /// What was being done.
-        action: String,
-        /// The driver's message.
-        message: String,
-    },
-    /// The ledger was written by a newer version of this tool.
-    #[error("{db}: the ledger schema is version {found}, this tool knows up to {supported}")]
-    SchemaTooNew {
-        /// The database.
-        db: String,
-        /// The stored version.
-        found: i64,
-        /// The newest version this code knows.
-        supported: i64,
-    },
-    /// A stored value cannot be read.
-    #[error("{db}: {what}")]
-    Corrupt {
-        /// The database.
-        db: String,
-        /// What is wrong.
-        what: String,
-    },
-}
-
-impl LedgerError {
-    /// What to do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            LedgerError::BadUrl { .. } => {
-                "pass a file path, sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
-            }
-            LedgerError::Open { .. } => {
-                "check the path or URL, that the server runs and accepts the user, then re-run"
-            }
-            LedgerError::Locked { .. } => {
-                "wait for the other run to finish (it holds the lock until it exits), then re-run"
-            }
-            LedgerError::Busy { .. } => {
-                "wait for the other process to finish, or close the application that has the file open (`fuser FILE` names it), then re-run: nothing was changed"
-            }
-            LedgerError::NoFolder { .. } => {
-                "fix the --db path, or create the folder first (mkdir -p), then re-run"
-            }
-            LedgerError::ReadOnlyFolder { .. } => {
-                "run as a user who may create files in that folder (or move the database to a writable folder), then re-run: nothing was changed"
-            }
-            LedgerError::ReadOnly { .. } => {
-                "run as a user who may write the database (file and folder permissions, or the role's grants)"
-            }
-            LedgerError::Query { .. } => {
-                "check that the database is healthy and reachable, then re-run: committed steps are kept"
-            }
-            LedgerError::SchemaTooNew { .. } => {
-                "upgrade the consolidate tool to the version that wrote this ledger"
-            }
-            LedgerError::Corrupt { .. } => {
-                "fix the row by hand (docs/ledger.md describes the tables), then re-run"
-            }
-        }
-    }
 }
 
 #[cfg(test)]
