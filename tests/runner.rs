@@ -684,8 +684,25 @@ fn interrupted_step_needs_a_check(db: Db) {
     // The operator undoes the partial step, then lets apply run it again.
     // (PostgreSQL ran the whole script in its implicit transaction: nothing to undo there.)
     db.exec("DROP INDEX IF EXISTS forum_posts_created_ix");
-    apply_ok(&tree, &db, &["--retry-interrupted"]);
+    apply_ok(
+        &tree,
+        &db,
+        &[
+            "--retry-interrupted",
+            "--reason",
+            "index dropped",
+            "--by",
+            "bob",
+        ],
+    );
     assert_exit(&cmd(&tree, &db, &["status"]), 0);
+    assert_eq!(
+        guards::strings(
+            &db,
+            "SELECT action || ' ' || step_key || ' ' || actor || ': ' || reason FROM upgrade_audit"
+        ),
+        ["retried mod_forum/2008021400-posts_created_ix bob: index dropped"]
+    );
     assert_eq!(snapshot_of(&db), expected);
 }
 

@@ -44,7 +44,7 @@ fn postgres_closed_stdout_never_stops_apply() {
 }
 
 /// The first column of every row of `sql`, as text.
-fn strings(db: &Db, sql: &str) -> Vec<String> {
+pub(super) fn strings(db: &Db, sql: &str) -> Vec<String> {
     match db {
         Db::Sqlite { path, .. } => {
             let conn = rusqlite::Connection::open(path).expect("open");

@@ -192,17 +192,10 @@ pub fn apply_on<'t>(
             entries: status.unreviewed,
         });
     }
-    if resolve_interrupted(tree, ledger, &status, options)? {
+    if let Some(resolved) = resolve_interrupted(tree, ledger, &status, options)? {
         // A step marked done is no longer pending: decide on what is stored now.
         status = status_of(tree, order, database, &db, ledger.read()?)?;
-        if options.mark_done.is_some() {
-            report.marked_done = status.stored.rows.iter().map(|r| r.key_text()).find(|k| {
-                options
-                    .mark_done
-                    .as_ref()
-                    .is_some_and(|m| *k == m.step || k.ends_with(&format!("/{}", m.step)))
-            });
-        }
+        report.marked_done = resolved.marked_done;
     }
     if !status.drift.is_empty() {
         if !options.accept_drift {
@@ -306,13 +299,13 @@ pub fn apply_on<'t>(
 /// The operator's way out of an interrupted step: refuses while a server
 /// session still runs it; records `retry_interrupted` or `mark_done` (with
 /// the audit row) in one transaction; else stops with what to do. Returns
-/// whether the ledger changed.
+/// what changed, if anything.
 fn resolve_interrupted(
     tree: &Tree,
     ledger: &mut dyn Ledger,
     status: &Status<'_>,
     options: &ApplyOptions,
-) -> Result<bool, RunError> {
+) -> Result<Option<Resolved>, RunError> {
     let db = status.db.clone();
     let Some(step) = &status.interrupted else {
         if let Some(mark) = &options.mark_done {
@@ -321,7 +314,7 @@ fn resolve_interrupted(
                 given: mark.step.clone(),
             });
         }
-        return Ok(false);
+        return Ok(None);
     };
     let found = StepKey::parse(step).ok().and_then(|k| tree.step(&k));
     let location = found.map_or_else(|| "in no file".to_string(), |s| s.location());
@@ -353,7 +346,9 @@ fn resolve_interrupted(
             }),
             ..SiteChange::default()
         })?;
-        return Ok(true);
+        return Ok(Some(Resolved {
+            marked_done: Some(found.key.to_string()),
+        }));
     }
     if !options.retry_interrupted {
         return Err(RunError::Interrupted {
@@ -374,5 +369,11 @@ fn resolve_interrupted(
         }),
         ..SiteChange::default()
     })?;
-    Ok(true)
+    Ok(Some(Resolved { marked_done: None }))
+}
+
+/// What the operator's decision changed.
+struct Resolved {
+    /// The step recorded as done, if that was the decision.
+    marked_done: Option<String>,
 }
