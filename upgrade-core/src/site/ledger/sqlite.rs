@@ -54,6 +54,13 @@ impl SqliteLedger {
                 folder: folder.display().to_string(),
             });
         }
+        if path.is_dir() {
+            return Err(LedgerError::Open {
+                db,
+                message: "this is a folder: --db names the database file (e.g. FOLDER/site.db)"
+                    .into(),
+            });
+        }
         match access {
             Access::Read => {
                 match std::fs::metadata(path) {

@@ -184,3 +184,12 @@ fn a_missing_folder_has_its_own_error() {
     }
     assert!(!dir.path().join("no").exists());
 }
+
+#[test]
+fn a_folder_is_not_a_database_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for access in [Access::Read, Access::Apply] {
+        let err = SqliteLedger::open(dir.path(), access).expect_err("a folder");
+        assert!(err.to_string().contains("this is a folder"), "{err}");
+    }
+}
