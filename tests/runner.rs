@@ -3,8 +3,8 @@
 //! running real upgrades from several site states; bad input and crashes.
 //!
 //! PostgreSQL tests read the server from `CONSOLIDATE_TEST_POSTGRES_URL` and
-//! create one database per test. Without it they fail when `CI` is set, and
-//! otherwise print a loud SKIPPED line.
+//! create one database per test. Without it they show as `ignored` (the
+//! `pg_tests` cfg of consolidate-cli/build.rs), and fail when `CI` is set.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::util::*;
+
+mod guards;
 
 // ---------------------------------------------------------------- databases
 
@@ -30,19 +32,13 @@ enum Db {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn pg_admin_url() -> Option<String> {
+fn pg_admin_url() -> String {
     match std::env::var("CONSOLIDATE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
+        Ok(url) if !url.is_empty() => url,
         _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "CI is set but CONSOLIDATE_TEST_POSTGRES_URL is not: the PostgreSQL tests must run in CI (see scripts/ci-postgres.sh)"
-                );
-            }
-            eprintln!(
-                "\n**********\nSKIPPED: PostgreSQL tests (set CONSOLIDATE_TEST_POSTGRES_URL)\n**********\n"
+            panic!(
+                "CONSOLIDATE_TEST_POSTGRES_URL is not set: the PostgreSQL tests must run under CI (see scripts/ci-postgres.sh)"
             );
-            None
         }
     }
 }
@@ -73,9 +69,9 @@ impl Db {
         Db::Sqlite { _dir: dir, path }
     }
 
-    /// A new, empty PostgreSQL database, or `None` when PostgreSQL tests are skipped.
-    fn postgres(test: &str) -> Option<Db> {
-        let admin_url = pg_admin_url()?;
+    /// A new, empty PostgreSQL database (panics without a server: see `pg_admin_url`).
+    fn postgres(test: &str) -> Db {
+        let admin_url = pg_admin_url();
         let name = format!(
             "consolidate_{}_{}_{}",
             test,
@@ -85,11 +81,11 @@ impl Db {
         pg_connect(&admin_url)
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .expect("create test database");
-        Some(Db::Postgres {
+        Db::Postgres {
             url: with_database(&admin_url, &name),
             admin_url,
             name,
-        })
+        }
     }
 
     /// The `--db` argument.
@@ -688,8 +684,25 @@ fn interrupted_step_needs_a_check(db: Db) {
     // The operator undoes the partial step, then lets apply run it again.
     // (PostgreSQL ran the whole script in its implicit transaction: nothing to undo there.)
     db.exec("DROP INDEX IF EXISTS forum_posts_created_ix");
-    apply_ok(&tree, &db, &["--retry-interrupted"]);
+    apply_ok(
+        &tree,
+        &db,
+        &[
+            "--retry-interrupted",
+            "--reason",
+            "index dropped",
+            "--by",
+            "bob",
+        ],
+    );
     assert_exit(&cmd(&tree, &db, &["status"]), 0);
+    assert_eq!(
+        guards::strings(
+            &db,
+            "SELECT action || ' ' || step_key || ' ' || actor || ': ' || reason FROM upgrade_audit"
+        ),
+        ["retried mod_forum/2008021400-posts_created_ix bob: index dropped"]
+    );
     assert_eq!(snapshot_of(&db), expected);
 }
 
@@ -753,15 +766,37 @@ fn concurrent_apply_is_refused(db: Db) {
     let mut child = spawn_apply(&tree, &db, &[("CONSOLIDATE_PAUSE_AFTER_STEPS", "3")]);
     wait_for_pause(&mut child);
     let out = cmd(&tree, &db, &["apply"]);
+    let status = cmd(&tree, &db, &["status"]);
     let _ = child.kill();
     let _ = child.wait();
     db.wait_unlocked();
     assert_exit(&out, 1);
     let err = stderr(&out);
-    assert!(
-        err.contains("is locked: another `consolidate apply`"),
-        "{err}"
-    );
+    match db {
+        Db::Sqlite { .. } => {
+            assert!(err.contains("is locked by another process"), "{err}");
+            assert!(err.contains("fuser"), "{err}");
+        }
+        Db::Postgres { .. } => {
+            // The server names the session that holds the lock.
+            assert!(
+                err.contains("is locked: another `consolidate apply`")
+                    && err.contains("server session pid"),
+                "{err}"
+            );
+            assert_exit(&status, 1);
+            assert!(
+                stderr(&status).contains("an apply is running (pid"),
+                "{}",
+                stderr(&status)
+            );
+            assert!(
+                !stdout(&status).contains("interrupted"),
+                "{}",
+                stdout(&status)
+            );
+        }
+    }
     assert_eq!(db.ledger().0.len(), 3, "the refused run changed nothing");
     apply_ok(&tree, &db, &[]);
     assert_exit(&cmd(&tree, &db, &["status"]), 0);
@@ -991,16 +1026,19 @@ fn sqlite_bad_addresses_and_files_give_one_clear_message() {
     assert!(!err.contains("secret"), "{err}");
     let missing = tree.path().join("no/such/folder/site.db");
     let missing = missing.to_str().expect("utf-8");
-    let out = tree.run(&["status", "--db", missing]);
-    assert_exit(&out, 2);
-    let out = tree.run(&["apply", "--db", missing]);
-    assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("cannot open the site database")
-            && stderr(&out).contains("no/such/folder"),
-        "{}",
-        stderr(&out)
-    );
+    // A folder that does not exist is a typo, not a fresh site.
+    for command in ["status", "apply"] {
+        let out = tree.run(&[command, "--db", missing]);
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains("no/such/folder of the site database")
+                && stderr(&out).contains("does not exist")
+                && stderr(&out).contains("mkdir -p"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!tree.path().join("no").exists());
     let not_db = tree.path().join("upgrade.toml");
     let out = tree.run(&["status", "--db", not_db.to_str().expect("utf-8")]);
     assert_exit(&out, 1);
@@ -1043,44 +1081,49 @@ fn sqlite_read_only_file_is_refused_clearly() {
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(
-        err.contains("is read-only") || err.contains("cannot open the site database"),
+        err.contains("is not writable: SQLite keeps its journal next to the database"),
         "{err}"
     );
-    assert!(
-        err.contains("readonly") || err.contains("read-only"),
-        "{err}"
-    );
+    assert!(!err.contains("fix the step"), "{err}");
     assert_eq!(db.ledger(), before);
 }
 
 // ---------------------------------------------------------------- PostgreSQL
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_fresh_install() {
-    if let Some(db) = Db::postgres("fresh") {
-        fresh_install(db);
-    }
+    fresh_install(Db::postgres("fresh"));
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_backported_step_is_not_rerun_and_its_row_is_pruned() {
-    if let Some(db) = Db::postgres("backport") {
-        backported_step(db);
-    }
+    backported_step(Db::postgres("backport"));
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_consolidation_is_invisible_c1() {
-    if let Some(db) = Db::postgres("c1") {
-        consolidation_is_invisible(db);
-    }
+    consolidation_is_invisible(Db::postgres("c1"));
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_pruning_is_invisible_p1() {
-    if let Some(db) = Db::postgres("p1") {
-        pruning_is_invisible(db);
-    }
+    pruning_is_invisible(Db::postgres("p1"));
 }
 
 #[test]
@@ -1089,31 +1132,39 @@ fn sqlite_interrupted_step_outside_a_transaction_needs_a_check() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_interrupted_step_outside_a_transaction_needs_a_check() {
-    if let Some(db) = Db::postgres("interrupted") {
-        interrupted_step_needs_a_check(db);
-    }
+    interrupted_step_needs_a_check(Db::postgres("interrupted"));
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_failing_steps_leave_nothing_and_rerun_converges() {
-    if let Some(db) = Db::postgres("failing") {
-        failing_steps_converge(db);
-    }
+    failing_steps_converge(Db::postgres("failing"));
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_killed_apply_resumes_to_the_same_state() {
-    if let Some(db) = Db::postgres("killed") {
-        killed_apply_converges(db);
-    }
+    killed_apply_converges(Db::postgres("killed"));
 }
 
 #[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
 fn postgres_second_apply_is_refused_while_one_runs() {
-    if let Some(db) = Db::postgres("concurrent") {
-        concurrent_apply_is_refused(db);
-    }
+    concurrent_apply_is_refused(Db::postgres("concurrent"));
 }
 
 #[test]

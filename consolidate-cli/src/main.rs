@@ -1,6 +1,32 @@
 //! The `consolidate` command: argument parsing and presentation only. Every
 //! decision lives in the `upgrade-core` library.
 
+/// Prints a line on stdout and ignores a failed write: a closed pipe
+/// (`apply | head -2`) or a full terminal never stops a command, above all
+/// not `apply` in the middle of a database change (`println!` would panic).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Like [`out!`] without the line end (`print!`).
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Like [`out!`] on stderr (`eprintln!`).
+macro_rules! err_out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli_error;
 mod commands;
 
@@ -74,7 +100,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{e}");
+            err_out!("{e}");
             ExitCode::from(e.code)
         }
     }

@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use upgrade_core::site::runner::{ApplyEvent, ApplyOptions, Runner, StepHook};
+use upgrade_core::site::runner::{ApplyEvent, ApplyOptions, MarkDone, Runner, StepHook};
 
 use super::plan::SelectionArgs;
 use super::status::{DbArg, tree_and_url};
@@ -23,8 +23,35 @@ pub struct Args {
     accept_drift: bool,
     /// Run again a `transaction: no` step an earlier run left interrupted,
     /// after checking (and repairing) what it changed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "mark_done")]
     retry_interrupted: bool,
+    /// Record the interrupted `transaction: no` STEP as done without running
+    /// it, after checking that all of its changes are in place (the server
+    /// finished it, or you completed it by hand); kept in the audit table.
+    #[arg(long, value_name = "STEP", requires = "reason")]
+    mark_done: Option<String>,
+    /// Why (with --mark-done or --retry-interrupted; kept in the audit table).
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+    /// Who decides (default: the operating-system user).
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+}
+
+/// Who runs the command: `--by`, else the operating-system user (and who
+/// became it with sudo).
+fn actor(by: &Option<String>) -> String {
+    if let Some(by) = by {
+        return by.clone();
+    }
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string());
+    match std::env::var("SUDO_USER") {
+        Ok(sudo) if !sudo.is_empty() && sudo != user => format!("{user} (sudo from {sudo})"),
+        _ => user,
+    }
 }
 
 /// Shows progress: a bar on a terminal, one line per step otherwise.
@@ -37,7 +64,7 @@ impl Progress {
     fn line(&self, text: String) {
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => println!("{text}"),
+            None => out!("{text}"),
         }
     }
 
@@ -79,7 +106,7 @@ impl Progress {
                         }
                         bar.inc(1);
                     }
-                    None => println!("{text}"),
+                    None => out!("{text}"),
                 }
             }
             ApplyEvent::DriftAccepted { count } => self.line(format!(
@@ -100,6 +127,17 @@ impl Progress {
 /// Runs `apply`: exit 0 when the selected steps ran (or there was nothing to
 /// do), 1 when a step failed, the site was refused or locked, or on error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
+    if args.mark_done.is_some() && args.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(CliError {
+            message:
+                "--mark-done needs a --reason: why the step's changes are known to be in place"
+                    .into(),
+            hint: Some(
+                "e.g. --reason \"index built by hand, checked with \\d forum_posts\"".into(),
+            ),
+            code: crate::cli_error::EXIT_USAGE,
+        });
+    }
     let (tree, url) = tree_and_url(root, &args.db)?;
     let database = url.database().as_str();
     let runner = Runner::new(&tree, url)?;
@@ -107,6 +145,12 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         selection: args.selection.selection(),
         accept_drift: args.accept_drift,
         retry_interrupted: args.retry_interrupted,
+        mark_done: args.mark_done.as_ref().map(|step| MarkDone {
+            step: step.clone(),
+            actor: actor(&args.by),
+            reason: args.reason.clone().unwrap_or_default(),
+        }),
+        decided_by: Some((actor(&args.by), args.reason.clone().unwrap_or_default())),
         hook: StepHook::from_env(),
     };
     let mut progress = Progress {
@@ -116,15 +160,22 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let result = runner.apply(&options, &mut |e| progress.event(e));
     progress.finish();
     let report = result?;
+    if let Some(step) = &report.marked_done {
+        out!("recorded {step} as done without running it (kept in upgrade_audit)");
+    }
     let ran = report.applied + report.noops;
-    if ran == 0 && report.completed.is_none() && report.synced.is_none() {
+    if ran == 0
+        && report.completed.is_none()
+        && report.synced.is_none()
+        && report.marked_done.is_none()
+    {
         if report.remaining == 0 {
-            println!("nothing to apply: the site is up to date");
+            out!("nothing to apply: the site is up to date");
         } else {
-            println!("nothing to apply in this selection");
+            out!("nothing to apply in this selection");
         }
     } else if ran > 0 {
-        println!(
+        out!(
             "applied {ran} step(s) on {database} {}{}",
             runner.url(),
             if report.noops > 0 {
@@ -135,13 +186,13 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         );
     }
     if let Some((release, pruned)) = &report.completed {
-        println!("completed release {release}: pruned {pruned} ledger row(s)");
+        out!("completed release {release}: pruned {pruned} ledger row(s)");
     }
     if let Some((version, revision)) = &report.synced {
-        println!("recorded version {version} and revision {revision}");
+        out!("recorded version {version} and revision {revision}");
     }
     if report.remaining > 0 {
-        println!(
+        out!(
             "{} step(s) still pending outside the selection: run `consolidate apply` to continue",
             report.remaining
         );

@@ -22,6 +22,10 @@ pub struct SelectionArgs {
     /// Only steps of this phase (pre, main, post).
     #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
     pub phase: Option<Phase>,
+    /// Also take the pending steps the selected ones must follow (earlier
+    /// phases, requirements), instead of refusing.
+    #[arg(long)]
+    pub with_requirements: bool,
 }
 
 impl SelectionArgs {
@@ -30,6 +34,7 @@ impl SelectionArgs {
         Selection {
             to: self.to.clone(),
             phase: self.phase,
+            with_requirements: self.with_requirements,
         }
     }
 }
@@ -75,9 +80,9 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             "records_version": plan.syncs,
             "drift": plan.status.drift.len(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        println!(
+        out!(
             "plan for {database} {}: {} step(s)",
             plan.status.db,
             plan.steps.len()
@@ -102,7 +107,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             } else {
                 format!("  ({})", notes.join(", "))
             };
-            println!(
+            out!(
                 "{:>number_width$}. {:<width$}  {:<4}  {}{notes}",
                 i + 1,
                 s.key.to_string(),
@@ -111,20 +116,21 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             );
         }
         if let Some(release) = &plan.completes {
-            println!("then: complete release {release} and prune the ledger rows it covers");
+            out!("then: complete release {release} and prune the ledger rows it covers");
         }
         if plan.syncs {
-            println!(
+            out!(
                 "then: record version {} and revision {}",
-                plan.status.code_version, plan.status.code_revision
+                plan.status.code_version,
+                plan.status.code_revision
             );
         }
         if plan.steps.is_empty() && plan.completes.is_none() && !plan.syncs {
-            println!("nothing to apply");
+            out!("nothing to apply");
         }
     }
     if !plan.status.drift.is_empty() {
-        eprintln!(
+        err_out!(
             "warning: {} ledger row(s) differ from the tree (drift): `apply` stops unless --accept-drift; see `consolidate status`",
             plan.status.drift.len()
         );

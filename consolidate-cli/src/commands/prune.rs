@@ -27,7 +27,7 @@ const DANGER: &str = "deleting an orphan row is dangerous: if another branch of 
 fn print_rows(rows: &[LedgerRow]) {
     let width = rows.iter().map(|r| r.key_text().len()).max().unwrap_or(0);
     for r in rows {
-        println!(
+        out!(
             "  {:<width$}  {}  {}",
             r.key_text(),
             r.applied_at,
@@ -44,35 +44,35 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         if args.yes {
             let deleted = runner.delete_orphans()?;
             if deleted.is_empty() {
-                println!("no orphan ledger rows");
+                out!("no orphan ledger rows");
             } else {
-                println!("deleted {} orphan ledger row(s):", deleted.len());
+                out!("deleted {} orphan ledger row(s):", deleted.len());
                 print_rows(&deleted);
             }
         } else {
             let orphans = runner.orphans()?;
             if orphans.is_empty() {
-                println!("no orphan ledger rows");
+                out!("no orphan ledger rows");
             } else {
-                println!(
+                out!(
                     "{} ledger row(s) of steps in no file of this tree:",
                     orphans.len()
                 );
                 print_rows(&orphans);
-                println!("{DANGER}.");
-                println!("re-run with --yes to delete them");
+                out!("{DANGER}.");
+                out!("re-run with --yes to delete them");
             }
         }
         return Ok(EXIT_OK);
     }
     let report = runner.prune()?;
     match (&report.release, report.deleted.len()) {
-        (None, _) => println!("nothing to prune: the site has not completed a release"),
+        (None, _) => out!("nothing to prune: the site has not completed a release"),
         (Some(release), 0) => {
-            println!("nothing to prune: no ledger row is covered by {release} or earlier")
+            out!("nothing to prune: no ledger row is covered by {release} or earlier")
         }
         (Some(release), n) => {
-            println!("pruned {n} ledger row(s) covered by {release} or earlier:");
+            out!("pruned {n} ledger row(s) covered by {release} or earlier:");
             print_rows(&report.deleted);
         }
     }

@@ -45,17 +45,17 @@ pub struct Args {
 
 /// Runs `status`: exit 0 when there is nothing to do, 2 when an upgrade or
 /// resync is pending, 1 when `apply` would refuse (too old, downgrade, drift,
-/// an interrupted `transaction: no` step)
-/// or on error.
+/// an edited released entry, an interrupted `transaction: no` step, another
+/// `apply` running) or on error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let (tree, url) = tree_and_url(root, &args.db)?;
     let runner = Runner::new(&tree, url)?;
     let status = runner.status()?;
     if args.json {
         let doc = json(&tree, &status);
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print!("{}", text(&tree, &status));
+        out_raw!("{}", text(&tree, &status));
     }
     if let Some(refusal) = &status.refusal {
         return Err(CliError {
@@ -64,13 +64,50 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             code: EXIT_FAILURE,
         });
     }
+    if let Some(session) = &status.running {
+        return Err(CliError::new(
+            format!(
+                "{}: an apply is running (pid {}): {session}",
+                status.db, session.pid
+            ),
+            "wait for it to finish, then run `consolidate status` again",
+        ));
+    }
+    if let (Some(step), Some(session)) = (&status.interrupted, &status.step_running) {
+        return Err(CliError::new(
+            format!(
+                "{}: step {step} is still running on the server ({session}): its `apply` was stopped, the database session was not",
+                status.db
+            ),
+            format!(
+                "wait for pid {} to finish, or stop it with `SELECT pg_cancel_backend({})`; then check the site",
+                session.pid, session.pid
+            ),
+        ));
+    }
+    if !status.unreviewed.is_empty() {
+        let mut message = format!(
+            "{}: {} pending released step(s) are not what was released: `plan` and `apply` refuse to run them",
+            status.db,
+            status.unreviewed.len()
+        );
+        for u in &status.unreviewed {
+            message.push_str(&format!("\n  {u}"));
+        }
+        return Err(CliError::new(
+            message,
+            "restore each released entry from version control and put a change in a new step (`consolidate new`); `consolidate check` lists every problem",
+        ));
+    }
     if let Some(step) = &status.interrupted {
         return Err(CliError::new(
             format!(
                 "{}: step {step} runs outside a transaction and was interrupted midway by an earlier `apply`: `apply` stops",
                 status.db
             ),
-            "check what the step changed, undo or complete it by hand, then run `consolidate apply --retry-interrupted`",
+            format!(
+                "check what the step changed; then either undo its partial changes and run `consolidate apply --retry-interrupted`, or, if all its changes are in place, record it without running it: `consolidate apply --mark-done {step} --reason \"...\"`"
+            ),
         ));
     }
     if !status.drift.is_empty() {
@@ -93,6 +130,10 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
 fn state(status: &Status<'_>) -> &'static str {
     if status.refusal.is_some() {
         "refused"
+    } else if status.running.is_some() || status.step_running.is_some() {
+        "applying"
+    } else if !status.unreviewed.is_empty() {
+        "unreviewed"
     } else if status.interrupted.is_some() {
         "interrupted"
     } else if !status.drift.is_empty() {
@@ -141,6 +182,17 @@ fn json(tree: &Tree, status: &Status<'_>) -> serde_json::Value {
         "resync": status.resync,
         "version_behind": status.version_behind,
         "interrupted": status.interrupted,
+        "apply_running": status.running.as_ref().or(status.step_running.as_ref()).map(|s| serde_json::json!({
+            "pid": s.pid,
+            "application": s.application,
+            "since": s.since,
+        })),
+        "unreviewed": status.unreviewed.iter().map(|u| serde_json::json!({
+            "component": u.key.component.as_str(),
+            "step": u.key.name.as_str(),
+            "file": u.location,
+            "problem": u.problem,
+        })).collect::<Vec<_>>(),
         "drift": status.drift.iter().map(|d| serde_json::json!({
             "component": d.key.component.as_str(),
             "step": d.key.name.as_str(),
@@ -225,10 +277,20 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
             status.code_revision
         ));
     }
-    if let Some(step) = &status.interrupted {
-        out.push_str(&format!(
+    if let Some(session) = &status.running {
+        out.push_str(&format!("applying: an apply is running ({session})\n"));
+    }
+    match (&status.interrupted, &status.step_running) {
+        (Some(step), Some(session)) => out.push_str(&format!(
+            "running:  {step} (transaction: no) is still running ({session})\n"
+        )),
+        (Some(step), None) if status.running.is_none() => out.push_str(&format!(
             "interrupted: {step} (transaction: no) was started and never recorded\n"
-        ));
+        )),
+        _ => {}
+    }
+    for u in &status.unreviewed {
+        out.push_str(&format!("unreviewed: {u}\n"));
     }
     for d in &status.drift {
         out.push_str(&format!(
@@ -252,6 +314,10 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
         "drift" => "result:   drift: `consolidate apply` stops until it is resolved\n",
         "interrupted" => {
             "result:   interrupted step: `consolidate apply` stops until it is checked\n"
+        }
+        "applying" => "result:   an apply is running: wait for it\n",
+        "unreviewed" => {
+            "result:   edited released history: `consolidate apply` refuses to run it\n"
         }
         "upgrade_pending" => "result:   upgrade pending: run `consolidate apply`\n",
         _ => "result:   up to date\n",

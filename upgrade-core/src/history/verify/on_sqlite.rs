@@ -81,7 +81,7 @@ fn apply(tree: &Tree, db: &Path, to: Option<&Step>) -> Result<usize, String> {
     let options = ApplyOptions {
         selection: Selection {
             to: to.map(|s| s.key.to_string()),
-            phase: None,
+            ..Selection::default()
         },
         ..ApplyOptions::default()
     };

@@ -6,62 +6,33 @@
 //!
 //! The schema ([`SCHEMA_SQL`], version [`SCHEMA_VERSION`]) is the same SQL on
 //! both databases and is created, in one transaction, the first time a command
-//! writes; reading a site that has none is reading a fresh site. The layout is
-//! documented for other languages in `docs/ledger.md`.
+//! writes; reading a site that has none is reading a fresh site. An older
+//! schema is migrated ([`MIGRATIONS`]) in one transaction when a command takes
+//! the lock. A ledger whose tables exist but whose site row is missing, or
+//! whose schema version is not a known positive version, is corrupt: the site
+//! state is never guessed. The layout is documented for other languages in
+//! `docs/ledger.md`.
 
+mod address;
+mod error;
 pub mod postgres;
+mod schema;
 pub mod sqlite;
+
+pub use address::{DatabaseUrl, redact};
+pub use error::LedgerError;
+pub use schema::{
+    DEFAULT_DB, LEDGER_TABLE, MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, migration_sql, seed_sql,
+};
+use schema::{check_schema_version, missing_site_row};
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Checksum, StepKey};
 use crate::model::version::Version;
 use crate::planning::site_state::SiteState;
-
-/// The version of the ledger schema this code reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
-
-/// The ledger table: one row per applied step.
-pub const LEDGER_TABLE: &str = "upgrade_ledger";
-
-/// The default `--db`: a SQLite file in the current folder.
-pub const DEFAULT_DB: &str = "site.db";
-
-/// The ledger schema, identical on SQLite and PostgreSQL. Run in one
-/// transaction, followed by the rows of [`seed_sql`].
-pub const SCHEMA_SQL: &str = "\
-CREATE TABLE upgrade_meta (
-    key TEXT NOT NULL PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE upgrade_site (
-    id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-    completed_release TEXT,
-    version TEXT,
-    revision BIGINT,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE upgrade_ledger (
-    component TEXT NOT NULL,
-    step TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    applied_at TEXT NOT NULL,
-    PRIMARY KEY (component, step)
-);
-";
-
-/// The rows a new ledger starts with, written right after [`SCHEMA_SQL`].
-pub fn seed_sql(now: &str) -> String {
-    format!(
-        "INSERT INTO upgrade_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');\n\
-         INSERT INTO upgrade_site (id, completed_release, version, revision, updated_at) \
-         VALUES (1, NULL, NULL, NULL, '{}');\n",
-        now.replace('\'', "")
-    )
-}
 
 /// Which database engine a site uses; also the variant name of step bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,93 +57,6 @@ impl fmt::Display for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Where the site database is: what `--db` says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// A SQLite file (a plain path or `sqlite://PATH`).
-    Sqlite(PathBuf),
-    /// A PostgreSQL connection URL (`postgres://` or `postgresql://`).
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    /// Parses `--db`: a path, `sqlite://PATH` (`sqlite:///abs/path` for an
-    /// absolute one) or `postgres://user@host:port/db`.
-    pub fn parse(text: &str) -> Result<Self, LedgerError> {
-        let bad = |reason: &str| LedgerError::BadUrl {
-            url: redact(text),
-            reason: reason.to_string(),
-        };
-        if text.trim().is_empty() {
-            return Err(bad("it is empty"));
-        }
-        if let Some(path) = text.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err(bad("sqlite:// needs a file path after it"));
-            }
-            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
-        }
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Ok(DatabaseUrl::Postgres(text.to_string()));
-        }
-        if let Some((scheme, _)) = text.split_once("://") {
-            if !scheme.is_empty()
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
-            {
-                return Err(bad(&format!(
-                    "`{scheme}://` is not a supported database (supported: sqlite, postgres)"
-                )));
-            }
-        }
-        Ok(DatabaseUrl::Sqlite(PathBuf::from(text)))
-    }
-
-    /// The engine.
-    pub fn database(&self) -> Database {
-        match self {
-            DatabaseUrl::Sqlite(_) => Database::Sqlite,
-            DatabaseUrl::Postgres(_) => Database::Postgres,
-        }
-    }
-
-    /// The address for messages, without any password.
-    pub fn describe(&self) -> String {
-        match self {
-            DatabaseUrl::Sqlite(path) => path.display().to_string(),
-            DatabaseUrl::Postgres(url) => redact(url),
-        }
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe())
-    }
-}
-
-/// A URL with the password of its user info (and any `password=` parameter) masked.
-pub fn redact(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(start) = out.find("://").map(|i| i + 3) {
-        let authority_end = out[start..]
-            .find(['/', '?'])
-            .map_or(out.len(), |i| start + i);
-        if let Some(at) = out[start..authority_end].rfind('@').map(|i| start + i) {
-            if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
-                out.replace_range(colon + 1..at, "***");
-            }
-        }
-    }
-    if let Some(p) = out.find("password=") {
-        let start = p + "password=".len();
-        let end = out[start..].find('&').map_or(out.len(), |i| start + i);
-        out.replace_range(start..end, "***");
-    }
-    out
 }
 
 /// One row of the ledger, as stored (names are not validated: a row written
@@ -220,6 +104,62 @@ pub struct Stored {
     /// recorded (`component/step`): the process died or its SQL failed midway,
     /// so its effects may be partial.
     pub interrupted: Option<String>,
+    /// Other server sessions of `consolidate apply` (PostgreSQL only): the one
+    /// holding the upgrade lock, and any still running a step.
+    pub sessions: Vec<Session>,
+}
+
+/// Another database session of `consolidate apply`, seen on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The server process id.
+    pub pid: i32,
+    /// Its `application_name` (`consolidate apply …`).
+    pub application: String,
+    /// When its current query (or the session) started, when the server shows it.
+    pub since: Option<String>,
+    /// Does it hold the upgrade lock?
+    pub holds_lock: bool,
+    /// Is it running a statement now?
+    pub active: bool,
+}
+
+impl Session {
+    /// Is this session running `step` (`component/name`)?
+    pub fn runs(&self, step: &str) -> bool {
+        self.active && self.application == application_name(Some(step))
+    }
+}
+
+impl fmt::Display for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "server session pid {}", self.pid)?;
+        if !self.application.is_empty() {
+            write!(f, " `{}`", self.application)?;
+        }
+        if let Some(since) = &self.since {
+            write!(f, " since {since}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The `application_name` of an apply's session: `consolidate apply`, and
+/// while a `transaction: no` step runs, `consolidate apply component/step`
+/// (cut to the server's 63 bytes).
+pub fn application_name(step: Option<&str>) -> String {
+    let mut name = match step {
+        Some(step) => format!("consolidate apply {step}"),
+        None => "consolidate apply".to_string(),
+    };
+    if name.len() > 63 {
+        let mut end = 63;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
 }
 
 impl Stored {
@@ -268,9 +208,15 @@ pub struct StepRun<'a> {
 /// Why a step did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StepRunError {
-    /// The step's own SQL failed; the database's message.
-    #[error("{0}")]
-    Sql(String),
+    /// The step's own SQL failed.
+    #[error("{message}")]
+    Sql {
+        /// The database's message.
+        message: String,
+        /// The line of the script (1-based) where the failing statement or
+        /// the error is, when the database says.
+        line: Option<usize>,
+    },
     /// Recording it (or talking to the database) failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -289,6 +235,26 @@ pub struct SiteChange {
     pub sync: Option<(Version, i64)>,
     /// Forget the interrupted step marker (the operator checked the site).
     pub clear_interrupted: bool,
+    /// Insert the ledger row of a step the operator completed by hand.
+    pub mark_done: Option<(StepKey, Checksum)>,
+    /// An operator's decision to keep in `upgrade_audit`.
+    pub audit: Option<Audit>,
+}
+
+/// An operator's decision about an interrupted step, kept in `upgrade_audit`
+/// (never pruned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// `retried` (`--retry-interrupted`) or `marked-done` (`--mark-done`).
+    pub action: String,
+    /// The step.
+    pub key: StepKey,
+    /// The checksum of the step in the tree.
+    pub checksum: Checksum,
+    /// Who decided (`--by`, else the operating-system user).
+    pub actor: String,
+    /// Why (`--reason`).
+    pub reason: String,
 }
 
 impl SiteChange {
@@ -299,6 +265,8 @@ impl SiteChange {
             && self.release.is_none()
             && self.sync.is_none()
             && !self.clear_interrupted
+            && self.mark_done.is_none()
+            && self.audit.is_none()
     }
 }
 
@@ -397,169 +365,9 @@ fn site_record(
     })
 }
 
-/// Checks the stored schema version.
-fn check_schema_version(db: &str, text: Option<String>) -> Result<(), LedgerError> {
-    let found = match text {
-        Some(t) => t.trim().parse::<i64>().map_err(|_| LedgerError::Corrupt {
-            db: db.to_string(),
-            what: format!("upgrade_meta.schema_version is `{t}`, not a number"),
-        })?,
-        None => {
-            return Err(LedgerError::Corrupt {
-                db: db.to_string(),
-                what: "upgrade_meta has no schema_version row".into(),
-            });
-        }
-    };
-    if found > SCHEMA_VERSION {
-        return Err(LedgerError::SchemaTooNew {
-            db: db.to_string(),
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    Ok(())
-}
-
-/// What went wrong with the site database.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LedgerError {
-    /// `--db` is not a path or a supported URL.
-    #[error("--db {url}: {reason}")]
-    BadUrl {
-        /// The address as given (password masked).
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The database cannot be opened or reached.
-    #[error("cannot open the site database {db}: {message}")]
-    Open {
-        /// The database.
-        db: String,
-        /// The driver's message.
-        message: String,
-    },
-    /// Another process holds the upgrade lock.
-    #[error(
-        "the site database {db} is locked: another `consolidate apply` (or prune) is running on it"
-    )]
-    Locked {
-        /// The database.
-        db: String,
-    },
-    /// The database cannot be written.
-    #[error("the site database {db} is read-only: {message}")]
-    ReadOnly {
-        /// The database.
-        db: String,
-        /// The driver's message.
-        message: String,
-    },
-    /// A ledger query failed.
-    #[error("{db}: {action} failed: {message}")]
-    Query {
-        /// The database.
-        db: String,
-        /// What was being done.
-        action: String,
-        /// The driver's message.
-        message: String,
-    },
-    /// The ledger was written by a newer version of this tool.
-    #[error("{db}: the ledger schema is version {found}, this tool knows up to {supported}")]
-    SchemaTooNew {
-        /// The database.
-        db: String,
-        /// The stored version.
-        found: i64,
-        /// The newest version this code knows.
-        supported: i64,
-    },
-    /// A stored value cannot be read.
-    #[error("{db}: {what}")]
-    Corrupt {
-        /// The database.
-        db: String,
-        /// What is wrong.
-        what: String,
-    },
-}
-
-impl LedgerError {
-    /// What to do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            LedgerError::BadUrl { .. } => {
-                "pass a file path, sqlite://PATH or postgres://USER@HOST:PORT/DATABASE"
-            }
-            LedgerError::Open { .. } => {
-                "check the path or URL, that the server runs and accepts the user, then re-run"
-            }
-            LedgerError::Locked { .. } => {
-                "wait for the other run to finish (it holds the lock until it exits), then re-run"
-            }
-            LedgerError::ReadOnly { .. } => {
-                "run as a user who may write the database (file and folder permissions, or the role's grants)"
-            }
-            LedgerError::Query { .. } => {
-                "check that the database is healthy and reachable, then re-run: committed steps are kept"
-            }
-            LedgerError::SchemaTooNew { .. } => {
-                "upgrade the consolidate tool to the version that wrote this ledger"
-            }
-            LedgerError::Corrupt { .. } => {
-                "fix the row by hand (docs/ledger.md describes the tables), then re-run"
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_db_addresses() {
-        assert_eq!(
-            DatabaseUrl::parse("site.db").expect("path"),
-            DatabaseUrl::Sqlite("site.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///tmp/x.db").expect("url"),
-            DatabaseUrl::Sqlite("/tmp/x.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://rel/x.db").expect("url"),
-            DatabaseUrl::Sqlite("rel/x.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgresql://u@h/d")
-                .expect("pg")
-                .database(),
-            Database::Postgres
-        );
-        for bad in ["mysql://root@localhost/site", "", "sqlite://"] {
-            let err = DatabaseUrl::parse(bad).expect_err(bad);
-            assert!(matches!(err, LedgerError::BadUrl { .. }), "{bad}: {err}");
-        }
-        let err = DatabaseUrl::parse("mysql://u:secret@h/d").expect_err("mysql");
-        assert!(err.to_string().contains("`mysql://`"), "{err}");
-        assert!(!err.to_string().contains("secret"), "{err}");
-    }
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            redact("postgres://me:s3cret@db:5432/site?sslmode=disable"),
-            "postgres://me:***@db:5432/site?sslmode=disable"
-        );
-        assert_eq!(redact("postgres://me@db/site"), "postgres://me@db/site");
-        assert_eq!(
-            redact("postgres://db/site?password=x&user=me"),
-            "postgres://db/site?password=***&user=me"
-        );
-    }
 
     #[test]
     fn timestamps_are_utc_seconds() {

@@ -4,7 +4,12 @@
 //! Locking: a ledger opened for [`Access::Apply`] takes the session-level
 //! advisory lock [`LOCK_KEY`] with `pg_try_advisory_lock`, refusing at once if
 //! another session holds it; the server releases it when the session ends,
-//! also when the process is killed. Reads take no lock.
+//! also when the process is killed. Reads take no lock, but see who holds it:
+//! every session of this tool sets its `application_name` (`consolidate
+//! apply`, and `consolidate apply component/step` while a `transaction: no`
+//! step runs), so that `status` and `apply` can name the session (pid, since
+//! when) still running a step whose client was killed, instead of calling
+//! the step interrupted while the server still runs it.
 
 use std::time::Duration;
 
@@ -13,12 +18,44 @@ use postgres::{Client, Config, IsolationLevel, NoTls};
 
 use super::{
     Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
-    SCHEMA_SQL, SiteChange, StepRun, StepRunError, Stored, check_schema_version, now_utc, redact,
-    seed_sql, site_record,
+    SCHEMA_SQL, Session, SiteChange, StepRun, StepRunError, Stored, application_name,
+    check_schema_version, migration_sql, missing_site_row, now_utc, redact, seed_sql, site_record,
 };
 
 /// The advisory lock key of upgrades (`"consolid"` as a big-endian integer).
 pub const LOCK_KEY: i64 = 0x636f_6e73_6f6c_6964;
+
+/// The other sessions of this tool in the database, and any holding the
+/// upgrade lock (`$1`, `$2`: the lock key's two halves, as `pg_locks` shows them).
+const SESSIONS_SQL: &str = "\
+SELECT a.pid, coalesce(a.application_name, ''), \
+       to_char(coalesce(a.query_start, a.backend_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+       EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted \
+               AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1), \
+       coalesce(a.state = 'active', false) \
+FROM pg_stat_activity a \
+WHERE a.pid <> pg_backend_pid() AND a.datname = current_database() \
+  AND (a.application_name LIKE 'consolidate apply%' \
+       OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted \
+                  AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1)) \
+ORDER BY a.pid";
+
+/// Reads the other sessions of this tool.
+fn sessions(client: &mut impl postgres::GenericClient) -> Result<Vec<Session>, postgres::Error> {
+    let high = LOCK_KEY >> 32;
+    let low = LOCK_KEY & 0xffff_ffff;
+    Ok(client
+        .query(SESSIONS_SQL, &[&high, &low])?
+        .into_iter()
+        .map(|r| Session {
+            pid: r.get(0),
+            application: r.get(1),
+            since: r.get(2),
+            holds_lock: r.get(3),
+            active: r.get(4),
+        })
+        .collect())
+}
 
 /// How long connecting may take when the URL does not say (`connect_timeout`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +64,19 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PostgresLedger {
     client: Client,
     db: String,
+    locked: bool,
+}
+
+impl Drop for PostgresLedger {
+    /// Releases the upgrade lock before the connection closes, so that the
+    /// next command never finds it held by a session that is ending.
+    fn drop(&mut self) {
+        if self.locked {
+            let _ = self
+                .client
+                .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]);
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresLedger {
@@ -102,11 +152,22 @@ impl PostgresLedger {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        config.application_name(
+            match access {
+                Access::Apply => application_name(None),
+                Access::Read => "consolidate".to_string(),
+            }
+            .as_str(),
+        );
         let client = config.connect(NoTls).map_err(|e| LedgerError::Open {
             db: db.clone(),
             message: message(&e),
         })?;
-        let mut ledger = PostgresLedger { client, db };
+        let mut ledger = PostgresLedger {
+            client,
+            db,
+            locked: false,
+        };
         if access == Access::Apply {
             ledger.lock()?;
             ledger.create_schema()?;
@@ -121,12 +182,17 @@ impl PostgresLedger {
             .map_err(|e| error(&self.db, "taking the upgrade lock", &e))?
             .get(0);
         if got {
-            Ok(())
-        } else {
-            Err(LedgerError::Locked {
-                db: self.db.clone(),
-            })
+            self.locked = true;
+            return Ok(());
         }
+        let holder = sessions(&mut self.client)
+            .ok()
+            .and_then(|all| all.into_iter().find(|s| s.holds_lock))
+            .map(|s| s.to_string());
+        Err(LedgerError::Locked {
+            db: self.db.clone(),
+            holder,
+        })
     }
 
     fn create_schema(&mut self) -> Result<(), LedgerError> {
@@ -145,7 +211,8 @@ impl PostgresLedger {
                 )
                 .map_err(err)?
                 .map(|r| r.get(0));
-            check_schema_version(&db, version)?;
+            let found = check_schema_version(&db, version)?;
+            tx.batch_execute(&migration_sql(found)).map_err(err)?;
         } else {
             tx.batch_execute(&format!("{SCHEMA_SQL}{}", seed_sql(&now_utc())))
                 .map_err(err)?;
@@ -215,7 +282,7 @@ impl Ledger for PostgresLedger {
                     r.get::<_, Option<i64>>(2),
                 )
             })
-            .unwrap_or_default();
+            .ok_or_else(|| missing_site_row(&db))?;
         let interrupted: Option<String> = tx
             .query_opt(
                 "SELECT value FROM upgrade_meta WHERE key = $1",
@@ -223,12 +290,14 @@ impl Ledger for PostgresLedger {
             )
             .map_err(err)?
             .map(|r| r.get(0));
+        let sessions = sessions(&mut tx).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(Stored {
             exists: true,
             rows,
             site: site_record(&db, site.0, site.1, site.2)?,
             interrupted,
+            sessions,
         })
     }
 
@@ -244,7 +313,7 @@ impl Ledger for PostgresLedger {
                 .transaction()
                 .map_err(|e| error(&db, "starting the step's transaction", &e))?;
             if let Some(sql) = run.sql {
-                tx.batch_execute(sql).map_err(|e| sql_error(&db, &e))?;
+                tx.batch_execute(sql).map_err(|e| sql_error(&db, sql, &e))?;
             }
             tx.execute(record, &values)
                 .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
@@ -252,14 +321,27 @@ impl Ledger for PostgresLedger {
                 .map_err(|e| error(&db, "committing the step", &e))?;
         } else {
             let key = format!("{}/{}", run.component, run.step);
+            let running = application_name(Some(&key));
+            self.client
+                .execute(
+                    "SELECT set_config('application_name', $1, false)",
+                    &[&running],
+                )
+                .map_err(|e| error(&db, "naming the session", &e))?;
             self.client
                 .execute(&MARK_INTERRUPTED_SQL.replace("{value}", "$1"), &[&key])
                 .map_err(|e| error(&db, "marking the step as running", &e))?;
             if let Some(sql) = run.sql {
                 self.client
                     .batch_execute(sql)
-                    .map_err(|e| sql_error(&db, &e))?;
+                    .map_err(|e| sql_error(&db, sql, &e))?;
             }
+            self.client
+                .execute(
+                    "SELECT set_config('application_name', $1, false)",
+                    &[&application_name(None)],
+                )
+                .map_err(|e| error(&db, "naming the session", &e))?;
             let mut tx = self
                 .client
                 .transaction()
@@ -321,15 +403,56 @@ impl Ledger for PostgresLedger {
             )
             .map_err(err)?;
         }
+        if let Some((key, checksum)) = &change.mark_done {
+            tx.execute(
+                "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                &[&key.component.as_str(), &key.name.as_str(), &checksum.as_str(), &now],
+            )
+            .map_err(err)?;
+        }
+        if let Some(audit) = &change.audit {
+            tx.execute(
+                "INSERT INTO upgrade_audit (recorded_at, action, step_key, checksum, actor, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &now,
+                    &audit.action,
+                    &audit.key.to_string(),
+                    &audit.checksum.as_str(),
+                    &audit.actor,
+                    &audit.reason,
+                ],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)
     }
 }
 
 /// A failure of a step's own SQL: the server's message, unless the
 /// connection itself broke (then it is a ledger error).
-fn sql_error(db: &str, e: &postgres::Error) -> StepRunError {
-    if e.as_db_error().is_some() {
-        StepRunError::Sql(message(e))
+fn sql_error(db: &str, script: &str, e: &postgres::Error) -> StepRunError {
+    if let Some(server) = e.as_db_error() {
+        // The server's position counts characters from 1 in the script sent.
+        let line = match server.position() {
+            Some(postgres::error::ErrorPosition::Original(at)) => {
+                let at = usize::try_from(*at).unwrap_or(1).saturating_sub(1);
+                Some(script.chars().take(at).filter(|&c| c == '\n').count() + 1)
+            }
+            _ => None,
+        };
+        let code = e.code();
+        if code == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+            || code == Some(&SqlState::READ_ONLY_SQL_TRANSACTION)
+            || code == Some(&SqlState::DISK_FULL)
+            || code == Some(&SqlState::ADMIN_SHUTDOWN)
+            || code == Some(&SqlState::QUERY_CANCELED)
+        {
+            return StepRunError::Ledger(error(db, "running the step", e));
+        }
+        StepRunError::Sql {
+            message: message(e),
+            line,
+        }
     } else {
         StepRunError::Ledger(error(db, "running the step", e))
     }

@@ -6,16 +6,23 @@
 //! commits until the connection closes, so no other process can write — or
 //! read — the database while an apply runs, and the operating system releases
 //! it if the process dies. Readers wait up to [`READ_WAIT`] for it.
+//!
+//! Before anything is opened, the `--db` file's folder must exist and (to
+//! write) be writable: SQLite keeps its journal there. Errors of the
+//! environment (read-only, busy, disk full) are never reported as errors of
+//! a step.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
+use rusqlite::fallible_iterator::FallibleIterator as _;
+
 use super::{
     Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
-    SCHEMA_SQL, SiteChange, StepRun, StepRunError, Stored, check_schema_version, now_utc, seed_sql,
-    site_record,
+    SCHEMA_SQL, SiteChange, StepRun, StepRunError, Stored, check_schema_version, migration_sql,
+    missing_site_row, now_utc, seed_sql, site_record,
 };
 
 /// How long `apply` waits for the write lock before refusing (a reader may hold it briefly).
@@ -37,6 +44,23 @@ impl SqliteLedger {
     /// created if needed and the exclusive lock is taken.
     pub fn open(path: &Path, access: Access) -> Result<Option<Self>, LedgerError> {
         let db = path.display().to_string();
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !folder.is_dir() {
+            return Err(LedgerError::NoFolder {
+                db,
+                folder: folder.display().to_string(),
+            });
+        }
+        if path.is_dir() {
+            return Err(LedgerError::Open {
+                db,
+                message: "this is a folder: --db names the database file (e.g. FOLDER/site.db)"
+                    .into(),
+            });
+        }
         match access {
             Access::Read => {
                 match std::fs::metadata(path) {
@@ -63,6 +87,12 @@ impl SqliteLedger {
                 }))
             }
             Access::Apply => {
+                if !writable(&folder) {
+                    return Err(LedgerError::ReadOnlyFolder {
+                        db,
+                        folder: folder.display().to_string(),
+                    });
+                }
                 let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -101,11 +131,14 @@ impl SqliteLedger {
             if table_exists(&self.conn, "upgrade_meta")
                 .map_err(|e| error(&db, "reading the schema", &e))?
             {
-                check_schema_version(
+                let found = check_schema_version(
                     &db,
                     schema_version(&self.conn)
                         .map_err(|e| error(&db, "reading the schema version", &e))?,
-                )
+                )?;
+                self.conn
+                    .execute_batch(&migration_sql(found))
+                    .map_err(|e| error(&db, "migrating the ledger tables", &e))
             } else {
                 let sql = format!("{SCHEMA_SQL}{}", seed_sql(&now_utc()));
                 self.conn
@@ -125,6 +158,14 @@ impl SqliteLedger {
             }
         }
     }
+}
+
+/// Can a file be created in `folder` (as SQLite must, for its journal)?
+fn writable(folder: &Path) -> bool {
+    tempfile::Builder::new()
+        .prefix(".consolidate-write-check")
+        .tempfile_in(folder)
+        .is_ok()
 }
 
 fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
@@ -165,9 +206,81 @@ fn open_error(db: &str, e: &rusqlite::Error) -> LedgerError {
     }
 }
 
-/// The message of a failed step script: SQLite's own, with the line of the
-/// script for a syntax error (instead of the rest of the script).
-fn sql_message(script: &str, e: &rusqlite::Error) -> String {
+/// Runs a step's script statement by statement (as `execute_batch` does), so
+/// that a failure names the line (1-based) of the failing statement in the
+/// script: SQLite's own offset for a syntax error, else where the statement
+/// starts. Errors of the environment are ledger errors, not the step's.
+fn run_script(db: &str, conn: &Connection, script: &str) -> Result<(), StepRunError> {
+    let mut batch = rusqlite::Batch::new(conn, script);
+    let mut cursor = 0;
+    loop {
+        let statement = match batch.next() {
+            Ok(Some(statement)) => statement,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                let at = cursor + script.get(cursor..).map_or(0, significant);
+                return Err(step_error(db, script, at, &e));
+            }
+        };
+        let mut statement = statement;
+        if let Some(text) = statement.expanded_sql() {
+            if let Some(i) = script.get(cursor..).and_then(|rest| rest.find(&text)) {
+                let start = cursor + i;
+                cursor = start + text.len();
+                let mut rows = statement.raw_query();
+                if let Err(e) = rows.next() {
+                    return Err(step_error(db, script, start + significant(&text), &e));
+                }
+                continue;
+            }
+        }
+        let mut rows = statement.raw_query();
+        if let Err(e) = rows.next() {
+            return Err(step_error(db, script, cursor, &e));
+        }
+    }
+}
+
+/// The offset of the first character of `text` that is not white space or a comment.
+fn significant(text: &str) -> usize {
+    let mut at = 0;
+    loop {
+        let rest = &text[at..];
+        let trimmed = rest.trim_start();
+        at += rest.len() - trimmed.len();
+        if trimmed.starts_with("--") {
+            at += trimmed.find('\n').map_or(trimmed.len(), |i| i + 1);
+        } else if trimmed.starts_with("/*") {
+            at += trimmed.find("*/").map_or(trimmed.len(), |i| i + 2);
+        } else {
+            return at;
+        }
+    }
+}
+
+/// 1-based line of byte offset `at` in `script`.
+fn line_at(script: &str, at: usize) -> usize {
+    script
+        .get(..at.min(script.len()))
+        .map_or(1, |head| head.matches('\n').count() + 1)
+}
+
+/// The error of a failed statement at byte `at` of the script.
+fn step_error(db: &str, script: &str, at: usize, e: &rusqlite::Error) -> StepRunError {
+    if let Some(
+        ErrorCode::ReadOnly
+        | ErrorCode::CannotOpen
+        | ErrorCode::DatabaseBusy
+        | ErrorCode::DatabaseLocked
+        | ErrorCode::DiskFull
+        | ErrorCode::SystemIoFailure
+        | ErrorCode::NotADatabase
+        | ErrorCode::DatabaseCorrupt
+        | ErrorCode::OutOfMemory,
+    ) = code_of(e)
+    {
+        return StepRunError::Ledger(error(db, "running the step", e));
+    }
     match e {
         rusqlite::Error::SqlInputError {
             msg, sql, offset, ..
@@ -175,12 +288,15 @@ fn sql_message(script: &str, e: &rusqlite::Error) -> String {
             // `sql` is the tail of the script where the failing statement starts.
             let start = script.len().saturating_sub(sql.len());
             let at = start + usize::try_from(*offset).unwrap_or(0);
-            let line = script
-                .get(..at.min(script.len()))
-                .map_or(1, |head| head.matches('\n').count() + 1);
-            format!("{msg} (line {line} of the step's SQL)")
+            StepRunError::Sql {
+                message: msg.clone(),
+                line: Some(line_at(script, at)),
+            }
         }
-        other => other.to_string(),
+        other => StepRunError::Sql {
+            message: other.to_string(),
+            line: Some(line_at(script, at)),
+        },
     }
 }
 
@@ -188,7 +304,7 @@ fn sql_message(script: &str, e: &rusqlite::Error) -> String {
 fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
     match code_of(e) {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            LedgerError::Locked { db: db.to_string() }
+            LedgerError::Busy { db: db.to_string() }
         }
         Some(ErrorCode::ReadOnly) => LedgerError::ReadOnly {
             db: db.to_string(),
@@ -255,7 +371,7 @@ impl Ledger for SqliteLedger {
             )
             .optional()
             .map_err(err)?
-            .unwrap_or_default();
+            .ok_or_else(|| missing_site_row(&db))?;
         let interrupted = tx
             .query_row(
                 "SELECT value FROM upgrade_meta WHERE key = ?1",
@@ -269,6 +385,7 @@ impl Ledger for SqliteLedger {
             rows,
             site: site_record(&db, site.0, site.1, site.2)?,
             interrupted,
+            sessions: Vec::new(),
         })
     }
 
@@ -282,8 +399,7 @@ impl Ledger for SqliteLedger {
                 .transaction()
                 .map_err(|e| error(&db, "starting the step's transaction", &e))?;
             if let Some(sql) = run.sql {
-                tx.execute_batch(sql)
-                    .map_err(|e| StepRunError::Sql(sql_message(sql, &e)))?;
+                run_script(&db, &tx, sql)?;
             }
             tx.execute(record, params![run.component, run.step, run.checksum, now])
                 .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
@@ -295,9 +411,7 @@ impl Ledger for SqliteLedger {
                 .execute(&MARK_INTERRUPTED_SQL.replace("{value}", "?1"), params![key])
                 .map_err(|e| error(&db, "marking the step as running", &e))?;
             if let Some(sql) = run.sql {
-                self.conn
-                    .execute_batch(sql)
-                    .map_err(|e| StepRunError::Sql(sql_message(sql, &e)))?;
+                run_script(&db, &self.conn, sql)?;
             }
             let tx = self
                 .conn
@@ -356,103 +470,30 @@ impl Ledger for SqliteLedger {
             )
             .map_err(err)?;
         }
+        if let Some((key, checksum)) = &change.mark_done {
+            tx.execute(
+                "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+                params![key.component.as_str(), key.name.as_str(), checksum.as_str(), now],
+            )
+            .map_err(err)?;
+        }
+        if let Some(audit) = &change.audit {
+            tx.execute(
+                "INSERT INTO upgrade_audit (recorded_at, action, step_key, checksum, actor, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    now,
+                    audit.action,
+                    audit.key.to_string(),
+                    audit.checksum.as_str(),
+                    audit.actor,
+                    audit.reason
+                ],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run<'a>(step: &'a str, sql: Option<&'a str>, transaction: bool) -> StepRun<'a> {
-        StepRun {
-            component: "core",
-            step,
-            checksum: "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-            sql,
-            transaction,
-        }
-    }
-
-    #[test]
-    fn reading_a_missing_file_creates_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("site.db");
-        assert!(
-            SqliteLedger::open(&path, Access::Read)
-                .expect("open")
-                .is_none()
-        );
-        assert!(!path.exists());
-    }
-
-    #[test]
-    fn a_failed_step_leaves_nothing_and_triggers_run_as_one_script() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("site.db");
-        let mut ledger = SqliteLedger::open(&path, Access::Apply)
-            .expect("open")
-            .expect("some");
-        assert!(ledger.read().expect("read").exists);
-        ledger
-            .run_step(&run(
-                "2008010100-a",
-                Some("CREATE TABLE t (id INT);\nCREATE TABLE log (n INT);\nCREATE TRIGGER t_log AFTER INSERT ON t BEGIN INSERT INTO log VALUES (NEW.id); INSERT INTO log VALUES (NEW.id + 1); END;\n"),
-                true,
-            ))
-            .expect("step with a trigger");
-        let err = ledger
-            .run_step(&run(
-                "2008010200-b",
-                Some("INSERT INTO t VALUES (1);\nCREAT TABLE oops (x INT);\n"),
-                true,
-            ))
-            .expect_err("syntax error");
-        assert_eq!(
-            err,
-            StepRunError::Sql("near \"CREAT\": syntax error (line 2 of the step's SQL)".into())
-        );
-        ledger
-            .run_step(&run("2008010300-c", None, true))
-            .expect("no-op step");
-        let stored = ledger.read().expect("read");
-        let steps: Vec<&str> = stored.rows.iter().map(|r| r.step.as_str()).collect();
-        assert_eq!(steps, ["2008010100-a", "2008010300-c"]);
-        let n: i64 = ledger
-            .conn
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 0, "the failed step's insert was rolled back");
-    }
-
-    #[test]
-    fn a_second_writer_is_refused_at_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("site.db");
-        let _first = SqliteLedger::open(&path, Access::Apply).expect("first");
-        let second = SqliteLedger::open(&path, Access::Apply).expect_err("second writer");
-        assert!(matches!(second, LedgerError::Locked { .. }), "{second}");
-        let reader = SqliteLedger::open(&path, Access::Read)
-            .expect("open")
-            .expect("exists")
-            .read()
-            .expect_err("read while locked");
-        assert!(matches!(reader, LedgerError::Locked { .. }), "{reader}");
-    }
-
-    #[test]
-    fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("site.db");
-        drop(SqliteLedger::open(&path, Access::Apply).expect("create"));
-        Connection::open(&path)
-            .expect("open")
-            .execute("UPDATE upgrade_meta SET value = '99'", [])
-            .expect("update");
-        let err = SqliteLedger::open(&path, Access::Apply).expect_err("newer schema");
-        assert!(
-            matches!(err, LedgerError::SchemaTooNew { found: 99, .. }),
-            "{err}"
-        );
-    }
-}
+mod tests;

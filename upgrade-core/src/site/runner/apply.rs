@@ -1,6 +1,19 @@
 //! Selecting the pending steps to run and running them: one transaction per
 //! step with its ledger row, then the completion of the newest release; and
 //! the test hooks that stop a run midway.
+//!
+//! A selection (`--phase`, `--to`) never runs a step ahead of a pending step
+//! it must follow: the steps to run must be the first pending ones in plan
+//! order (plan order puts earlier phases and requirements first). Otherwise
+//! the selection is refused with the list of what is pending first, unless
+//! `with_requirements` adds those steps to the run.
+//!
+//! An interrupted `transaction: no` step stops the run until the operator
+//! decides: run it again (`retry_interrupted`) or record it as done after
+//! completing it by hand (`mark_done`); both are kept in `upgrade_audit`.
+//! Neither is accepted while a server session still runs the step.
+
+use std::io::Write as _;
 
 use super::*;
 
@@ -25,11 +38,17 @@ impl StepHook {
 
     fn reached(&self, done: usize) {
         if self.pause_after == Some(done) {
-            eprintln!("paused after {done} step(s) (CONSOLIDATE_PAUSE_AFTER_STEPS)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "paused after {done} step(s) (CONSOLIDATE_PAUSE_AFTER_STEPS)"
+            );
             std::thread::sleep(std::time::Duration::from_secs(60));
         }
         if self.fault_after == Some(done) {
-            eprintln!("stopped after {done} step(s) (CONSOLIDATE_FAULT_AFTER_STEPS)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "stopped after {done} step(s) (CONSOLIDATE_FAULT_AFTER_STEPS)"
+            );
             std::process::exit(86);
         }
     }
@@ -60,7 +79,43 @@ pub fn select<'t>(
             None => steps.clear(),
         }
     }
-    Ok(steps)
+    // Everything pending before the last selected step must run first.
+    let Some(last) = steps
+        .last()
+        .and_then(|l| status.pending.iter().position(|p| p.key == l.key))
+    else {
+        return Ok(steps);
+    };
+    let first: Vec<&'t Step> = status.pending[..=last]
+        .iter()
+        .copied()
+        .filter(|p| !steps.iter().any(|s| s.key == p.key))
+        .collect();
+    if first.is_empty() {
+        return Ok(steps);
+    }
+    if selection.with_requirements {
+        return Ok(status.pending[..=last].to_vec());
+    }
+    Err(RunError::AheadOfPending {
+        selection: describe_selection(selection),
+        step: steps[0].key.clone(),
+        first: first
+            .iter()
+            .map(|s| format!("{} ({}, {})", s.key, s.phase, s.location()))
+            .collect(),
+    })
+}
+
+fn describe_selection(selection: &Selection) -> String {
+    let mut parts = Vec::new();
+    if let Some(phase) = selection.phase {
+        parts.push(format!("--phase {phase}"));
+    }
+    if let Some(to) = &selection.to {
+        parts.push(format!("--to {to}"));
+    }
+    parts.join(" ")
 }
 
 fn resolve_step<'t>(tree: &'t Tree, given: &str) -> Result<&'t Step, RunError> {
@@ -124,29 +179,23 @@ pub fn apply_on<'t>(
     let database = ledger.database();
     let db = ledger.describe();
     let mut report = ApplyReport::default();
-    let status = status_of(tree, order, database, &db, ledger.read()?)?;
+    let mut status = status_of(tree, order, database, &db, ledger.read()?)?;
     if let Some(refusal) = &status.refusal {
         return Err(RunError::Refused {
             db,
             refusal: refusal.clone(),
         });
     }
-    if let Some(step) = &status.interrupted {
-        if !options.retry_interrupted {
-            let location = StepKey::parse(step)
-                .ok()
-                .and_then(|k| tree.step(&k))
-                .map_or_else(|| "in no file".to_string(), |s| s.location());
-            return Err(RunError::Interrupted {
-                db,
-                step: step.clone(),
-                location,
-            });
-        }
-        ledger.commit(&SiteChange {
-            clear_interrupted: true,
-            ..SiteChange::default()
-        })?;
+    if !status.unreviewed.is_empty() {
+        return Err(RunError::Unreviewed {
+            db,
+            entries: status.unreviewed,
+        });
+    }
+    if let Some(resolved) = resolve_interrupted(tree, ledger, &status, options)? {
+        // A step marked done is no longer pending: decide on what is stored now.
+        status = status_of(tree, order, database, &db, ledger.read()?)?;
+        report.marked_done = resolved.marked_done;
     }
     if !status.drift.is_empty() {
         if !options.accept_drift {
@@ -182,16 +231,23 @@ pub fn apply_on<'t>(
             sql,
             transaction: step.transaction,
         };
-        ledger.run_step(&run).map_err(|e| RunError::StepFailed {
-            step: step.key.clone(),
-            location: step.location(),
-            database,
-            message: match e {
-                StepRunError::Sql(m) => m,
-                StepRunError::Ledger(l) => l.to_string(),
-            },
-            committed: index,
-            transaction: step.transaction,
+        ledger.run_step(&run).map_err(|e| match e {
+            StepRunError::Sql { message, line } => {
+                let at = line.and_then(|l| file_line(tree, step, database, l));
+                RunError::StepFailed {
+                    step: step.key.clone(),
+                    location: at.clone().unwrap_or_else(|| step.location()),
+                    database,
+                    message: match (line, at) {
+                        (Some(l), None) => format!("{message} (line {l} of the step's SQL)"),
+                        _ => message,
+                    },
+                    committed: index,
+                    transaction: step.transaction,
+                }
+            }
+            // The database itself (read-only, busy, gone): not the step's fault.
+            StepRunError::Ledger(l) => RunError::Ledger(l),
         })?;
         if sql.is_some() {
             report.applied += 1;
@@ -238,4 +294,86 @@ pub fn apply_on<'t>(
     }
     report.remaining = status.pending.len();
     Ok(report)
+}
+
+/// The operator's way out of an interrupted step: refuses while a server
+/// session still runs it; records `retry_interrupted` or `mark_done` (with
+/// the audit row) in one transaction; else stops with what to do. Returns
+/// what changed, if anything.
+fn resolve_interrupted(
+    tree: &Tree,
+    ledger: &mut dyn Ledger,
+    status: &Status<'_>,
+    options: &ApplyOptions,
+) -> Result<Option<Resolved>, RunError> {
+    let db = status.db.clone();
+    let Some(step) = &status.interrupted else {
+        if let Some(mark) = &options.mark_done {
+            return Err(RunError::NothingInterrupted {
+                db,
+                given: mark.step.clone(),
+            });
+        }
+        return Ok(None);
+    };
+    let found = StepKey::parse(step).ok().and_then(|k| tree.step(&k));
+    let location = found.map_or_else(|| "in no file".to_string(), |s| s.location());
+    if let Some(session) = &status.step_running {
+        return Err(RunError::StillRunning {
+            db,
+            step: step.clone(),
+            session: session.clone(),
+        });
+    }
+    if let Some(mark) = &options.mark_done {
+        let given = resolve_step(tree, &mark.step)?;
+        let Some(found) = found.filter(|f| f.key == given.key) else {
+            return Err(RunError::NotTheInterrupted {
+                db,
+                given: given.key.to_string(),
+                interrupted: step.clone(),
+            });
+        };
+        ledger.commit(&SiteChange {
+            clear_interrupted: true,
+            mark_done: Some((found.key.clone(), found.checksum.clone())),
+            audit: Some(Audit {
+                action: "marked-done".into(),
+                key: found.key.clone(),
+                checksum: found.checksum.clone(),
+                actor: mark.actor.clone(),
+                reason: mark.reason.clone(),
+            }),
+            ..SiteChange::default()
+        })?;
+        return Ok(Some(Resolved {
+            marked_done: Some(found.key.to_string()),
+        }));
+    }
+    if !options.retry_interrupted {
+        return Err(RunError::Interrupted {
+            db,
+            step: step.clone(),
+            location,
+        });
+    }
+    let (actor, reason) = options.decided_by.clone().unwrap_or_default();
+    ledger.commit(&SiteChange {
+        clear_interrupted: true,
+        audit: found.map(|f| Audit {
+            action: "retried".into(),
+            key: f.key.clone(),
+            checksum: f.checksum.clone(),
+            actor,
+            reason,
+        }),
+        ..SiteChange::default()
+    })?;
+    Ok(Some(Resolved { marked_done: None }))
+}
+
+/// What the operator's decision changed.
+struct Resolved {
+    /// The step recorded as done, if that was the decision.
+    marked_done: Option<String>,
 }

@@ -39,6 +39,59 @@ pub enum RunError {
         /// Its file, when the tree has it.
         location: String,
     },
+    /// Pending released entries are not what was released.
+    #[error("{db}: {} released step(s) are not what was released; nothing was run:{}", .entries.len(), .entries.iter().map(|e| format!("\n  {e}")).collect::<String>())]
+    Unreviewed {
+        /// The database.
+        db: String,
+        /// The entries.
+        entries: Vec<Unreviewed>,
+    },
+    /// A server session still runs the interrupted step (its client is gone).
+    #[error(
+        "{db}: step {step} is still running on the server ({session}): its earlier `apply` was stopped, but the database session was not"
+    )]
+    StillRunning {
+        /// The database.
+        db: String,
+        /// The step, `component/name`.
+        step: String,
+        /// The session.
+        session: Session,
+    },
+    /// `--mark-done` without an interrupted step.
+    #[error("{db}: --mark-done {given}: no step is interrupted on this site")]
+    NothingInterrupted {
+        /// The database.
+        db: String,
+        /// The step given.
+        given: String,
+    },
+    /// `--mark-done` names another step than the interrupted one.
+    #[error("{db}: --mark-done {given}: the interrupted step is {interrupted}")]
+    NotTheInterrupted {
+        /// The database.
+        db: String,
+        /// The step given.
+        given: String,
+        /// The interrupted step.
+        interrupted: String,
+    },
+    /// A selection would run a step ahead of pending steps it must follow.
+    #[error(
+        "{selection} would run {step} ahead of {} pending step(s) that must run first (earlier phases or requirements):{}",
+        .first.len(),
+        .first.iter().take(20).map(|f| format!("\n  {f}")).collect::<String>()
+            + &if .first.len() > 20 { format!("\n  ... and {} more", .first.len() - 20) } else { String::new() }
+    )]
+    AheadOfPending {
+        /// The options, e.g. `--phase post`.
+        selection: String,
+        /// The first selected step.
+        step: StepKey,
+        /// The pending steps before it that the selection leaves out.
+        first: Vec<String>,
+    },
     /// A step failed; everything before it is committed, nothing of it.
     #[error("step {step} ({location}) failed on {database}: {message}")]
     StepFailed {
@@ -101,8 +154,18 @@ impl RunError {
             RunError::Plan(e) => e.hint().into(),
             RunError::Refused { refusal, .. } => refusal.hint(),
             RunError::Interrupted { step, .. } => format!(
-                "check the site's schema against {step}: undo its partial changes (or complete them by hand), then run `consolidate apply --retry-interrupted` to run it again"
+                "check the site's schema against {step}, then either undo its partial changes and run `consolidate apply --retry-interrupted` to run it again, or, if all of its changes are in place (the server finished it, or you completed it by hand), record it without running it: `consolidate apply --mark-done {step} --reason \"...\"`"
             ),
+            RunError::Unreviewed { .. } => "restore each released entry from version control (released history is never edited; `consolidate check` lists every problem) and put a change in a new step (`consolidate new`); an entry tagged with a release missing from the history is left by an interrupted `consolidate release`: re-run it".into(),
+            RunError::StillRunning { session, .. } => format!(
+                "wait for pid {} to finish (`consolidate status` shows it), or stop it with `SELECT pg_cancel_backend({})`; then check the site and choose --retry-interrupted or --mark-done",
+                session.pid, session.pid
+            ),
+            RunError::NothingInterrupted { .. } => "drop --mark-done: `consolidate status` shows the site's state".into(),
+            RunError::NotTheInterrupted { interrupted, .. } => format!(
+                "check and name the interrupted step: --mark-done {interrupted}"
+            ),
+            RunError::AheadOfPending { .. } => "run the steps listed first (`consolidate apply` without the option, or an earlier --phase), or add --with-requirements to run them in this run, in plan order".into(),
             RunError::Drift { .. } => "a step was changed after this site applied it: restore the step as it was, or, if the site's schema matches the new version, re-run with --accept-drift to record the tree's checksum".into(),
             RunError::StepFailed {
                 committed,
@@ -118,7 +181,7 @@ impl RunError {
                     )
                 } else {
                     format!(
-                        "{kept}; this step runs outside a transaction (transaction: no), so the statements before the failing one are kept: undo them or make the step re-runnable, then run `consolidate apply --retry-interrupted`"
+                        "{kept}; this step runs outside a transaction (transaction: no), so the statements before the failing one are kept: fix the cause, undo them (or make the step re-runnable), then run `consolidate apply --retry-interrupted`"
                     )
                 }
             }

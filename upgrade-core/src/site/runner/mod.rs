@@ -27,12 +27,14 @@
 
 mod apply;
 mod error;
+mod lines;
 mod status;
 
 use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
-pub use status::{Drift, Refusal, Status, covered_rows, status_of};
+pub use lines::file_line;
+pub use status::{Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
 
 use std::collections::BTreeMap;
@@ -43,8 +45,8 @@ use crate::model::version::Version;
 use crate::planning::plan::{self, PlanError};
 use crate::planning::site_state::SiteState;
 use crate::site::ledger::{
-    self, Access, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, SiteChange, StepRun,
-    StepRunError, Stored,
+    self, Access, Audit, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, Session,
+    SiteChange, StepRun, StepRunError, Stored,
 };
 use crate::trees::tree::Tree;
 
@@ -55,6 +57,20 @@ pub struct Selection {
     pub to: Option<String>,
     /// Only steps of this phase.
     pub phase: Option<Phase>,
+    /// Also run the pending steps the selected ones must follow (earlier
+    /// phases, requirements) instead of refusing.
+    pub with_requirements: bool,
+}
+
+/// `apply --mark-done`: the operator completed an interrupted step by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkDone {
+    /// The step, as given (`component/name` or a name unique in the tree).
+    pub step: String,
+    /// Who (`--by`, else the operating-system user).
+    pub actor: String,
+    /// Why (`--reason`).
+    pub reason: String,
 }
 
 /// What `apply` would do.
@@ -85,6 +101,8 @@ pub struct ApplyReport {
     pub synced: Option<(Version, i64)>,
     /// Steps still pending (outside the selection).
     pub remaining: usize,
+    /// The interrupted step recorded as done (`--mark-done`), without running it.
+    pub marked_done: Option<String>,
 }
 
 /// Progress of `apply`, for display.
@@ -146,6 +164,10 @@ pub struct ApplyOptions {
     /// Run again a step outside a transaction that an earlier run left
     /// interrupted, after the operator checked the site.
     pub retry_interrupted: bool,
+    /// Record the interrupted step as done instead (audited).
+    pub mark_done: Option<MarkDone>,
+    /// Who decides about an interrupted step, and why (kept with `retry_interrupted`).
+    pub decided_by: Option<(String, String)>,
     /// Test hooks.
     pub hook: StepHook,
 }
@@ -201,6 +223,12 @@ impl<'t> Runner<'t> {
             return Err(RunError::Refused {
                 db: status.db.clone(),
                 refusal: refusal.clone(),
+            });
+        }
+        if !status.unreviewed.is_empty() {
+            return Err(RunError::Unreviewed {
+                db: status.db.clone(),
+                entries: status.unreviewed.clone(),
             });
         }
         let steps = select(self.tree, &status, selection)?;
@@ -296,240 +324,4 @@ impl<'t> Runner<'t> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::files::source::MemoryTree;
-
-    const MANIFEST: &str = r#"
-[project]
-name = "t"
-version = "2008030100.00"
-revision = 5
-upgrade_from = "R19"
-[components]
-core = "lib"
-plugin_types = [{ name = "mod", folder = "mod" }]
-[[release]]
-name = "R18"
-version = "2007000000.00"
-[[release]]
-name = "R19"
-version = "2007101500.00"
-"#;
-
-    fn tree(files: &[(&str, &str)]) -> Tree {
-        let mut mem = MemoryTree::default();
-        mem.files
-            .insert("upgrade.toml".into(), MANIFEST.as_bytes().to_vec());
-        for (path, text) in files {
-            mem.files.insert((*path).into(), text.as_bytes().to_vec());
-        }
-        Tree::load(&mem).expect("valid tree")
-    }
-
-    fn demo() -> Tree {
-        tree(&[
-            (
-                "lib/db/upgrades/2008010100-a.sql",
-                "CREATE TABLE a (id INT);\n",
-            ),
-            (
-                "lib/db/upgrades/2008010200-trigger.sqlite.sql",
-                "CREATE TRIGGER a_t AFTER INSERT ON a BEGIN SELECT 1; END;\n",
-            ),
-            (
-                "mod/forum/db/upgrades/2008010150-b.sql",
-                "-- phase: pre\nCREATE TABLE b (id INT);\n",
-            ),
-            (
-                "mod/forum/db/upgrades/2008010300-c.sql",
-                "-- transaction: no\nCREATE INDEX a_ix ON a (id);\n",
-            ),
-        ])
-    }
-
-    fn status_for<'t>(tree: &'t Tree, order: &[&'t Step], stored: Stored) -> Status<'t> {
-        status_of(tree, order, Database::Sqlite, "test.db", stored).expect("status")
-    }
-
-    fn row(component: &str, step: &str, checksum: &str) -> LedgerRow {
-        LedgerRow {
-            component: component.into(),
-            step: step.into(),
-            checksum: checksum.into(),
-            applied_at: "2008-01-01T00:00:00Z".into(),
-        }
-    }
-
-    fn at(release: Option<&str>, version: Option<&str>) -> Stored {
-        Stored {
-            exists: true,
-            rows: Vec::new(),
-            site: ledger::SiteRecord {
-                release: release.map(|r| ReleaseName::parse(r).expect("release")),
-                version: version.map(|v| Version::parse(v).expect("version")),
-                revision: Some(5),
-            },
-            interrupted: None,
-        }
-    }
-
-    #[test]
-    fn refusals() {
-        let t = demo();
-        let order = plan::order(&t).expect("order");
-        let s = status_for(&t, &order, at(Some("R18"), None));
-        assert!(
-            matches!(&s.refusal, Some(Refusal::TooOld { upgrade_from, .. }) if upgrade_from.as_str() == "R19"),
-            "{:?}",
-            s.refusal
-        );
-        let s = status_for(&t, &order, at(Some("R21"), None));
-        assert!(matches!(s.refusal, Some(Refusal::UnknownRelease { .. })));
-        let s = status_for(&t, &order, at(Some("R19"), Some("2009000000")));
-        assert!(matches!(s.refusal, Some(Refusal::Downgrade { .. })));
-        let s = status_for(&t, &order, at(Some("R19"), Some("2007101500.01")));
-        assert!(s.refusal.is_none());
-        let s = status_for(&t, &order, Stored::default());
-        assert!(s.refusal.is_none());
-        assert_eq!(s.pending.len(), 4);
-        assert_eq!(
-            s.release_to_complete.as_ref().map(|r| r.as_str()),
-            Some("R19")
-        );
-        assert!(s.needs_upgrade());
-    }
-
-    #[test]
-    fn selection_by_phase_and_to() {
-        let t = demo();
-        let order = plan::order(&t).expect("order");
-        let s = status_for(&t, &order, Stored::default());
-        let keys = |steps: Vec<&Step>| steps.iter().map(|s| s.key.to_string()).collect::<Vec<_>>();
-        let all = select(&t, &s, &Selection::default()).expect("all");
-        assert_eq!(
-            keys(all),
-            [
-                "mod_forum/2008010150-b",
-                "core/2008010100-a",
-                "core/2008010200-trigger",
-                "mod_forum/2008010300-c"
-            ]
-        );
-        let pre = Selection {
-            phase: Some(Phase::Pre),
-            ..Selection::default()
-        };
-        assert_eq!(
-            keys(select(&t, &s, &pre).expect("pre")),
-            ["mod_forum/2008010150-b"]
-        );
-        let to = Selection {
-            to: Some("2008010100-a".into()),
-            ..Selection::default()
-        };
-        assert_eq!(select(&t, &s, &to).expect("to").len(), 2);
-        let bad = Selection {
-            to: Some("2008010100-a".into()),
-            phase: Some(Phase::Pre),
-        };
-        assert!(matches!(
-            select(&t, &s, &bad),
-            Err(RunError::PhaseMismatch { .. })
-        ));
-        let unknown = Selection {
-            to: Some("core/2009010100-x".into()),
-            ..Selection::default()
-        };
-        assert!(matches!(
-            select(&t, &s, &unknown),
-            Err(RunError::UnknownStep { .. })
-        ));
-    }
-
-    #[test]
-    fn drift_orphans_and_prunable() {
-        let t = demo();
-        let order = plan::order(&t).expect("order");
-        let a = t
-            .steps
-            .iter()
-            .find(|s| s.key.name.as_str() == "2008010100-a")
-            .expect("a");
-        let mut stored = at(Some("R19"), None);
-        stored.rows = vec![
-            row(
-                "core",
-                "2008010100-a",
-                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-            ),
-            row(
-                "mod_forum",
-                "2008010150-b",
-                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-            ),
-            row("core", "2001010100-gone", a.checksum.as_str()),
-            row("weird name", "x", "not a checksum"),
-        ];
-        let s = status_for(&t, &order, stored);
-        assert_eq!(s.drift.len(), 2);
-        let orphans: Vec<String> = s.orphans.iter().map(LedgerRow::key_text).collect();
-        assert_eq!(orphans, ["core/2001010100-gone", "weird name/x"]);
-        assert!(s.prunable.is_empty());
-        assert!(s.blocked());
-    }
-
-    #[test]
-    fn apply_completes_and_prunes_on_sqlite() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let t = demo();
-        let url = DatabaseUrl::Sqlite(dir.path().join("site.db"));
-        let runner = Runner::new(&t, url.clone()).expect("runner");
-        let first = runner
-            .apply(
-                &ApplyOptions {
-                    selection: Selection {
-                        phase: Some(Phase::Pre),
-                        ..Selection::default()
-                    },
-                    ..ApplyOptions::default()
-                },
-                &mut |_| {},
-            )
-            .expect("apply pre");
-        assert_eq!((first.applied, first.remaining), (1, 3));
-        // No step is tagged R19 or earlier, so R19 completes as soon as anything ran.
-        assert_eq!(
-            first.completed.as_ref().map(|(r, _)| r.as_str()),
-            Some("R19")
-        );
-        assert_eq!(
-            first.synced, None,
-            "version and revision wait for the last step"
-        );
-        let mut events = Vec::new();
-        let report = runner
-            .apply(&ApplyOptions::default(), &mut |e| {
-                if let ApplyEvent::StepDone { step, noop, .. } = e {
-                    events.push((step.key.to_string(), noop));
-                }
-            })
-            .expect("apply");
-        assert_eq!(report.applied, 3);
-        assert_eq!(report.noops, 0, "the trigger has a sqlite variant");
-        assert_eq!(report.completed, None, "already completed");
-        assert!(report.synced.is_some());
-        let status = runner.status().expect("status");
-        assert!(!status.needs_upgrade(), "{status:?}");
-        assert_eq!(
-            status.stored.rows.len(),
-            4,
-            "standalone rows stay until their release completes"
-        );
-        // Runs again: nothing to do.
-        let again = runner
-            .apply(&ApplyOptions::default(), &mut |_| {})
-            .expect("again");
-        assert_eq!(again, ApplyReport::default());
-    }
-}
+mod tests;

@@ -1,5 +1,11 @@
 //! A site's status: what it needs and why, the refusals, and which ledger
 //! rows a completed release covers.
+//!
+//! Released history is immutable here too: every pending step tagged with a
+//! release is checked (and only those: an up-to-date site hashes nothing it
+//! will not run): an entry whose SQL no longer hashes to its recorded
+//! checksum, or tagged with a release the history does not know, is
+//! [`Unreviewed`] and stops `plan` and `apply`.
 
 use super::*;
 
@@ -65,6 +71,52 @@ pub struct Drift {
     pub location: String,
 }
 
+/// A pending released entry that is not what was released: `plan` and
+/// `apply` refuse to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreviewed {
+    /// The step.
+    pub key: StepKey,
+    /// Its `file:line`.
+    pub location: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl std::fmt::Display for Unreviewed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: step {} {}", self.location, self.key, self.problem)
+    }
+}
+
+/// The pending released entries that are not what was released.
+fn unreviewed(tree: &Tree, pending: &[&Step]) -> Vec<Unreviewed> {
+    let mut out = Vec::new();
+    for step in pending {
+        let Some(release) = step.release() else {
+            continue;
+        };
+        let problem = if tree.manifest.release_index(release).is_none() {
+            format!(
+                "is tagged {release}, which is not in the release history of upgrade.toml: no site can tell whether it ran"
+            )
+        } else if step.checksum != step.computed {
+            format!(
+                "was edited after release {release}: its recorded checksum is {} but its SQL hashes to {}",
+                step.checksum, step.computed
+            )
+        } else {
+            continue;
+        };
+        out.push(Unreviewed {
+            key: step.key.clone(),
+            location: step.location(),
+            problem,
+        });
+    }
+    out
+}
+
 /// What a site needs, and why.
 #[derive(Debug, Clone)]
 pub struct Status<'t> {
@@ -85,6 +137,14 @@ pub struct Status<'t> {
     /// A step outside a transaction that an earlier `apply` started and never
     /// recorded (`component/name`).
     pub interrupted: Option<String>,
+    /// Pending released entries that are not what was released.
+    pub unreviewed: Vec<Unreviewed>,
+    /// Another session holding the upgrade lock: an `apply` is running
+    /// (PostgreSQL; on SQLite reading fails while one runs).
+    pub running: Option<Session>,
+    /// A server session still running the interrupted step (its client is
+    /// gone): the step is not interrupted yet, it is running.
+    pub step_running: Option<Session>,
     /// The newest release, when the site has not completed it.
     pub release_to_complete: Option<ReleaseName>,
     /// The site's revision differs from the code's.
@@ -114,7 +174,11 @@ impl Status<'_> {
     /// Would `apply` refuse to run (refusal, unaccepted drift, or an
     /// interrupted step not yet checked)?
     pub fn blocked(&self) -> bool {
-        self.refusal.is_some() || !self.drift.is_empty() || self.interrupted.is_some()
+        self.refusal.is_some()
+            || !self.drift.is_empty()
+            || self.interrupted.is_some()
+            || !self.unreviewed.is_empty()
+            || self.running.is_some()
     }
 
     /// Pending steps per component and phase.
@@ -190,6 +254,18 @@ pub fn status_of<'t>(
         _ => None,
     });
     let pending = plan::pending(tree, order, &site);
+    let unreviewed = unreviewed(tree, &pending);
+    let running = stored.sessions.iter().find(|s| s.holds_lock).cloned();
+    let step_running = stored.interrupted.as_ref().and_then(|step| {
+        stored
+            .sessions
+            .iter()
+            .find(|s| {
+                s.runs(step)
+                    || (s.holds_lock && s.application == ledger::application_name(Some(step)))
+            })
+            .cloned()
+    });
     let covered_upto = site_index.flatten();
     let prunable = match covered_upto {
         Some(upto) => covered_rows(tree, &stored.rows, upto),
@@ -230,6 +306,9 @@ pub fn status_of<'t>(
         pending,
         drift,
         interrupted: stored.interrupted.clone(),
+        unreviewed,
+        running,
+        step_running,
         release_to_complete,
         orphans,
         prunable,

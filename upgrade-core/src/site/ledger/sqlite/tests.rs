@@ -1,0 +1,195 @@
+//! Tests of the SQLite ledger: locking, scripts and their lines, site state.
+
+use super::*;
+
+fn run<'a>(step: &'a str, sql: Option<&'a str>, transaction: bool) -> StepRun<'a> {
+    StepRun {
+        component: "core",
+        step,
+        checksum: "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        sql,
+        transaction,
+    }
+}
+
+#[test]
+fn reading_a_missing_file_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    assert!(
+        SqliteLedger::open(&path, Access::Read)
+            .expect("open")
+            .is_none()
+    );
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_failed_step_leaves_nothing_and_triggers_run_as_one_script() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    let mut ledger = SqliteLedger::open(&path, Access::Apply)
+        .expect("open")
+        .expect("some");
+    assert!(ledger.read().expect("read").exists);
+    ledger
+        .run_step(&run(
+            "2008010100-a",
+            Some("CREATE TABLE t (id INT);\nCREATE TABLE log (n INT);\nCREATE TRIGGER t_log AFTER INSERT ON t BEGIN INSERT INTO log VALUES (NEW.id); INSERT INTO log VALUES (NEW.id + 1); END;\n"),
+            true,
+        ))
+        .expect("step with a trigger");
+    let err = ledger
+        .run_step(&run(
+            "2008010200-b",
+            Some("INSERT INTO t VALUES (1);\nCREAT TABLE oops (x INT);\n"),
+            true,
+        ))
+        .expect_err("syntax error");
+    assert_eq!(
+        err,
+        StepRunError::Sql {
+            message: "near \"CREAT\": syntax error".into(),
+            line: Some(2)
+        }
+    );
+    let err = ledger
+        .run_step(&run(
+            "2008010250-b",
+            Some("-- a comment\nINSERT INTO t VALUES (1);\n\n  -- why\n  INSERT INTO missing\n  VALUES (2);\n"),
+            true,
+        ))
+        .expect_err("missing table");
+    assert!(
+        matches!(&err, StepRunError::Sql { message, line: Some(5) } if message.contains("no such table")),
+        "{err:?}"
+    );
+    ledger
+        .run_step(&run("2008010300-c", None, true))
+        .expect("no-op step");
+    let stored = ledger.read().expect("read");
+    let steps: Vec<&str> = stored.rows.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(steps, ["2008010100-a", "2008010300-c"]);
+    let n: i64 = ledger
+        .conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(n, 0, "the failed step's insert was rolled back");
+}
+
+#[test]
+fn a_second_writer_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    let _first = SqliteLedger::open(&path, Access::Apply).expect("first");
+    let second = SqliteLedger::open(&path, Access::Apply).expect_err("second writer");
+    assert!(matches!(second, LedgerError::Busy { .. }), "{second}");
+    let reader = SqliteLedger::open(&path, Access::Read)
+        .expect("open")
+        .expect("exists")
+        .read()
+        .expect_err("read while locked");
+    assert!(matches!(reader, LedgerError::Busy { .. }), "{reader}");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    drop(SqliteLedger::open(&path, Access::Apply).expect("create"));
+    Connection::open(&path)
+        .expect("open")
+        .execute("UPDATE upgrade_meta SET value = '99'", [])
+        .expect("update");
+    let err = SqliteLedger::open(&path, Access::Apply).expect_err("newer schema");
+    assert!(
+        matches!(err, LedgerError::SchemaTooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+fn created(dir: &tempfile::TempDir) -> PathBuf {
+    let path = dir.path().join("site.db");
+    drop(SqliteLedger::open(&path, Access::Apply).expect("create"));
+    path
+}
+
+fn read(path: &Path) -> Result<Stored, LedgerError> {
+    SqliteLedger::open(path, Access::Read)?
+        .expect("exists")
+        .read()
+}
+
+#[test]
+fn a_missing_site_row_is_corruption_not_a_fresh_site() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = created(&dir);
+    Connection::open(&path)
+        .expect("open")
+        .execute("DELETE FROM upgrade_site", [])
+        .expect("delete");
+    let err = read(&path).expect_err("no site row");
+    assert!(
+        matches!(&err, LedgerError::Corrupt { what, .. } if what.contains("upgrade_site has no row")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_schema_version_that_is_no_version_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = created(&dir);
+    for bad in ["0", "-1", "x"] {
+        Connection::open(&path)
+            .expect("open")
+            .execute(
+                "UPDATE upgrade_meta SET value = ?1 WHERE key = 'schema_version'",
+                [bad],
+            )
+            .expect("update");
+        let err = read(&path).expect_err(bad);
+        assert!(matches!(err, LedgerError::Corrupt { .. }), "{bad}: {err}");
+        let err = SqliteLedger::open(&path, Access::Apply).expect_err(bad);
+        assert!(matches!(err, LedgerError::Corrupt { .. }), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_version_1_ledger_is_migrated_when_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = created(&dir);
+    let conn = Connection::open(&path).expect("open");
+    conn.execute_batch(
+        "DROP TABLE upgrade_audit; UPDATE upgrade_meta SET value = '1' WHERE key = 'schema_version';",
+    )
+    .expect("downgrade");
+    drop(conn);
+    assert!(read(&path).expect("a version 1 ledger reads").exists);
+    drop(SqliteLedger::open(&path, Access::Apply).expect("migrate"));
+    let conn = Connection::open(&path).expect("open");
+    assert_eq!(
+        schema_version(&conn).expect("version").as_deref(),
+        Some("2")
+    );
+    assert!(table_exists(&conn, "upgrade_audit").expect("audit"));
+}
+
+#[test]
+fn a_missing_folder_has_its_own_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("no/such/site.db");
+    for access in [Access::Read, Access::Apply] {
+        let err = SqliteLedger::open(&path, access).expect_err("no folder");
+        assert!(matches!(err, LedgerError::NoFolder { .. }), "{err}");
+    }
+    assert!(!dir.path().join("no").exists());
+}
+
+#[test]
+fn a_folder_is_not_a_database_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for access in [Access::Read, Access::Apply] {
+        let err = SqliteLedger::open(dir.path(), access).expect_err("a folder");
+        assert!(err.to_string().contains("this is a folder"), "{err}");
+    }
+}
