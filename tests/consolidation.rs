@@ -423,7 +423,6 @@ fn editor_leftovers_are_ignored_with_a_warning() {
     );
 }
 
-
 // ------------------------------------------------- what runs is what was reviewed
 
 /// A minimal tree (core in `lib/`, release R1) whose one step creates table `a`.
