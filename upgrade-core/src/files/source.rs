@@ -238,6 +238,14 @@ impl WorkTree {
         crate::files::fsio::join_relative(&self.root, rel)
     }
 
+    /// Writes a file of the tree durably, refusing a path that leaves the
+    /// root (see [`crate::files::fsio::confined`]).
+    pub fn write_file(&self, rel: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        let path = crate::files::fsio::confined(&self.root, rel)?;
+        crate::files::fsio::write_atomic(&path, bytes)?;
+        Ok(path)
+    }
+
     fn walk(&self, walk: &mut Walk, dir: &Path, rel: &str) -> Result<(), TreeError> {
         let io = |e: std::io::Error| {
             TreeError::new(
