@@ -178,11 +178,15 @@ impl Scan {
     }
 }
 
-/// The first folder below a `db/upgrades` folder on `path`, if any.
+/// The first folder below a `db/upgrades` folder on `path`, if any; hidden
+/// folders (`.svn`) are skipped like everywhere else.
 fn sub_folder_of_upgrades(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').collect();
     for i in 1..segments.len().saturating_sub(2) {
         if segments[i - 1] == "db" && segments[i] == "upgrades" {
+            if segments[i + 1].starts_with('.') {
+                return None;
+            }
             return Some(segments[..i + 2].join("/"));
         }
     }
@@ -284,7 +288,9 @@ impl WorkTree {
                 }
                 continue;
             };
-            if (name.starts_with('.') && !in_upgrades) || (rel.is_empty() && name == "target") {
+            if (name.starts_with('.') && (!in_upgrades || kind.is_dir()))
+                || (rel.is_empty() && name == "target")
+            {
                 continue;
             }
             let child = join(name);

@@ -415,7 +415,10 @@ impl TreeSource for GitTree<'_> {
             // The same files a work tree lists: no hidden entries outside
             // db/upgrades, no root `target`.
             let in_upgrades = is_upgrades_dir(dir.trim_end_matches('/'));
-            if (name.starts_with('.') && !in_upgrades) || (dir.is_empty() && name == "target") {
+            let is_dir = entry.kind() == Some(ObjectType::Tree);
+            if (name.starts_with('.') && (!in_upgrades || is_dir))
+                || (dir.is_empty() && name == "target")
+            {
                 return TreeWalkResult::Skip;
             }
             if entry.kind() == Some(ObjectType::Blob) {

@@ -113,6 +113,11 @@ fn nothing_that_looks_like_a_step_is_skipped_silently() {
         "SELECT 1;\n",
     );
     write(&root, "lib/db/upgrades/.gitkeep", "");
+    write(
+        &root,
+        "lib/db/upgrades/.svn/text-base/2008010100-a.sql.svn-base",
+        "",
+    );
     write(&root, "lib/db/upgrades/2008010100-a.sql~", "SELECT 1;\n");
     write(
         &root,
