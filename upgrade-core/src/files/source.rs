@@ -178,11 +178,15 @@ impl Scan {
     }
 }
 
-/// The first folder below a `db/upgrades` folder on `path`, if any.
+/// The first folder below a `db/upgrades` folder on `path`, if any; hidden
+/// folders (`.svn`) are skipped like everywhere else.
 fn sub_folder_of_upgrades(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').collect();
     for i in 1..segments.len().saturating_sub(2) {
         if segments[i - 1] == "db" && segments[i] == "upgrades" {
+            if segments[i + 1].starts_with('.') {
+                return None;
+            }
             return Some(segments[..i + 2].join("/"));
         }
     }
@@ -238,6 +242,14 @@ impl WorkTree {
         crate::files::fsio::join_relative(&self.root, rel)
     }
 
+    /// Writes a file of the tree durably, refusing a path that leaves the
+    /// root (see [`crate::files::fsio::confined`]).
+    pub fn write_file(&self, rel: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        let path = crate::files::fsio::confined(&self.root, rel)?;
+        crate::files::fsio::write_atomic(&path, bytes)?;
+        Ok(path)
+    }
+
     fn walk(&self, walk: &mut Walk, dir: &Path, rel: &str) -> Result<(), TreeError> {
         let io = |e: std::io::Error| {
             TreeError::new(
@@ -276,7 +288,9 @@ impl WorkTree {
                 }
                 continue;
             };
-            if (name.starts_with('.') && !in_upgrades) || (rel.is_empty() && name == "target") {
+            if (name.starts_with('.') && (!in_upgrades || kind.is_dir()))
+                || (rel.is_empty() && name == "target")
+            {
                 continue;
             }
             let child = join(name);

@@ -363,9 +363,7 @@ version = "2007101500.00"
             "{HEAD}[components]\ncore = \"lib\"\n\n[[components.plugin_types]]\nname = \"mod\"\nfolder = \"mod\"\n\n[[components.plugin_types]]\nname = \"block\"\nfolder = \"blocks\"\n"
         );
         let dotted = "project.name = \"t\"\nproject.version = \"2008030100.00\"\nproject.revision = 1\ncomponents.core = \"lib\"\ncomponents.plugin_types = [\n  { name = \"mod\", folder = \"mod\" },\n  { name = \"block\", folder = \"blocks\" },\n]\n".to_string();
-        let inline_tables = format!(
-            "project = {{ name = \"t\", version = \"2008030100.00\", revision = 1 }}\ncomponents = {{ core = \"lib\", plugin_types = [{{ name = \"mod\", folder = \"mod\" }}, {{ name = \"block\", folder = \"blocks\" }}] }}\nrelease = [{{ name = \"R1\", version = \"2007000000.00\" }}]\n"
-        );
+        let inline_tables = "project = { name = \"t\", version = \"2008030100.00\", revision = 1 }\ncomponents = { core = \"lib\", plugin_types = [{ name = \"mod\", folder = \"mod\" }, { name = \"block\", folder = \"blocks\" }] }\nrelease = [{ name = \"R1\", version = \"2007000000.00\" }]\n".to_string();
         let want = folders(&inline);
         assert_eq!(want.1.len(), 2);
         for text in [array_of_tables, dotted, inline_tables.clone()] {

@@ -410,19 +410,20 @@ impl TreeSource for GitTree<'_> {
         };
         let mut blobs: Vec<String> = Vec::new();
         let mut links: Vec<String> = Vec::new();
-        let mut bad_names: Vec<String> = Vec::new();
+        let mut bad_names: Vec<(String, bool)> = Vec::new();
         let walked = tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
             let Some(name) = entry.name() else {
-                bad_names.push(format!(
-                    "{dir}{}",
-                    String::from_utf8_lossy(entry.name_bytes())
-                ));
+                let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
+                bad_names.push((path, entry.kind() == Some(ObjectType::Tree)));
                 return TreeWalkResult::Skip;
             };
             // The same files a work tree lists: no hidden entries outside
             // db/upgrades, no root `target`.
             let in_upgrades = is_upgrades_dir(dir.trim_end_matches('/'));
-            if (name.starts_with('.') && !in_upgrades) || (dir.is_empty() && name == "target") {
+            let is_dir = entry.kind() == Some(ObjectType::Tree);
+            if (name.starts_with('.') && (!in_upgrades || is_dir))
+                || (dir.is_empty() && name == "target")
+            {
                 return TreeWalkResult::Skip;
             }
             if entry.kind() == Some(ObjectType::Blob) {
@@ -442,9 +443,16 @@ impl TreeSource for GitTree<'_> {
             )
         })?;
         let mut scan = Scan::of_paths(blobs.iter().map(String::as_str));
-        for path in bad_names {
+        for (path, is_dir) in bad_names {
             let (dir, _) = path.rsplit_once('/').unwrap_or(("", ""));
-            if is_upgrades_dir(dir) || path.ends_with(".sql") || path.ends_with(".toml") {
+            let suspicious = is_dir
+                || is_upgrades_dir(dir)
+                || dir == "releases"
+                || dir == "db"
+                || dir.ends_with("/db")
+                || path.ends_with(".sql")
+                || path.ends_with(".toml");
+            if suspicious {
                 scan.errors.push(TreeError::new(
                     path,
                     TreeErrorKind::Unseen(

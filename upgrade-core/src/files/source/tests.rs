@@ -113,6 +113,11 @@ fn nothing_that_looks_like_a_step_is_skipped_silently() {
         "SELECT 1;\n",
     );
     write(&root, "lib/db/upgrades/.gitkeep", "");
+    write(
+        &root,
+        "lib/db/upgrades/.svn/text-base/2008010100-a.sql.svn-base",
+        "",
+    );
     write(&root, "lib/db/upgrades/2008010100-a.sql~", "SELECT 1;\n");
     write(
         &root,
@@ -214,4 +219,66 @@ fn the_root_is_found_whatever_the_spelling_of_project() {
     write(dir.path(), "lib/db/upgrades/x", "");
     let found = WorkTree::find(&dir.path().join("lib/db/upgrades")).expect("found");
     assert_eq!(found.root(), dir.path());
+}
+
+const SEGMENTS: [&str; 14] = [
+    "lib",
+    "mod",
+    "forum",
+    "db",
+    "upgrades",
+    "releases",
+    "..",
+    ".",
+    "",
+    ".2008010100-h.sql",
+    "2008010100-a.sql",
+    "2008010100-a.sql~",
+    "upgrade.toml",
+    "R1.toml",
+];
+const CONTENTS: [&str; 5] = [
+    "CREATE TABLE a (id INT);\n",
+    "-- phase: post\nSELECT 1;\n",
+    "[[step]]\nname = \"x\"\n",
+    "release = \"R1\"\nversion = \"2007000000.00\"\n",
+    "\u{0}\r",
+];
+
+proptest::proptest! {
+    /// Whatever paths and bytes a tree holds, loading never panics; it loads,
+    /// or every error names a file of the tree or a folder on a file's path.
+    #[test]
+    fn loading_a_mutated_tree_refuses_naming_a_file_or_loads(
+        files in proptest::collection::vec(
+            (proptest::collection::vec(0..SEGMENTS.len(), 1..6), 0..CONTENTS.len()),
+            0..8,
+        ),
+        folder in 0..SEGMENTS.len(),
+    ) {
+        let mut tree = MemoryTree::default();
+        tree.files.insert(
+            "upgrade.toml".into(),
+            MANIFEST.replace("folder = \"mod\"", &format!("folder = \"{}\"", SEGMENTS[folder])).into_bytes(),
+        );
+        for (segments, content) in files {
+            let path: Vec<&str> = segments.iter().map(|&i| SEGMENTS[i]).collect();
+            tree.files.insert(path.join("/"), CONTENTS[content].as_bytes().to_vec());
+        }
+        match Tree::load(&tree) {
+            Ok(loaded) => {
+                for t in &loaded.manifest.plugin_types {
+                    proptest::prop_assert!(!t.folder.split('/').any(|s| s == ".." || s == "."));
+                    proptest::prop_assert!(!t.folder.is_empty());
+                }
+            }
+            Err(errors) => {
+                proptest::prop_assert!(!errors.is_empty());
+                for e in errors.errors() {
+                    let named = tree.files.keys().any(|f| f == &e.path || f.starts_with(&format!("{}/", e.path)));
+                    proptest::prop_assert!(named, "{} names no file of the tree", e);
+                }
+            }
+        }
+    }
 }
