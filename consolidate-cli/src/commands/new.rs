@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use upgrade_core::consolidation::new_step::{NewStepRequest, new_step, today_utc};
 use upgrade_core::consolidation::paths::inside_root;
-use upgrade_core::files::fsio::{join_relative, write_atomic};
+use upgrade_core::files::fsio::join_relative;
 
 use crate::cli_error::{CliError, EXIT_OK, EXIT_USAGE, io_error};
 
@@ -54,8 +54,8 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             "the folder of this component in upgrade.toml leaves the tree: fix [components] there",
         ));
     }
-    let path = work.path_of(&step.path);
-    write_atomic(&path, step.text.as_bytes()).map_err(|e| io_error(&path, &e))?;
+    work.write_file(&step.path, step.text.as_bytes())
+        .map_err(|e| io_error(&work.path_of(&step.path), &e))?;
     println!("created {} ({})", step.path, step.name);
     Ok(EXIT_OK)
 }
