@@ -30,6 +30,29 @@ enum Db {
     },
 }
 
+/// Runs `apply` on `db` as an unprivileged user: as `nobody` when the tests
+/// run as root (root ignores file permissions), else as the current user.
+fn apply_unprivileged(tree: &TempTree, db: &Db) -> Output {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| stdout(&o).trim() == "0")
+        .unwrap_or(false);
+    let mut command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin());
+        c
+    } else {
+        Command::new(bin())
+    };
+    command
+        .args(["apply", "--db", &db.arg()])
+        .current_dir(tree.path())
+        .output()
+        .expect("run")
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn pg_admin_url() -> String {
@@ -1058,25 +1081,7 @@ fn sqlite_read_only_file_is_refused_clearly() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     std::fs::set_permissions(tree.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    // Root ignores permissions: run the command as `nobody` then.
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| stdout(&o).trim() == "0")
-        .unwrap_or(false);
-    let mut command = if root {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin());
-        c
-    } else {
-        Command::new(bin())
-    };
-    let out = command
-        .args(["apply", "--db", &db.arg()])
-        .current_dir(tree.path())
-        .output()
-        .expect("run");
+    let out = apply_unprivileged(&tree, &db);
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     assert_exit(&out, 1);
     let err = stderr(&out);

@@ -394,24 +394,7 @@ fn sqlite_read_only_folder_has_its_own_message() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     std::fs::set_permissions(tree.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| stdout(&o).trim() == "0")
-        .unwrap_or(false);
-    let mut command = if root {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin());
-        c
-    } else {
-        Command::new(bin())
-    };
-    let out = command
-        .args(["apply", "--db", &db.arg()])
-        .current_dir(tree.path())
-        .output()
-        .expect("run");
+    let out = apply_unprivileged(&tree, &db);
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     assert_exit(&out, 1);
     let err = stderr(&out);
