@@ -5,12 +5,12 @@
 use super::LedgerError;
 
 /// The version of the ledger schema this code reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The SQL that brings a ledger from version `n` to `n + 1`, at index `n - 1`
 /// (the same on SQLite and PostgreSQL), run in one transaction with the
 /// update of `schema_version`.
-pub const MIGRATIONS: [&str; 1] = [AUDIT_SQL];
+pub const MIGRATIONS: [&str; 2] = [AUDIT_SQL, DOWNTIME_SQL];
 
 /// Version 2: the audit of what operators decided about interrupted steps.
 const AUDIT_SQL: &str = "\
@@ -21,6 +21,46 @@ CREATE TABLE upgrade_audit (
     checksum TEXT NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT NOT NULL
+);
+";
+
+/// Version 3: less downtime. Which scopes are not online (one row per scope:
+/// `*` for the whole site or a component name; no row = online), the event
+/// log the application follows, and the batch ledger of `post` steps that
+/// walk a key range (one row per committed range, one state row per step).
+const DOWNTIME_SQL: &str = "\
+CREATE TABLE upgrade_maintenance (
+    scope TEXT NOT NULL PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('maintenance', 'failed')),
+    since TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE upgrade_events (
+    seq BIGINT NOT NULL PRIMARY KEY,
+    at TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE upgrade_batch_steps (
+    step_key TEXT NOT NULL PRIMARY KEY,
+    checksum TEXT NOT NULL,
+    key_min BIGINT,
+    key_max BIGINT,
+    batch_size BIGINT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'failed', 'done')),
+    error TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE upgrade_batches (
+    step_key TEXT NOT NULL,
+    lo BIGINT NOT NULL,
+    hi BIGINT NOT NULL,
+    attempt INTEGER NOT NULL,
+    row_count BIGINT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    PRIMARY KEY (step_key, lo)
 );
 ";
 
@@ -58,6 +98,39 @@ CREATE TABLE upgrade_audit (
     checksum TEXT NOT NULL,
     actor TEXT NOT NULL,
     reason TEXT NOT NULL
+);
+CREATE TABLE upgrade_maintenance (
+    scope TEXT NOT NULL PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('maintenance', 'failed')),
+    since TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE upgrade_events (
+    seq BIGINT NOT NULL PRIMARY KEY,
+    at TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE upgrade_batch_steps (
+    step_key TEXT NOT NULL PRIMARY KEY,
+    checksum TEXT NOT NULL,
+    key_min BIGINT,
+    key_max BIGINT,
+    batch_size BIGINT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'failed', 'done')),
+    error TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE upgrade_batches (
+    step_key TEXT NOT NULL,
+    lo BIGINT NOT NULL,
+    hi BIGINT NOT NULL,
+    attempt INTEGER NOT NULL,
+    row_count BIGINT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    PRIMARY KEY (step_key, lo)
 );
 ";
 

@@ -156,22 +156,41 @@ fn a_schema_version_that_is_no_version_is_refused() {
 
 #[test]
 fn a_version_1_ledger_is_migrated_when_locked() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = created(&dir);
-    let conn = Connection::open(&path).expect("open");
-    conn.execute_batch(
-        "DROP TABLE upgrade_audit; UPDATE upgrade_meta SET value = '1' WHERE key = 'schema_version';",
-    )
-    .expect("downgrade");
-    drop(conn);
-    assert!(read(&path).expect("a version 1 ledger reads").exists);
-    drop(SqliteLedger::open(&path, Access::Apply).expect("migrate"));
-    let conn = Connection::open(&path).expect("open");
-    assert_eq!(
-        schema_version(&conn).expect("version").as_deref(),
-        Some("2")
-    );
-    assert!(table_exists(&conn, "upgrade_audit").expect("audit"));
+    let v3 = "DROP TABLE upgrade_maintenance; DROP TABLE upgrade_events; \
+              DROP TABLE upgrade_batch_steps; DROP TABLE upgrade_batches;";
+    for (from, downgrade) in [
+        ("1", format!("{v3} DROP TABLE upgrade_audit;")),
+        ("2", v3.to_string()),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = created(&dir);
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(&format!(
+            "{downgrade} UPDATE upgrade_meta SET value = '{from}' WHERE key = 'schema_version';"
+        ))
+        .expect("downgrade");
+        drop(conn);
+        assert!(read(&path).expect("an old ledger reads").exists);
+        drop(SqliteLedger::open(&path, Access::Apply).expect("migrate"));
+        let conn = Connection::open(&path).expect("open");
+        assert_eq!(
+            schema_version(&conn).expect("version").as_deref(),
+            Some("3"),
+            "from version {from}"
+        );
+        for table in [
+            "upgrade_audit",
+            "upgrade_maintenance",
+            "upgrade_events",
+            "upgrade_batch_steps",
+            "upgrade_batches",
+        ] {
+            assert!(
+                table_exists(&conn, table).expect("table"),
+                "{table} from {from}"
+            );
+        }
+    }
 }
 
 #[test]
