@@ -2,7 +2,9 @@
 //! would (paths, bytes, headers, released history), and every command must
 //! either refuse with an error that names a file of the tree or keep the
 //! contract: consolidating the mutated tree changes nothing a site would run
-//! (C1) and consolidating it again changes no byte (I1). No command may panic.
+//! (C1), consolidating it again changes no byte (I1), and completing the new
+//! release, which prunes the ledger, makes nothing pending (P1). No command
+//! may panic.
 //!
 //! Mutations the issue names as dangerous (a lone CR, a NUL byte, a path that
 //! leaves the root, an edited released entry, ...) must be refused outright.
@@ -125,6 +127,14 @@ fn consolidation_is_invisible(tree: &TempTree, what: &str, fresh: &str) {
             json_step_keys(&left),
             Vec::<String>::new(),
             "{what}: after release an upgraded site has pending steps (C1)"
+        );
+        // Completing the new release prunes the ledger; nothing becomes pending (P1).
+        assert_exit(&run_checked(tree, what, &["apply", "--db", &upgraded]), 0);
+        let pruned = run_checked(tree, what, &["plan", "--db", &upgraded, "--json"]);
+        assert_eq!(
+            json_step_keys(&pruned),
+            Vec::<String>::new(),
+            "{what}: pruning made steps pending again (P1)"
         );
     }
     let again = run_checked(tree, what, &["release", NEW_RELEASE]);
