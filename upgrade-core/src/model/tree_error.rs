@@ -116,6 +116,21 @@ pub enum TreeErrorKind {
         /// What to do about it.
         fix: String,
     },
+    /// A statement of a `pre` step that drops, renames, rewrites or locks
+    /// what the old code uses (see `model/pre_lint.rs`).
+    #[error(
+        "`{statement}`{within} in a pre step: {why}; pre steps run while the old code is online, so they may only add"
+    )]
+    NotAdditive {
+        /// The statement, shortened.
+        statement: String,
+        /// Where in the text, when the error's line is not enough (empty for a step file).
+        within: String,
+        /// What it does to the old code.
+        why: String,
+        /// What to do about it.
+        fix: String,
+    },
 }
 
 impl TreeError {
@@ -176,7 +191,8 @@ impl TreeError {
                 "replace the link with the file itself (`cp --remove-destination TARGET LINK`) and commit that".into()
             }
             TreeErrorKind::RunsDifferently { fix, .. }
-            | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
+            | TreeErrorKind::TransactionControl { fix, .. }
+            | TreeErrorKind::NotAdditive { fix, .. } => fix.clone(),
         }
     }
 }
