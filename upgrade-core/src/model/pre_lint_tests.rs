@@ -4,7 +4,7 @@
 use super::*;
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{Checksum, StepKey};
+use crate::model::step::{Body, Checksum, Origin, Phase, Step, StepKey};
 use crate::model::step_name::StepName;
 
 /// The rules found in `sql` read by both dialects.

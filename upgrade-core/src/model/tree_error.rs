@@ -119,17 +119,16 @@ pub enum TreeErrorKind {
     /// A statement of a `pre` step that drops, renames, rewrites or locks
     /// what the old code uses (see `model/pre_lint.rs`).
     #[error(
-        "`{statement}`{within} in a pre step: {why}; pre steps run while the old code is online, so they may only add"
+        "`{statement}`{within} in a pre step: {}; pre steps run while the old code is online, so they may only add",
+        .rule.why()
     )]
     NotAdditive {
         /// The statement, shortened.
         statement: String,
         /// Where in the text, when the error's line is not enough (empty for a step file).
         within: String,
-        /// What it does to the old code.
-        why: String,
-        /// What to do about it.
-        fix: String,
+        /// Which rule it breaks: what it does to the old code, and the fix.
+        rule: crate::model::pre_lint::Rule,
     },
 }
 
@@ -191,8 +190,8 @@ impl TreeError {
                 "replace the link with the file itself (`cp --remove-destination TARGET LINK`) and commit that".into()
             }
             TreeErrorKind::RunsDifferently { fix, .. }
-            | TreeErrorKind::TransactionControl { fix, .. }
-            | TreeErrorKind::NotAdditive { fix, .. } => fix.clone(),
+            | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
+            TreeErrorKind::NotAdditive { rule, .. } => rule.fix().into(),
         }
     }
 }
