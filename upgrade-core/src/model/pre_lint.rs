@@ -268,7 +268,7 @@ fn check(t: &[Token<'_>], dialect: Dialect, created: &mut BTreeSet<String>) -> O
     let unless_new = |rule: Rule, i: usize| (!is_new(i, created)).then_some(rule);
     match word(t, 0).as_str() {
         "CREATE" => check_create(t, dialect, created),
-        "ALTER" => check_alter(t, created),
+        "ALTER" => check_alter(t, dialect, created),
         "INSERT" if word(t, 1) == "OR" && word(t, 2) == "REPLACE" => Some(Rule::Delete),
         "INSERT" if has_pair(t, "DO", "UPDATE") => Some(Rule::Update),
         "INSERT" => None,
@@ -362,7 +362,7 @@ fn check_create(t: &[Token<'_>], dialect: Dialect, created: &mut BTreeSet<String
     }
 }
 
-fn check_alter(t: &[Token<'_>], created: &BTreeSet<String>) -> Option<Rule> {
+fn check_alter(t: &[Token<'_>], dialect: Dialect, created: &BTreeSet<String>) -> Option<Rule> {
     let object = word(t, 1);
     let Some((name, after)) = target(t, 2) else {
         return Some(Rule::Unknown);
@@ -392,11 +392,11 @@ fn check_alter(t: &[Token<'_>], created: &BTreeSet<String>) -> Option<Rule> {
             a.push(*tok);
         }
     }
-    actions.iter().find_map(|a| alter_table_action(a))
+    actions.iter().find_map(|a| alter_table_action(a, dialect))
 }
 
 /// Why one action of `ALTER TABLE name ...` may not run in a pre step.
-fn alter_table_action(a: &[Token<'_>]) -> Option<Rule> {
+fn alter_table_action(a: &[Token<'_>], dialect: Dialect) -> Option<Rule> {
     match word(a, 0).as_str() {
         "ADD" => {
             let i = skip(a, 1, &["CONSTRAINT"]);
@@ -410,7 +410,7 @@ fn alter_table_action(a: &[Token<'_>]) -> Option<Rule> {
                 "EXCLUDE" => Some(Rule::IndexNotConcurrent),
                 _ => {
                     let i = skip(a, skip(a, 1, &["COLUMN"]), &["IF", "NOT", "EXISTS"]);
-                    column_definition(&a[(i + 1).min(a.len())..])
+                    column_definition(&a[(i + 1).min(a.len())..], dialect)
                 }
             }
         }
@@ -434,8 +434,10 @@ fn alter_table_action(a: &[Token<'_>]) -> Option<Rule> {
 }
 
 /// Why a column added to an existing table may not be added in a pre step:
-/// `d` is its definition after the name (type, then constraints).
-fn column_definition(d: &[Token<'_>]) -> Option<Rule> {
+/// `d` is its definition after the name (type, then constraints). SQLite
+/// neither locks for nor offers `NOT VALID`: a new column's `REFERENCES` or
+/// `CHECK` passes in its reading.
+fn column_definition(d: &[Token<'_>], dialect: Dialect) -> Option<Rule> {
     if matches!(
         word(d, 0).as_str(),
         "SERIAL" | "BIGSERIAL" | "SMALLSERIAL" | "SERIAL2" | "SERIAL4" | "SERIAL8"
@@ -443,13 +445,14 @@ fn column_definition(d: &[Token<'_>]) -> Option<Rule> {
     {
         return Some(Rule::VolatileDefault);
     }
-    if has(d, "REFERENCES") {
+    let pg = dialect == Dialect::Postgres;
+    if pg && has(d, "REFERENCES") {
         return Some(Rule::ForeignKeyNotValid);
     }
     if has(d, "UNIQUE") || has_pair(d, "PRIMARY", "KEY") {
         return Some(Rule::IndexNotConcurrent);
     }
-    if has(d, "CHECK") {
+    if pg && has(d, "CHECK") {
         return Some(Rule::CheckNotValid);
     }
     let Some(default) = d.iter().position(|x| x.is_word("DEFAULT")) else {

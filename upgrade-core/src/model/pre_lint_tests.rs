@@ -369,3 +369,82 @@ fn released_pre_entries_are_warnings_naming_the_upgrade_toml_line() {
     assert!(w.message.contains("released entry"), "{}", w.message);
     assert!(w.message.contains("maintenance on"), "{}", w.message);
 }
+
+#[test]
+fn sqlite_variants_may_add_a_column_with_references_or_check() {
+    for sql in [
+        "ALTER TABLE big ADD COLUMN o INT REFERENCES other (id);",
+        "ALTER TABLE big ADD COLUMN w INT CHECK (w > 0);",
+    ] {
+        assert!(lint_text(sql, &[Dialect::Sqlite]).is_empty(), "{sql}");
+        assert_eq!(lint_text(sql, &[Dialect::Postgres]).len(), 1, "{sql}");
+    }
+    // What SQLite has no safe form of is still refused there.
+    assert_eq!(
+        lint_text(
+            "ALTER TABLE big ADD COLUMN w INT UNIQUE;",
+            &[Dialect::Sqlite]
+        )
+        .len(),
+        1
+    );
+}
+
+/// Refused statements of every rule, one per line, for the tests below.
+const REFUSED: [&str; 8] = [
+    "DROP TABLE big",
+    "ALTER TABLE big RENAME TO huge",
+    "UPDATE big SET v = 1",
+    "DELETE FROM big",
+    "TRUNCATE big",
+    "CREATE INDEX big_v_ix ON big (v)",
+    "ALTER TABLE big ALTER COLUMN v TYPE TEXT",
+    "LOCK TABLE big",
+];
+
+#[test]
+fn refused_statements_inside_strings_and_comments_are_data() {
+    for sql in REFUSED {
+        let quoted = sql.replace('\'', "''");
+        for text in [
+            format!("INSERT INTO log VALUES ('{quoted}; {quoted}');\n"),
+            format!("-- {sql};\nSELECT 1;\n"),
+            format!("/* {sql}; */ SELECT 1;\n"),
+            format!("SELECT 1 AS \"{sql}\";\n"),
+            format!("CREATE TABLE \"{sql}\" (id INT);\n"),
+        ] {
+            assert_eq!(rules(&text), vec![], "{text}");
+        }
+        let dollar = format!("SELECT $x${sql}; {sql};$x$;\n");
+        assert_eq!(lint_text(&dollar, &[Dialect::Postgres]), vec![], "{dollar}");
+    }
+}
+
+proptest::proptest! {
+    /// Comments and line breaks between the words of a refused statement
+    /// never hide it, and the statement's line is where its first word is.
+    #[test]
+    fn comments_between_words_never_hide_a_statement(
+        which in 0..REFUSED.len(),
+        seps in proptest::collection::vec(0..4usize, 12),
+        blank_lines in 0..3usize,
+    ) {
+        let sql = REFUSED[which];
+        let plain = rules(&format!("{sql};"));
+        proptest::prop_assert_eq!(plain.len(), 1);
+        let mut text = "\n".repeat(blank_lines);
+        for (i, word) in sql.split(' ').enumerate() {
+            if i > 0 {
+                text.push_str(match seps[i % seps.len()] {
+                    0 => " ",
+                    1 => " /* ; DROP */ ",
+                    2 => " -- '; \n",
+                    _ => "\n\t",
+                });
+            }
+            text.push_str(word);
+        }
+        text.push_str(";\nSELECT 1;\n");
+        proptest::prop_assert_eq!(rules(&text), vec![(blank_lines + 1, plain[0].1)]);
+    }
+}
