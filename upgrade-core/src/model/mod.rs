@@ -3,6 +3,7 @@
 
 pub mod component;
 pub mod manifest;
+pub mod pre_lint;
 pub mod release_name;
 pub mod sql_text;
 pub mod step;

@@ -116,6 +116,20 @@ pub enum TreeErrorKind {
         /// What to do about it.
         fix: String,
     },
+    /// A statement of a `pre` step that drops, renames, rewrites or locks
+    /// what the old code uses (see `model/pre_lint.rs`).
+    #[error(
+        "`{statement}`{within} in a pre step: {}; pre steps run while the old code is online, so they may only add",
+        .rule.why()
+    )]
+    NotAdditive {
+        /// The statement, shortened.
+        statement: String,
+        /// Where in the text, when the error's line is not enough (empty for a step file).
+        within: String,
+        /// Which rule it breaks: what it does to the old code, and the fix.
+        rule: crate::model::pre_lint::Rule,
+    },
 }
 
 impl TreeError {
@@ -177,6 +191,7 @@ impl TreeError {
             }
             TreeErrorKind::RunsDifferently { fix, .. }
             | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
+            TreeErrorKind::NotAdditive { rule, .. } => rule.fix().into(),
         }
     }
 }

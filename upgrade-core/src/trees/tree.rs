@@ -203,6 +203,20 @@ impl Tree {
                 }
             }
         }
+        // Pre steps may only add (model/pre_lint.rs): a standalone pre step that
+        // is not additive is an error, a released one (never edited) a warning.
+        let mut warnings = scan.warnings;
+        for step in steps.values() {
+            let (refused, warned) = crate::model::pre_lint::lint_step(step, |path| {
+                let upgrade = || upgrade_files.values().find(|f| f.path == path);
+                standalone_texts
+                    .get(path)
+                    .or_else(|| upgrade().map(|f| &f.text))
+                    .map(String::as_str)
+            });
+            errors.extend(refused);
+            warnings.extend(warned);
+        }
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
                 manifest,
@@ -211,7 +225,7 @@ impl Tree {
                 release_files,
                 leftovers,
                 standalone_texts,
-                warnings: scan.warnings,
+                warnings,
             }),
             _ => Err(TreeErrors::new(errors)),
         }

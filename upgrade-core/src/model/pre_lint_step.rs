@@ -1,0 +1,105 @@
+//! The pre-step lint applied to a step of a tree: errors naming the step
+//! file and line for a standalone step, warnings naming the `upgrade.toml`
+//! line for a released entry (never edited).
+
+use super::{Finding, lint_text};
+use crate::model::sql_text::Dialect;
+use crate::model::step::{Body, Origin, Phase, Step};
+use crate::model::tree_error::{TreeError, TreeErrorKind, TreeWarning, line_of};
+
+/// The findings of a `pre` step of a tree: errors naming the step file and
+/// line for a standalone step; warnings for a released entry, which is never
+/// edited (it was released before the lint, or by hand). `text_of` gives the
+/// text of a tree file. Steps of other phases give nothing.
+pub fn lint_step<'t>(
+    step: &Step,
+    text_of: impl Fn(&str) -> Option<&'t str>,
+) -> (Vec<TreeError>, Vec<TreeWarning>) {
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    if step.phase != Phase::Pre {
+        return (errors, warnings);
+    }
+    match &step.origin {
+        Origin::Standalone { files } => {
+            for file in files {
+                let Some(text) = text_of(file) else { continue };
+                for f in lint_text(text, dialects_of_file(file)) {
+                    errors.push(
+                        TreeError::new(file.as_str(), kind(&f, String::new())).at_line(f.line),
+                    );
+                }
+            }
+        }
+        Origin::Released { file, line, .. } => {
+            let bodies: Vec<(&str, &[Dialect])> = match &step.body {
+                Body::Any(sql) => vec![(sql.as_str(), &Dialect::ALL[..])],
+                Body::PerDatabase(map) => map
+                    .iter()
+                    .map(|(db, sql)| (sql.as_str(), dialects_of_database(db)))
+                    .collect(),
+            };
+            let toml = text_of(file).unwrap_or("");
+            for (sql, dialects) in bodies {
+                for f in lint_text(sql, dialects) {
+                    let body_line = sql.lines().nth(f.line.saturating_sub(1)).unwrap_or("");
+                    let at = released_line(toml, *line, body_line).or(*line);
+                    let within =
+                        format!(" (line {} of the `sql` of step {})", f.line, step.key.name);
+                    let message = kind(&f, within).to_string();
+                    let place = at.map(|l| format!("line {l}: ")).unwrap_or_default();
+                    warnings.push(TreeWarning {
+                        path: file.clone(),
+                        message: format!(
+                            "{place}{message}; it is a released entry, which is never edited, so it stays: on a site that has not applied it yet, put the site in maintenance (`consolidate maintenance on`) before `consolidate apply --phase pre`"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    (errors, warnings)
+}
+
+fn kind(f: &Finding, within: String) -> TreeErrorKind {
+    TreeErrorKind::NotAdditive {
+        statement: f.statement.clone(),
+        within,
+        rule: f.rule,
+    }
+}
+
+/// The dialects a step file is read in: its database's, or both.
+fn dialects_of_file(path: &str) -> &'static [Dialect] {
+    if path.ends_with(".sqlite.sql") {
+        &[Dialect::Sqlite]
+    } else if path.ends_with(".postgres.sql") {
+        &[Dialect::Postgres]
+    } else {
+        &Dialect::ALL
+    }
+}
+
+fn dialects_of_database(db: &str) -> &'static [Dialect] {
+    match Dialect::of_database(db) {
+        Some(Dialect::Sqlite) => &[Dialect::Sqlite],
+        Some(Dialect::Postgres) => &[Dialect::Postgres],
+        None => &Dialect::ALL,
+    }
+}
+
+/// The line of the upgrade.toml where a released entry's statement starts:
+/// the statement's first line of SQL, searched from the entry's `[[step]]`
+/// line on (`None` when the string is escaped beyond recognition).
+fn released_line(toml: &str, entry: Option<usize>, sql_line: &str) -> Option<usize> {
+    let needle = sql_line.trim();
+    if needle.is_empty() {
+        return None;
+    }
+    let start = toml
+        .split_inclusive('\n')
+        .take(entry?.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let found = toml.get(start..)?.find(needle)?;
+    Some(line_of(toml, start + found))
+}
