@@ -107,6 +107,8 @@ pub enum RunError {
         committed: usize,
         /// Did it run in a transaction?
         transaction: bool,
+        /// The maintenance scope it ran under, which stays `failed` (`*`).
+        scope: Option<String>,
     },
     /// `--to` names no step.
     #[error("--to {given}: the tree has no such step")]
@@ -121,6 +123,21 @@ pub enum RunError {
         given: String,
         /// The matching steps.
         candidates: Vec<String>,
+    },
+    /// Scopes whose upgrade failed stay unavailable (state `failed`); the others were upgraded.
+    #[error(
+        "{db}: the upgrade of {} maintenance scope(s) failed:{}\n  {}",
+        .failures.len(),
+        .failures.iter().map(|f| format!("\n  {}: {}", f.scope, f.message)).collect::<String>(),
+        scopes_summary(.failures, *.interrupted)
+    )]
+    ScopesFailed {
+        /// The database.
+        db: String,
+        /// Each failed scope.
+        failures: Vec<ScopeFailure>,
+        /// A step outside a transaction failed: the run stopped there.
+        interrupted: bool,
     },
     /// `--to` names a step of another phase than `--phase`.
     #[error("--to {step} is a {phase} step, but --phase {selected} selects only {selected} steps")]
@@ -144,6 +161,28 @@ fn drift_lines(drift: &[Drift]) -> String {
             )
         })
         .collect()
+}
+
+fn scopes_summary(failures: &[ScopeFailure], interrupted: bool) -> String {
+    let down: Vec<&str> = failures
+        .iter()
+        .filter(|f| !f.online)
+        .map(|f| f.scope.as_str())
+        .collect();
+    let mut out = if down.is_empty() {
+        "every scope is online".to_string()
+    } else {
+        format!(
+            "unavailable (state `failed` in upgrade_maintenance): {}",
+            down.join(", ")
+        )
+    };
+    if interrupted {
+        out.push_str("; the run stopped at the step that runs outside a transaction");
+    } else if !down.contains(&SITE_SCOPE) {
+        out.push_str("; the rest of the site was upgraded and is online");
+    }
+    out
 }
 
 impl RunError {
@@ -170,11 +209,17 @@ impl RunError {
             RunError::StepFailed {
                 committed,
                 transaction,
+                scope,
                 ..
             } => {
-                let kept = format!(
+                let mut kept = format!(
                     "the {committed} step(s) before it in this run are committed"
                 );
+                if let Some(scope) = scope {
+                    kept.push_str(&format!(
+                        "; the scope `{scope}` stays in maintenance with state `failed` until an apply succeeds (`consolidate maintenance` shows it)"
+                    ));
+                }
                 if *transaction {
                     format!(
                         "{kept}, nothing of this one: fix the step (or the data it trips over) and re-run `consolidate apply` to continue"
@@ -185,6 +230,8 @@ impl RunError {
                     )
                 }
             }
+            RunError::ScopesFailed { interrupted: true, .. } => "the failed step runs outside a transaction (transaction: no): fix the cause, undo its partial changes (or make it re-runnable), then run `consolidate apply --retry-interrupted`: it resumes the failed scope(s) and runs what is left".into(),
+            RunError::ScopesFailed { .. } => "fix the cause (the step, the data it trips over, or the hook), then run `consolidate apply` again: it retries the failed scope(s) from their first pending step and brings each online when its steps are done; `consolidate maintenance` shows the state".into(),
             RunError::UnknownStep { .. } => {
                 "name a step as component/YYYYMMDDNN-slug; `consolidate plan` lists the pending ones".into()
             }
