@@ -202,3 +202,24 @@ pub(crate) fn bind(sql: &str, marker: &str) -> String {
     }
     out
 }
+
+/// Reads a site's maintenance rows and its last `events` events without
+/// changing anything (a site without a ledger: nothing).
+pub fn read_maintenance(
+    url: &super::DatabaseUrl,
+    events: usize,
+) -> Result<(Vec<ScopeRow>, Vec<EventRow>), LedgerError> {
+    match super::open(url, super::Access::Read)? {
+        Some(mut ledger) => {
+            let store = ledger.maintenance();
+            let rows = store.scopes()?;
+            let events = if events > 0 {
+                store.events(events)?
+            } else {
+                Vec::new()
+            };
+            Ok((rows, events))
+        }
+        None => Ok((Vec::new(), Vec::new())),
+    }
+}

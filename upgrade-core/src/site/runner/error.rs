@@ -139,6 +139,22 @@ pub enum RunError {
         /// A step outside a transaction failed: the run stopped there.
         interrupted: bool,
     },
+    /// `maintenance on|off` names no component of the tree.
+    #[error("`{given}` is neither `*` (the whole site) nor a component of this tree")]
+    UnknownScope {
+        /// What was given.
+        given: String,
+    },
+    /// The hook of a manual `maintenance on|off` failed (the row is written).
+    #[error("{message}")]
+    HookFailed {
+        /// `*` or the component.
+        scope: String,
+        /// The hook's failure.
+        message: String,
+        /// Was it `on`?
+        on: bool,
+    },
     /// `--to` names a step of another phase than `--phase`.
     #[error("--to {step} is a {phase} step, but --phase {selected} selects only {selected} steps")]
     PhaseMismatch {
@@ -232,6 +248,9 @@ impl RunError {
             }
             RunError::ScopesFailed { interrupted: true, .. } => "the failed step runs outside a transaction (transaction: no): fix the cause, undo its partial changes (or make it re-runnable), then run `consolidate apply --retry-interrupted`: it resumes the failed scope(s) and runs what is left".into(),
             RunError::ScopesFailed { .. } => "fix the cause (the step, the data it trips over, or the hook), then run `consolidate apply` again: it retries the failed scope(s) from their first pending step and brings each online when its steps are done; `consolidate maintenance` shows the state".into(),
+            RunError::UnknownScope { .. } => "name a component as `consolidate list` shows it (e.g. mod_forum), or omit it for the whole site".into(),
+            RunError::HookFailed { scope, on: true, .. } => format!("`{scope}` is in maintenance all the same; fix the hook and run it by hand, or `consolidate maintenance off {scope}`"),
+            RunError::HookFailed { scope, .. } => format!("`{scope}` is online all the same; fix the hook and run it by hand"),
             RunError::UnknownStep { .. } => {
                 "name a step as component/YYYYMMDDNN-slug; `consolidate plan` lists the pending ones".into()
             }

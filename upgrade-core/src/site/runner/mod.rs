@@ -30,6 +30,7 @@ mod error;
 pub mod hooks;
 mod lines;
 mod maintained;
+mod manual;
 pub mod staged;
 mod status;
 
@@ -37,6 +38,7 @@ use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
 pub use maintained::ScopeFailure;
+pub use manual::ManualOutcome;
 pub use lines::file_line;
 pub use status::{Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
