@@ -113,14 +113,17 @@ pub fn segments<'t>(tree: &Tree, steps: &[&'t Step]) -> Vec<Segment<'t>> {
 
 /// The maintenance a component's pending work needs: `none` (only `pre`
 /// or `post` steps), `component` (its own scope) or `site` (`*`).
-pub fn scope_needed(tree: &Tree, pending: &[&Step], component: &ComponentName) -> &'static str {
+pub fn scope_needed(tree: &Tree, pending: &[&Step], component: &str) -> &'static str {
     if !pending
         .iter()
-        .any(|s| s.phase == Phase::Main && &s.key.component == component)
+        .any(|s| s.phase == Phase::Main && s.key.component.as_str() == component)
     {
         return "none";
     }
-    if site_components(tree, pending).contains(component) {
+    if site_components(tree, pending)
+        .iter()
+        .any(|c| c.as_str() == component)
+    {
         "site"
     } else {
         "component"
