@@ -160,10 +160,22 @@ fn staged_scopes_are_seen_from_inside_the_steps(site: Site) {
     let t = tree("staged", "");
     let out = apply(&t, &site);
     assert_exit(&out, 0);
-    assert_eq!(seen(&site, "pre"), Vec::<String>::new(), "pre steps run online");
+    assert_eq!(
+        seen(&site, "pre"),
+        Vec::<String>::new(),
+        "pre steps run online"
+    );
     assert_eq!(seen(&site, "core"), ["*"]);
-    assert_eq!(seen(&site, "mod_quiz"), ["*"], "not safe to disable: whole site");
-    assert_eq!(seen(&site, "mod_forum"), ["mod_forum"], "only its own scope");
+    assert_eq!(
+        seen(&site, "mod_quiz"),
+        ["*"],
+        "not safe to disable: whole site"
+    );
+    assert_eq!(
+        seen(&site, "mod_forum"),
+        ["mod_forum"],
+        "only its own scope"
+    );
     assert_eq!(maintenance(&site), Vec::<String>::new(), "all online after");
     assert_eq!(
         events(&site),
@@ -184,12 +196,18 @@ fn failing_plugin_is_isolated_and_retried(site: Site) {
     let out = apply(&t, &site);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("mod_bad/2008010250-bad"), "names the step: {err}");
+    assert!(
+        err.contains("mod_bad/2008010250-bad"),
+        "names the step: {err}"
+    );
     assert!(
         err.contains("mod/bad/db/upgrades/2008010250-bad.sql"),
         "names its file: {err}"
     );
-    assert!(err.contains("`consolidate apply` again"), "resume command: {err}");
+    assert!(
+        err.contains("`consolidate apply` again"),
+        "resume command: {err}"
+    );
     assert_eq!(maintenance(&site), ["mod_bad|failed"]);
     let reason = site.rows("SELECT reason FROM upgrade_maintenance");
     assert!(reason[0].contains("mod_bad/2008010250-bad"), "{reason:?}");
@@ -272,7 +290,10 @@ fn enter_hook_failure_keeps_the_component_in_maintenance_and_runs_none_of_its_st
     let out = apply(&t, &site);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let err = stderr(&out);
-    assert!(err.contains("enter hook `sh hooks/enter.sh` failed"), "{err}");
+    assert!(
+        err.contains("enter hook `sh hooks/enter.sh` failed"),
+        "{err}"
+    );
     assert_eq!(maintenance(&site), ["mod_forum|failed"]);
     assert_eq!(seen(&site, "mod_forum"), Vec::<String>::new());
     assert!(!ledger(&site).iter().any(|r| r.starts_with("mod_forum|")));
@@ -285,7 +306,10 @@ fn enter_hook_failure_keeps_the_component_in_maintenance_and_runs_none_of_its_st
     assert_exit(&apply(&t, &site), 0);
     assert_eq!(maintenance(&site), Vec::<String>::new());
     assert_eq!(seen(&site, "mod_forum"), ["mod_forum"]);
-    assert!(t.read("hooks.log").ends_with("enter mod_forum\nleave mod_forum\n"));
+    assert!(
+        t.read("hooks.log")
+            .ends_with("enter mod_forum\nleave mod_forum\n")
+    );
 }
 
 #[test]
@@ -297,7 +321,13 @@ fn maintenance_on_and_off_by_hand_with_events() {
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("every scope is online"));
     let out = t.run(&[
-        "maintenance", "on", "mod_forum", "--db", &db, "--reason", "cache rebuild",
+        "maintenance",
+        "on",
+        "mod_forum",
+        "--db",
+        &db,
+        "--reason",
+        "cache rebuild",
     ]);
     assert_exit(&out, 0);
     assert_eq!(maintenance(&site), ["mod_forum|maintenance"]);
@@ -352,13 +382,19 @@ fn status_json_tells_the_maintenance_scope_per_component() {
     );
     let out = t.run(&["status", "--db", &site.arg(), "--json"]);
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-    assert_eq!(doc["pending"]["by_component"]["mod_forum"]["maintenance"], "none");
+    assert_eq!(
+        doc["pending"]["by_component"]["mod_forum"]["maintenance"],
+        "none"
+    );
 }
 
 #[test]
 fn component_settings_with_an_unknown_key_are_refused_naming_the_file() {
     let t = tree("staged", "");
-    t.write("mod/forum/db/component.toml", "safe_to_disable = true\nsafe = 1\n");
+    t.write(
+        "mod/forum/db/component.toml",
+        "safe_to_disable = true\nsafe = 1\n",
+    );
     let out = t.run(&["list"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
@@ -368,7 +404,10 @@ fn component_settings_with_an_unknown_key_are_refused_naming_the_file() {
 
 #[test]
 fn an_unknown_key_in_the_maintenance_table_is_refused() {
-    let t = tree("staged", "\n[maintenance]\nenter = \"true\"\nstart = \"true\"\n");
+    let t = tree(
+        "staged",
+        "\n[maintenance]\nenter = \"true\"\nstart = \"true\"\n",
+    );
     let out = t.run(&["list"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);

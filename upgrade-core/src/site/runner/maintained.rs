@@ -97,7 +97,8 @@ impl<'a, 't> Run<'a, 't> {
                 Scope::Online => {
                     if !self.failures.is_empty() {
                         // Left for the next run, after the failed scopes.
-                        self.not_run.extend(segment.steps.iter().map(|s| s.key.clone()));
+                        self.not_run
+                            .extend(segment.steps.iter().map(|s| s.key.clone()));
                         continue;
                     }
                     for step in &segment.steps {
@@ -150,8 +151,10 @@ impl<'a, 't> Run<'a, 't> {
                 .map(|r| (s, r))
         });
         if let Some((step, required)) = blocked {
-            let message =
-                format!("not run: {} requires {required}, which did not run", step.key);
+            let message = format!(
+                "not run: {} requires {required}, which did not run",
+                step.key
+            );
             self.fail(&scope, &message, on_event)?;
             self.give_up(&scope, message, segment);
             return Ok(());
@@ -166,10 +169,14 @@ impl<'a, 't> Run<'a, 't> {
                 Err(e @ RunError::StepFailed { transaction, .. }) => {
                     let message = failure_text(&e);
                     self.fail(&scope, &message, on_event)?;
-                    self.give_up(&scope, message, &Segment {
-                        scope: segment.scope.clone(),
-                        steps: segment.steps[i..].to_vec(),
-                    });
+                    self.give_up(
+                        &scope,
+                        message,
+                        &Segment {
+                            scope: segment.scope.clone(),
+                            steps: segment.steps[i..].to_vec(),
+                        },
+                    );
                     if !transaction {
                         // Its interrupted mark must be resolved before anything else runs.
                         return Err(self.scopes_failed(true));

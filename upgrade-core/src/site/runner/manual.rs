@@ -63,12 +63,10 @@ impl<'t> Runner<'t> {
             (self.tree.manifest.maintenance.leave.as_ref(), "leave")
         };
         if let Some(command) = hook {
-            run_hook(hook_dir, command, scope, event).map_err(|message| {
-                RunError::HookFailed {
-                    scope: scope.to_string(),
-                    message,
-                    on,
-                }
+            run_hook(hook_dir, command, scope, event).map_err(|message| RunError::HookFailed {
+                scope: scope.to_string(),
+                message,
+                on,
             })?;
         }
         Ok(ManualOutcome::Changed)

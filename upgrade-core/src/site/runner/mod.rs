@@ -37,9 +37,9 @@ mod status;
 use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
+pub use lines::file_line;
 pub use maintained::ScopeFailure;
 pub use manual::ManualOutcome;
-pub use lines::file_line;
 pub use status::{Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
 

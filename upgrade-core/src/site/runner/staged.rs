@@ -129,3 +129,112 @@ pub fn scope_needed(tree: &Tree, pending: &[&Step], component: &str) -> &'static
         "component"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::source::MemoryTree;
+    use crate::planning::plan;
+
+    fn tree(strategy: &str, files: &[(&str, &str)]) -> Tree {
+        let manifest = format!(
+            "[project]\nname = \"t\"\nversion = \"2008030100.00\"\nrevision = 1\nstrategy = \"{strategy}\"\n[components]\ncore = \"lib\"\nplugin_types = [{{ name = \"block\", folder = \"blocks\" }}, {{ name = \"mod\", folder = \"mod\" }}]\n"
+        );
+        let mut mem = MemoryTree::default();
+        mem.files
+            .insert("upgrade.toml".into(), manifest.into_bytes());
+        for (path, text) in files {
+            mem.files.insert((*path).into(), text.as_bytes().to_vec());
+        }
+        Tree::load(&mem).expect("valid tree")
+    }
+
+    fn describe(segments: &[Segment<'_>]) -> Vec<String> {
+        segments
+            .iter()
+            .map(|s| {
+                let scope = s.scope.key().unwrap_or("online").to_string();
+                let steps: Vec<String> = s.steps.iter().map(|s| s.key.to_string()).collect();
+                format!("{scope}: {}", steps.join(" "))
+            })
+            .collect()
+    }
+
+    const SAFE: &str = "safe_to_disable = true\n";
+
+    #[test]
+    fn staged_runs_site_scope_first_then_each_safe_component_in_type_order() {
+        let t = tree(
+            "staged",
+            &[
+                ("lib/db/upgrades/2008010100-a.sql", "SELECT 1;\n"),
+                (
+                    "lib/db/upgrades/2008010101-p.sql",
+                    "-- phase: pre\nSELECT 1;\n",
+                ),
+                (
+                    "lib/db/upgrades/2008010102-q.sql",
+                    "-- phase: post\nSELECT 1;\n",
+                ),
+                ("mod/forum/db/component.toml", SAFE),
+                ("mod/forum/db/upgrades/2008010200-f.sql", "SELECT 1;\n"),
+                ("mod/quiz/db/upgrades/2008010300-q.sql", "SELECT 1;\n"),
+                ("blocks/nav/db/component.toml", SAFE),
+                ("blocks/nav/db/upgrades/2008010400-n.sql", "SELECT 1;\n"),
+            ],
+        );
+        let order = plan::order(&t).expect("order");
+        assert_eq!(
+            describe(&segments(&t, &order)),
+            [
+                "online: core/2008010101-p",
+                "*: core/2008010100-a mod_quiz/2008010300-q",
+                "block_nav: block_nav/2008010400-n",
+                "mod_forum: mod_forum/2008010200-f",
+                "online: core/2008010102-q",
+            ]
+        );
+        assert_eq!(scope_needed(&t, &order, "mod_forum"), "component");
+        assert_eq!(scope_needed(&t, &order, "mod_quiz"), "site");
+        assert_eq!(scope_needed(&t, &order, "core"), "site");
+    }
+
+    #[test]
+    fn a_safe_component_required_by_a_site_step_joins_the_site_scope() {
+        let t = tree(
+            "staged",
+            &[
+                ("blocks/nav/db/component.toml", SAFE),
+                ("blocks/nav/db/upgrades/2008010400-n.sql", "SELECT 1;\n"),
+                (
+                    "mod/quiz/db/upgrades/2008010300-q.sql",
+                    "-- requires: block_nav/2008010400-n\nSELECT 1;\n",
+                ),
+            ],
+        );
+        let order = plan::order(&t).expect("order");
+        assert_eq!(
+            describe(&segments(&t, &order)),
+            ["*: block_nav/2008010400-n mod_quiz/2008010300-q"]
+        );
+        assert_eq!(scope_needed(&t, &order, "block_nav"), "site");
+    }
+
+    #[test]
+    fn global_runs_every_main_step_under_the_site_scope() {
+        let t = tree(
+            "global",
+            &[
+                ("mod/forum/db/component.toml", SAFE),
+                ("mod/forum/db/upgrades/2008010200-f.sql", "SELECT 1;\n"),
+                ("lib/db/upgrades/2008010300-a.sql", "SELECT 1;\n"),
+            ],
+        );
+        let order = plan::order(&t).expect("order");
+        assert_eq!(
+            describe(&segments(&t, &order)),
+            ["*: mod_forum/2008010200-f core/2008010300-a"]
+        );
+        assert_eq!(scope_needed(&t, &order, "mod_forum"), "site");
+    }
+}

@@ -21,7 +21,13 @@ impl MaintenanceStore for SqliteLedger {
         let mut stmt = self.conn.prepare(SCOPES_SQL).map_err(err)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(scope_row(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok(scope_row(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
             })
             .map_err(err)?
             .collect::<Result<Vec<_>, _>>()
