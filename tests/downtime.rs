@@ -269,7 +269,10 @@ fn failing_core_step_stops_with_the_site_failed() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("core/2008010100-core"), "{err}");
-    assert!(err.contains("`*` stays in maintenance"), "{err}");
+    assert!(
+        err.contains("the whole site (`*`) stays in maintenance"),
+        "{err}"
+    );
     assert_eq!(maintenance(&site), ["*|failed"]);
     // Nothing after it ran: mod_forum's step is not applied.
     assert!(!ledger(&site).iter().any(|r| r.starts_with("mod_forum|")));

@@ -60,11 +60,12 @@ mod tests {
     #[test]
     fn unknown_keys_and_wrong_types_are_errors_at_their_line() {
         let e = ComponentSettings::parse("mod/x/db/component.toml", "\nsafe_to_disabel = true\n")
-            .unwrap_err();
+            .expect_err("refused");
         assert_eq!(e.path, "mod/x/db/component.toml");
         assert_eq!(e.line, Some(2), "{e}");
         assert!(e.to_string().contains("safe_to_disabel"), "{e}");
-        let e = ComponentSettings::parse("c.toml", "safe_to_disable = \"yes\"\n").unwrap_err();
+        let e =
+            ComponentSettings::parse("c.toml", "safe_to_disable = \"yes\"\n").expect_err("refused");
         assert_eq!(e.line, Some(1), "{e}");
     }
 }

@@ -107,8 +107,8 @@ pub enum RunError {
         committed: usize,
         /// Did it run in a transaction?
         transaction: bool,
-        /// The maintenance scope it ran under, which stays `failed` (`*`).
-        scope: Option<String>,
+        /// It ran under whole-site maintenance (`*`), which stays `failed`.
+        site_failed: bool,
     },
     /// `--to` names no step.
     #[error("--to {given}: the tree has no such step")]
@@ -225,16 +225,16 @@ impl RunError {
             RunError::StepFailed {
                 committed,
                 transaction,
-                scope,
+                site_failed,
                 ..
             } => {
                 let mut kept = format!(
                     "the {committed} step(s) before it in this run are committed"
                 );
-                if let Some(scope) = scope {
-                    kept.push_str(&format!(
-                        "; the scope `{scope}` stays in maintenance with state `failed` until an apply succeeds (`consolidate maintenance` shows it)"
-                    ));
+                if *site_failed {
+                    kept.push_str(
+                        "; the whole site (`*`) stays in maintenance with state `failed` until an apply succeeds (`consolidate maintenance` shows it)",
+                    );
                 }
                 if *transaction {
                     format!(

@@ -360,7 +360,7 @@ impl<'a, 't> Run<'a, 't> {
                     },
                     committed: index,
                     transaction: step.transaction,
-                    scope: scope.map(str::to_string),
+                    site_failed: scope == Some(SITE_SCOPE),
                 }
             }
             // The database itself (read-only, busy, gone): not the step's fault.

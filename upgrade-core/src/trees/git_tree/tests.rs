@@ -168,7 +168,7 @@ fn component_settings_are_read_from_git_as_from_the_work_tree() {
     );
     commit_all(&repo, "second");
     let head = repository.head().expect("head");
-    let errors = Tree::load(&repository.tree_at(&head).expect("tree")).unwrap_err();
+    let errors = Tree::load(&repository.tree_at(&head).expect("tree")).expect_err("refused");
     assert_eq!(errors.errors()[0].path, "mod/forum/db/component.toml");
     assert_eq!(errors.errors()[0].line, Some(2));
 }
