@@ -406,6 +406,34 @@ fn component_settings_with_an_unknown_key_are_refused_naming_the_file() {
 }
 
 #[test]
+fn core_is_never_safe_to_disable() {
+    let t = tree("staged", "");
+    t.write("lib/db/component.toml", "safe_to_disable = true\n");
+    let out = t.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("lib/db/component.toml"), "{err}");
+    assert!(err.contains("core is never safe to disable"), "{err}");
+}
+
+#[test]
+fn plan_shows_the_order_apply_runs_the_scopes_in() {
+    let t = tree("staged", "");
+    // mod_quiz (not safe to disable) sorts after mod_forum in plan order,
+    // but runs under `*`, so before it.
+    let out = t.run(&["plan", "--db", &Site::sqlite().arg(), "--json"]);
+    assert_eq!(
+        json_step_keys(&out),
+        [
+            "core/2008010101-seen",
+            "core/2008010100-core",
+            "mod_quiz/2008010300-quiz",
+            "mod_forum/2008010200-forum"
+        ]
+    );
+}
+
+#[test]
 fn an_unknown_key_in_the_maintenance_table_is_refused() {
     let t = tree(
         "staged",

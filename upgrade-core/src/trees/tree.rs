@@ -142,6 +142,14 @@ impl Tree {
                     ComponentSettings::parse(path, &text).map(|settings| (text, settings))
                 });
                 match parsed {
+                    Ok((_, settings)) if component.is_core() && settings.safe_to_disable => {
+                        errors.push(TreeError::new(
+                            path.as_str(),
+                            TreeErrorKind::Field(
+                                "core is never safe to disable: the whole site depends on it; remove `safe_to_disable` here".into(),
+                            ),
+                        ));
+                    }
                     Ok((text, settings)) => {
                         components.insert(component.clone(), settings);
                         component_files.insert(

@@ -251,7 +251,8 @@ impl<'t> Runner<'t> {
                 entries: status.unreviewed.clone(),
             });
         }
-        let steps = select(self.tree, &status, selection)?;
+        // In the order `apply` runs them: the whole site's scope first (staged).
+        let steps = staged::run_order(self.tree, &select(self.tree, &status, selection)?);
         let (completes, syncs) = after_run(self.tree, &status, &steps);
         Ok(Plan {
             status,

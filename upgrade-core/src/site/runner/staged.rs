@@ -111,6 +111,15 @@ pub fn segments<'t>(tree: &Tree, steps: &[&'t Step]) -> Vec<Segment<'t>> {
     out
 }
 
+/// The selected steps in the order `apply` runs them (the segments one
+/// after the other): what `plan` shows.
+pub fn run_order<'t>(tree: &Tree, steps: &[&'t Step]) -> Vec<&'t Step> {
+    segments(tree, steps)
+        .into_iter()
+        .flat_map(|s| s.steps)
+        .collect()
+}
+
 /// The maintenance a component's pending work needs: `none` (only `pre`
 /// or `post` steps), `component` (its own scope) or `site` (`*`).
 pub fn scope_needed(tree: &Tree, pending: &[&Step], component: &str) -> &'static str {
