@@ -482,3 +482,20 @@ fn postgres_staged_scopes_are_seen_from_inside_the_steps() {
 fn postgres_failing_plugin_is_isolated_and_retried() {
     failing_plugin_is_isolated_and_retried(Site::postgres("isolated"));
 }
+
+#[test]
+fn rebase_carries_the_settings_of_a_custom_component() {
+    let h = crate::history::History::build();
+    h.checkout("custom-19");
+    let marker = "safe_to_disable = true # our local plugin\n";
+    h.write("local/myuni/db/component.toml", marker);
+    h.commit("MyUni: the local plugin is safe to disable");
+    let out = h.run(&["rebase", "--onto", "MOODLE_20_STABLE"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("carried component local_myuni whole (1 step(s), 2 file(s))"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(h.read("local/myuni/db/component.toml"), marker);
+}
