@@ -82,8 +82,11 @@ impl<'a, 't> Run<'a, 't> {
         })
     }
 
-    fn hook_dir(&self) -> Option<&Path> {
-        self.options.hook_dir.as_deref()
+    /// The hook to run and its folder: none without a `hook_dir` (scratch sites).
+    fn hook(&self, enter: bool) -> Option<(String, &Path)> {
+        let hooks = &self.tree.manifest.maintenance;
+        let command = if enter { &hooks.enter } else { &hooks.leave };
+        Some((command.clone()?, self.options.hook_dir.as_deref()?))
     }
 
     /// Runs every segment; `Err` when the run stopped.
@@ -246,8 +249,8 @@ impl<'a, 't> Run<'a, 't> {
             event: ScopeEvent::Enter,
             detail: &detail,
         });
-        if let Some(command) = self.tree.manifest.maintenance.enter.clone() {
-            if let Err(message) = run_hook(self.hook_dir(), &command, scope, "enter") {
+        if let Some((command, dir)) = self.hook(true) {
+            if let Err(message) = run_hook(Some(dir), &command, scope, "enter") {
                 let message = format!("{message}; none of its steps ran");
                 self.fail(scope, &message, on_event)?;
                 return Ok(Err(message));
@@ -282,8 +285,8 @@ impl<'a, 't> Run<'a, 't> {
             event: ScopeEvent::Leave,
             detail: "online",
         });
-        if let Some(command) = self.tree.manifest.maintenance.leave.clone() {
-            if let Err(message) = run_hook(self.hook_dir(), &command, scope, "leave") {
+        if let Some((command, dir)) = self.hook(false) {
+            if let Err(message) = run_hook(Some(dir), &command, scope, "leave") {
                 let message = format!("{message}; the scope is online all the same");
                 self.ledger.maintenance().change_scope(&ScopeChange {
                     scope: scope.to_string(),

@@ -21,7 +21,8 @@ pub enum ManualOutcome {
 
 impl<'t> Runner<'t> {
     /// Puts `scope` (`*` or a component of the tree) in maintenance (`on`) or
-    /// brings it online (`off`) by hand; `reason` is kept in the row and the event.
+    /// brings it online (`off`) by hand; `reason` is kept in the row and the
+    /// event. The hook runs in `hook_dir` (none without it).
     pub fn set_maintenance(
         &self,
         scope: &str,
@@ -62,8 +63,8 @@ impl<'t> Runner<'t> {
         } else {
             (self.tree.manifest.maintenance.leave.as_ref(), "leave")
         };
-        if let Some(command) = hook {
-            run_hook(hook_dir, command, scope, event).map_err(|message| RunError::HookFailed {
+        if let (Some(command), Some(dir)) = (hook, hook_dir) {
+            run_hook(Some(dir), command, scope, event).map_err(|message| RunError::HookFailed {
                 scope: scope.to_string(),
                 message,
                 on,

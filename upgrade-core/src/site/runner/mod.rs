@@ -188,7 +188,8 @@ pub struct ApplyOptions {
     pub decided_by: Option<(String, String)>,
     /// Test hooks.
     pub hook: StepHook,
-    /// The folder the `[maintenance]` hooks run in (the tree root).
+    /// The folder the `[maintenance]` hooks run in (the tree root); `None`:
+    /// the hooks are not run (scratch sites, e.g. of `verify --apply`).
     pub hook_dir: Option<std::path::PathBuf>,
 }
 
