@@ -248,6 +248,37 @@ fn sqlite_failing_plugin_is_isolated_and_retried() {
 }
 
 #[test]
+fn a_failed_row_with_nothing_left_to_run_is_cleared_first() {
+    let site = Site::sqlite();
+    let t = tree("staged", "");
+    t.write("mod/bad/db/component.toml", "safe_to_disable = true\n");
+    t.write(
+        "mod/bad/db/upgrades/2008010250-bad.sql",
+        "INSERT INTO no_such_table VALUES (1);\n",
+    );
+    assert_exit(&apply(&t, &site), 1);
+    assert_eq!(maintenance(&site), ["mod_bad|failed"]);
+    // The plugin is removed from the code, and a new core step comes.
+    std::fs::remove_dir_all(t.path().join("mod/bad")).expect("remove");
+    t.write(
+        "lib/db/upgrades/2008010400-later.sql",
+        "INSERT INTO seen SELECT 'later', scope FROM upgrade_maintenance;\n",
+    );
+    assert_exit(&apply(&t, &site), 0);
+    assert_eq!(maintenance(&site), Vec::<String>::new());
+    assert_eq!(
+        seen(&site, "later"),
+        ["*"],
+        "mod_bad was online before core ran"
+    );
+    let log = events(&site);
+    assert_eq!(
+        &log[log.len() - 3..],
+        ["mod_bad|leave", "*|enter", "*|leave"]
+    );
+}
+
+#[test]
 fn global_strategy_keeps_the_whole_site_in_maintenance() {
     let site = Site::sqlite();
     let t = tree("global", "");

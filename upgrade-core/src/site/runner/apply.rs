@@ -227,6 +227,8 @@ pub fn apply_on<'t>(
     options.hook.reached(0);
     let failures = {
         let mut run = Run::new(tree, ledger, options, total)?;
+        // Rows left by earlier runs for scopes with nothing left to do go first.
+        clear_stale(&mut run, &status.pending, on_event)?;
         run.segments(segments(tree, &steps), on_event)?;
         report.applied += run.applied;
         report.noops += run.noops;

@@ -400,7 +400,7 @@ fn failure_text(e: &RunError) -> String {
     }
 }
 
-/// After a run: removes the rows `apply` left (failed, or kept by a killed
+/// Before and after a run: removes the rows `apply` left (failed, or kept by a killed
 /// run) of scopes with no pending `main` step any more, running their leave
 /// hooks; rows set by hand stay.
 pub(super) fn clear_stale(
