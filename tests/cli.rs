@@ -3,6 +3,7 @@
 
 mod cases;
 mod consolidation;
+mod downtime;
 mod history;
 mod mutations;
 mod pre_lint;

@@ -73,6 +73,8 @@ enum Command {
     Verify(commands::verify::Args),
     /// Move a custom branch's own steps onto a new upstream revision, without relabelling them.
     Rebase(commands::rebase::Args),
+    /// Which parts of the site are in maintenance; `on|off [COMPONENT]` sets one by hand.
+    Maintenance(commands::maintenance::Args),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::Prune(args) => commands::prune::run(&cli.root, args),
         Command::Verify(args) => commands::verify::run(&cli.root, args),
         Command::Rebase(args) => commands::rebase::run(&cli.root, args),
+        Command::Maintenance(args) => commands::maintenance::run(&cli.root, args),
     };
     let _ = std::io::stdout().flush();
     match result {

@@ -5,10 +5,11 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use upgrade_core::site::ledger::maintenance::{SITE_SCOPE, ScopeEvent};
 use upgrade_core::site::runner::{ApplyEvent, ApplyOptions, MarkDone, Runner, StepHook};
 
 use super::plan::SelectionArgs;
-use super::status::{DbArg, tree_and_url};
+use super::status::DbArg;
 use crate::cli_error::{CliError, EXIT_OK};
 
 /// Arguments of `apply`.
@@ -112,6 +113,11 @@ impl Progress {
             ApplyEvent::DriftAccepted { count } => self.line(format!(
                 "accepted drift: recorded the tree's checksum for {count} ledger row(s)"
             )),
+            ApplyEvent::Scope {
+                scope,
+                event,
+                detail,
+            } => self.line(scope_line(scope, event, detail)),
             // Printed after the summary line, from the report.
             ApplyEvent::ReleaseCompleted { .. } | ApplyEvent::Synced { .. } => self.finish(),
         }
@@ -120,6 +126,23 @@ impl Progress {
     fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+        }
+    }
+}
+
+/// One line for a change of a maintenance scope.
+fn scope_line(scope: &str, event: ScopeEvent, detail: &str) -> String {
+    let what = if scope == SITE_SCOPE {
+        "the whole site (*)".to_string()
+    } else {
+        scope.to_string()
+    };
+    match event {
+        ScopeEvent::Enter => format!("maintenance: {what} in maintenance ({detail})"),
+        ScopeEvent::Leave => format!("maintenance: {what} online"),
+        ScopeEvent::Failed => format!("maintenance: {what} failed: {detail}"),
+        ScopeEvent::ManualOn | ScopeEvent::ManualOff => {
+            format!("maintenance: {what} {detail}")
         }
     }
 }
@@ -138,7 +161,8 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             code: crate::cli_error::EXIT_USAGE,
         });
     }
-    let (tree, url) = tree_and_url(root, &args.db)?;
+    let url = args.db.url()?;
+    let (work, tree) = super::load(root)?;
     let database = url.database().as_str();
     let runner = Runner::new(&tree, url)?;
     let options = ApplyOptions {
@@ -152,6 +176,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         }),
         decided_by: Some((actor(&args.by), args.reason.clone().unwrap_or_default())),
         hook: StepHook::from_env(),
+        hook_dir: Some(work.root().to_path_buf()),
     };
     let mut progress = Progress {
         bar: None,

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod check;
 pub mod list;
+pub mod maintenance;
 pub mod new;
 pub mod plan;
 pub mod prune;

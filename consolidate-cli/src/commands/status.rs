@@ -146,6 +146,7 @@ fn state(status: &Status<'_>) -> &'static str {
 }
 
 fn json(tree: &Tree, status: &Status<'_>) -> serde_json::Value {
+    use upgrade_core::site::runner::staged::scope_needed;
     let by_component: BTreeMap<String, serde_json::Value> = status
         .pending_counts()
         .into_iter()
@@ -154,7 +155,10 @@ fn json(tree: &Tree, status: &Status<'_>) -> serde_json::Value {
                 .into_iter()
                 .map(|p| (p.as_str(), phases.get(&p).copied().unwrap_or(0)))
                 .collect();
-            (component, serde_json::json!(counts))
+            let mut entry = serde_json::json!(counts);
+            // The maintenance its pending work needs: none, component or site.
+            entry["maintenance"] = scope_needed(tree, &status.pending, &component).into();
+            (component, entry)
         })
         .collect();
     serde_json::json!({

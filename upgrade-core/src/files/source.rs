@@ -44,7 +44,7 @@ pub trait TreeSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathClass {
     /// A file of the tree: the manifest, a release file, a component's
-    /// `db/upgrade.toml` or a file in a `db/upgrades` folder.
+    /// `db/upgrade.toml` or `db/component.toml`, or a file in a `db/upgrades` folder.
     Tree,
     /// Ignored with a warning (an editor leftover); the reason.
     Ignored(String),
@@ -96,6 +96,10 @@ pub fn classify(path: &str) -> PathClass {
         return PathClass::Other;
     }
     if path == "db/upgrade.toml" || path.ends_with("/db/upgrade.toml") {
+        return PathClass::Tree;
+    }
+    // A component's own settings (safe to disable, ...).
+    if path == "db/component.toml" || path.ends_with("/db/component.toml") {
         return PathClass::Tree;
     }
     let Some((dir, file)) = path.rsplit_once('/') else {

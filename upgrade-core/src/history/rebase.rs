@@ -162,6 +162,10 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         if let Some(f) = ours.upgrade_files.get(*component) {
             files.push(f.path.clone());
         }
+        // Its own settings (db/component.toml) go with it.
+        if let Some(f) = ours.component_files.get(*component) {
+            files.push(f.path.clone());
+        }
         let steps: Vec<&Step> = ours
             .steps
             .iter()

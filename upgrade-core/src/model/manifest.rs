@@ -5,7 +5,7 @@ mod parse;
 
 use serde_spanned::Spanned;
 
-use self::parse::{Errors, Raw, RawRevision, RawVersion, components, releases};
+use self::parse::{Errors, Raw, RawRevision, RawVersion, components, maintenance, releases};
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
@@ -53,6 +53,18 @@ pub struct RetiredStep {
     pub reason: String,
 }
 
+/// `[maintenance]`: commands the application gives to be told when a scope
+/// (`*` or a component) enters or leaves maintenance during `apply`. Each is
+/// run as `sh -c '<command> "$1"' consolidate <scope>` in the tree root: the
+/// scope is an argument, never pasted into the command text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceHooks {
+    /// Run after the scope's maintenance row is committed, before its steps.
+    pub enter: Option<String>,
+    /// Run after the scope's row is removed, once its steps are done.
+    pub leave: Option<String>,
+}
+
 /// The root manifest.
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -74,6 +86,8 @@ pub struct Manifest {
     pub releases: Vec<ReleaseEntry>,
     /// Steps retired on purpose.
     pub retired: Vec<RetiredStep>,
+    /// The maintenance hooks (`[maintenance]`).
+    pub maintenance: MaintenanceHooks,
     /// The text of the file, for edits that keep its bytes.
     pub text: String,
 }
@@ -172,6 +186,7 @@ impl Manifest {
 
         let (core_folder, plugin_types) = components(raw.components, &mut errors);
         let releases = releases(raw.release, &mut errors);
+        let maintenance = maintenance(raw.maintenance, &mut errors);
         if let Some(from) = &upgrade_from {
             if !releases.iter().any(|r| &r.name == from) {
                 errors.field(
@@ -205,6 +220,7 @@ impl Manifest {
                 plugin_types,
                 releases,
                 retired,
+                maintenance,
                 text: text.to_string(),
             }),
             _ => Err(errors.list),

@@ -2,6 +2,7 @@
 //! of reading them. Nothing here touches the disk, git or a database.
 
 pub mod component;
+pub mod component_settings;
 pub mod manifest;
 pub mod pre_lint;
 pub mod release_name;

@@ -7,6 +7,7 @@ use crate::files::release_file::ReleaseFile;
 use crate::files::source::TreeSource;
 use crate::files::upgrade_file;
 use crate::model::component::ComponentName;
+use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{
@@ -63,6 +64,10 @@ pub struct Tree {
     pub standalone_texts: BTreeMap<String, String>,
     /// Files ignored on purpose (editor leftovers): commands print these.
     pub warnings: Vec<TreeWarning>,
+    /// The settings of components that have a `db/component.toml`.
+    pub components: BTreeMap<ComponentName, ComponentSettings>,
+    /// The `db/component.toml` files as read (path and text), by component.
+    pub component_files: BTreeMap<ComponentName, UpgradeFile>,
 }
 
 struct Variant {
@@ -102,6 +107,8 @@ impl Tree {
         let mut released: Vec<Step> = Vec::new();
         let mut upgrade_files = BTreeMap::new();
         let mut release_files = BTreeMap::new();
+        let mut components = BTreeMap::new();
+        let mut component_files = BTreeMap::new();
         let mut standalone: BTreeMap<(ComponentName, StepName), Vec<Variant>> = BTreeMap::new();
 
         for path in &scan.files {
@@ -130,6 +137,33 @@ impl Tree {
                 ));
                 continue;
             };
+            if rest == COMPONENT_SETTINGS_FILE {
+                let parsed = read(path).and_then(|text| {
+                    ComponentSettings::parse(path, &text).map(|settings| (text, settings))
+                });
+                match parsed {
+                    Ok((_, settings)) if component.is_core() && settings.safe_to_disable => {
+                        errors.push(TreeError::new(
+                            path.as_str(),
+                            TreeErrorKind::Field(
+                                "core is never safe to disable: the whole site depends on it; remove `safe_to_disable` here".into(),
+                            ),
+                        ));
+                    }
+                    Ok((text, settings)) => {
+                        components.insert(component.clone(), settings);
+                        component_files.insert(
+                            component,
+                            UpgradeFile {
+                                path: path.clone(),
+                                text,
+                            },
+                        );
+                    }
+                    Err(e) => errors.push(e),
+                }
+                continue;
+            }
             if rest == "upgrade.toml" {
                 let parsed = read(path).and_then(|text| {
                     upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
@@ -226,6 +260,8 @@ impl Tree {
                 leftovers,
                 standalone_texts,
                 warnings,
+                components,
+                component_files,
             }),
             _ => Err(TreeErrors::new(errors)),
         }
@@ -246,6 +282,12 @@ impl Tree {
                     .map(|f| &f.text)
             })
             .or_else(|| {
+                self.component_files
+                    .values()
+                    .find(|f| f.path == path)
+                    .map(|f| &f.text)
+            })
+            .or_else(|| {
                 self.release_files
                     .values()
                     .find(|f| f.path == path)
@@ -260,6 +302,16 @@ impl Tree {
             .binary_search_by(|s| s.key.cmp(key))
             .ok()
             .map(|i| &self.steps[i])
+    }
+
+    /// Is this component safe to disable during its upgrade (its
+    /// `db/component.toml` says `safe_to_disable = true`)? Core never is.
+    pub fn safe_to_disable(&self, component: &ComponentName) -> bool {
+        !component.is_core()
+            && self
+                .components
+                .get(component)
+                .is_some_and(|s| s.safe_to_disable)
     }
 
     /// The standalone steps.

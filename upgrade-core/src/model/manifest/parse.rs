@@ -22,6 +22,46 @@ pub(super) struct Raw {
     pub(super) release: Vec<Spanned<RawRelease>>,
     #[serde(default)]
     pub(super) retired: Vec<Spanned<RawRetired>>,
+    pub(super) maintenance: Option<Spanned<RawMaintenance>>,
+}
+
+/// `[maintenance]`: the application's hooks run on entering and leaving a
+/// maintenance scope; any other key is refused.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintenance {
+    pub(super) enter: Option<Spanned<String>>,
+    pub(super) leave: Option<Spanned<String>>,
+}
+
+/// The `[maintenance]` table: each hook a non-empty command line.
+pub(super) fn maintenance(
+    raw: Option<Spanned<RawMaintenance>>,
+    errors: &mut Errors<'_>,
+) -> super::MaintenanceHooks {
+    let Some(raw) = raw else {
+        return super::MaintenanceHooks::default();
+    };
+    let raw = raw.into_inner();
+    let mut command = |hook: Option<Spanned<String>>, key: &str| {
+        let hook = hook?;
+        let span = hook.span();
+        let text = hook.into_inner();
+        if text.trim().is_empty() || text.contains('\n') || text.contains('\0') {
+            errors.field(
+                Some(span),
+                format!(
+                    "`{key}` in [maintenance] must be one non-empty command line, e.g. \"php admin/cli/maintenance.php --{key}\""
+                ),
+            );
+            return None;
+        }
+        Some(text)
+    };
+    super::MaintenanceHooks {
+        enter: command(raw.enter, "enter"),
+        leave: command(raw.leave, "leave"),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -15,12 +15,14 @@
 
 mod address;
 mod error;
+pub mod maintenance;
 pub mod postgres;
 mod schema;
 pub mod sqlite;
 
 pub use address::{DatabaseUrl, redact};
 pub use error::LedgerError;
+pub use maintenance::MaintenanceStore;
 pub use schema::{
     DEFAULT_DB, LEDGER_TABLE, MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, migration_sql, seed_sql,
 };
@@ -296,6 +298,8 @@ pub trait Ledger {
     fn run_step(&mut self, run: &StepRun<'_>) -> Result<(), StepRunError>;
     /// Writes a change in one transaction.
     fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError>;
+    /// The maintenance state and event log, on the same connection (and lock).
+    fn maintenance(&mut self) -> &mut dyn MaintenanceStore;
 }
 
 /// What a command needs from the database.

@@ -11,6 +11,8 @@
 //! when) still running a step whose client was killed, instead of calling
 //! the step interrupted while the server still runs it.
 
+mod maintenance;
+
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -357,6 +359,10 @@ impl Ledger for PostgresLedger {
                 .map_err(|e| error(&db, "committing the step's record", &e))?;
         }
         Ok(())
+    }
+
+    fn maintenance(&mut self) -> &mut dyn super::MaintenanceStore {
+        self
     }
 
     fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError> {

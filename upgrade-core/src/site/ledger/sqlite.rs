@@ -430,6 +430,10 @@ impl Ledger for SqliteLedger {
         Ok(())
     }
 
+    fn maintenance(&mut self) -> &mut dyn super::MaintenanceStore {
+        self
+    }
+
     fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError> {
         let db = self.db();
         let err = |e: rusqlite::Error| error(&db, "updating the ledger", &e);
@@ -494,6 +498,8 @@ impl Ledger for SqliteLedger {
         tx.commit().map_err(err)
     }
 }
+
+mod maintenance;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,8 @@
 //! Selecting the pending steps to run and running them: one transaction per
-//! step with its ledger row, then the completion of the newest release; and
-//! the test hooks that stop a run midway.
+//! step with its ledger row, each under its maintenance scope (`maintained`,
+//! `staged`), then the completion of the newest release and the removal of
+//! maintenance rows left with nothing pending; and the test hooks that stop a
+//! run midway.
 //!
 //! A selection (`--phase`, `--to`) never runs a step ahead of a pending step
 //! it must follow: the steps to run must be the first pending ones in plan
@@ -15,6 +17,8 @@
 
 use std::io::Write as _;
 
+use super::maintained::{Run, clear_stale};
+use super::staged::segments;
 use super::*;
 
 /// Test hooks of `apply` (see the module documentation).
@@ -36,7 +40,7 @@ impl StepHook {
         }
     }
 
-    fn reached(&self, done: usize) {
+    pub(super) fn reached(&self, done: usize) {
         if self.pause_after == Some(done) {
             let _ = writeln!(
                 std::io::stderr(),
@@ -221,47 +225,15 @@ pub fn apply_on<'t>(
     let total = steps.len();
     on_event(ApplyEvent::Start { total });
     options.hook.reached(0);
-    for (index, step) in steps.iter().enumerate() {
-        on_event(ApplyEvent::StepStarted { index, total, step });
-        let sql = step.body.for_database(database.as_str());
-        let run = StepRun {
-            component: step.key.component.as_str(),
-            step: step.key.name.as_str(),
-            checksum: step.checksum.as_str(),
-            sql,
-            transaction: step.transaction,
-        };
-        ledger.run_step(&run).map_err(|e| match e {
-            StepRunError::Sql { message, line } => {
-                let at = line.and_then(|l| file_line(tree, step, database, l));
-                RunError::StepFailed {
-                    step: step.key.clone(),
-                    location: at.clone().unwrap_or_else(|| step.location()),
-                    database,
-                    message: match (line, at) {
-                        (Some(l), None) => format!("{message} (line {l} of the step's SQL)"),
-                        _ => message,
-                    },
-                    committed: index,
-                    transaction: step.transaction,
-                }
-            }
-            // The database itself (read-only, busy, gone): not the step's fault.
-            StepRunError::Ledger(l) => RunError::Ledger(l),
-        })?;
-        if sql.is_some() {
-            report.applied += 1;
-        } else {
-            report.noops += 1;
-        }
-        on_event(ApplyEvent::StepDone {
-            index,
-            total,
-            step,
-            noop: sql.is_none(),
-        });
-        options.hook.reached(index + 1);
-    }
+    let failures = {
+        let mut run = Run::new(tree, ledger, options, total)?;
+        // Rows left by earlier runs for scopes with nothing left to do go first.
+        clear_stale(&mut run, &status.pending, on_event)?;
+        run.segments(segments(tree, &steps), on_event)?;
+        report.applied += run.applied;
+        report.noops += run.noops;
+        run.failures
+    };
     // Completion and sync are decided on what is stored now.
     let status = status_of(tree, order, database, &db, ledger.read()?)?;
     let (completes, syncs) = after_run(tree, &status, &[]);
@@ -293,6 +265,12 @@ pub fn apply_on<'t>(
         });
     }
     report.remaining = status.pending.len();
+    let mut run = Run::new(tree, ledger, options, total)?;
+    run.failures = failures;
+    clear_stale(&mut run, &status.pending, on_event)?;
+    if !run.failures.is_empty() {
+        return Err(run.scopes_failed(false));
+    }
     Ok(report)
 }
 

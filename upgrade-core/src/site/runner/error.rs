@@ -107,6 +107,8 @@ pub enum RunError {
         committed: usize,
         /// Did it run in a transaction?
         transaction: bool,
+        /// It ran under whole-site maintenance (`*`), which stays `failed`.
+        site_failed: bool,
     },
     /// `--to` names no step.
     #[error("--to {given}: the tree has no such step")]
@@ -121,6 +123,37 @@ pub enum RunError {
         given: String,
         /// The matching steps.
         candidates: Vec<String>,
+    },
+    /// Scopes whose upgrade failed stay unavailable (state `failed`); the others were upgraded.
+    #[error(
+        "{db}: the upgrade of {} maintenance scope(s) failed:{}\n  {}",
+        .failures.len(),
+        .failures.iter().map(|f| format!("\n  {}: {}", f.scope, f.message)).collect::<String>(),
+        scopes_summary(.failures, *.interrupted)
+    )]
+    ScopesFailed {
+        /// The database.
+        db: String,
+        /// Each failed scope.
+        failures: Vec<ScopeFailure>,
+        /// A step outside a transaction failed: the run stopped there.
+        interrupted: bool,
+    },
+    /// `maintenance on|off` names no component of the tree.
+    #[error("`{given}` is neither `*` (the whole site) nor a component of this tree")]
+    UnknownScope {
+        /// What was given.
+        given: String,
+    },
+    /// The hook of a manual `maintenance on|off` failed (the row is written).
+    #[error("{message}")]
+    HookFailed {
+        /// `*` or the component.
+        scope: String,
+        /// The hook's failure.
+        message: String,
+        /// Was it `on`?
+        on: bool,
     },
     /// `--to` names a step of another phase than `--phase`.
     #[error("--to {step} is a {phase} step, but --phase {selected} selects only {selected} steps")]
@@ -144,6 +177,28 @@ fn drift_lines(drift: &[Drift]) -> String {
             )
         })
         .collect()
+}
+
+fn scopes_summary(failures: &[ScopeFailure], interrupted: bool) -> String {
+    let down: Vec<&str> = failures
+        .iter()
+        .filter(|f| !f.online)
+        .map(|f| f.scope.as_str())
+        .collect();
+    let mut out = if down.is_empty() {
+        "every scope is online".to_string()
+    } else {
+        format!(
+            "unavailable (state `failed` in upgrade_maintenance): {}",
+            down.join(", ")
+        )
+    };
+    if interrupted {
+        out.push_str("; the run stopped at the step that runs outside a transaction");
+    } else if !down.contains(&SITE_SCOPE) {
+        out.push_str("; the rest of the site was upgraded and is online");
+    }
+    out
 }
 
 impl RunError {
@@ -170,11 +225,17 @@ impl RunError {
             RunError::StepFailed {
                 committed,
                 transaction,
+                site_failed,
                 ..
             } => {
-                let kept = format!(
+                let mut kept = format!(
                     "the {committed} step(s) before it in this run are committed"
                 );
+                if *site_failed {
+                    kept.push_str(
+                        "; the whole site (`*`) stays in maintenance with state `failed` until an apply succeeds (`consolidate maintenance` shows it)",
+                    );
+                }
                 if *transaction {
                     format!(
                         "{kept}, nothing of this one: fix the step (or the data it trips over) and re-run `consolidate apply` to continue"
@@ -185,6 +246,11 @@ impl RunError {
                     )
                 }
             }
+            RunError::ScopesFailed { interrupted: true, .. } => "the failed step runs outside a transaction (transaction: no): fix the cause, undo its partial changes (or make it re-runnable), then run `consolidate apply --retry-interrupted`: it resumes the failed scope(s) and runs what is left".into(),
+            RunError::ScopesFailed { .. } => "fix the cause (the step, the data it trips over, or the hook), then run `consolidate apply` again: it retries the failed scope(s) from their first pending step and brings each online when its steps are done; `consolidate maintenance` shows the state".into(),
+            RunError::UnknownScope { .. } => "name a component as `consolidate list` shows it (e.g. mod_forum), or omit it for the whole site".into(),
+            RunError::HookFailed { scope, on: true, .. } => format!("`{scope}` is in maintenance all the same; fix the hook and run it by hand, or `consolidate maintenance off {scope}`"),
+            RunError::HookFailed { scope, .. } => format!("`{scope}` is online all the same; fix the hook and run it by hand"),
             RunError::UnknownStep { .. } => {
                 "name a step as component/YYYYMMDDNN-slug; `consolidate plan` lists the pending ones".into()
             }

@@ -27,23 +27,31 @@
 
 mod apply;
 mod error;
+pub mod hooks;
 mod lines;
+mod maintained;
+mod manual;
+pub mod staged;
 mod status;
 
 use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
 pub use lines::file_line;
+pub use maintained::ScopeFailure;
+pub use manual::ManualOutcome;
 pub use status::{Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
 
 use std::collections::BTreeMap;
 
+use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Checksum, Phase, Step, StepKey};
 use crate::model::version::Version;
 use crate::planning::plan::{self, PlanError};
 use crate::planning::site_state::SiteState;
+use crate::site::ledger::maintenance::{SITE_SCOPE, ScopeEvent};
 use crate::site::ledger::{
     self, Access, Audit, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, Session,
     SiteChange, StepRun, StepRunError, Stored,
@@ -145,6 +153,16 @@ pub enum ApplyEvent<'a> {
         /// Ledger rows deleted.
         pruned: usize,
     },
+    /// A maintenance scope changed (`*` or a component).
+    Scope {
+        /// `*` or the component.
+        scope: &'a str,
+        /// What happened: `Enter`, `Leave`, `Failed`, or `ManualOn` for a
+        /// scope set by hand that the run keeps as it is.
+        event: ScopeEvent,
+        /// The steps, the error, or why it is kept.
+        detail: &'a str,
+    },
     /// The site's version and revision were recorded.
     Synced {
         /// The version.
@@ -170,6 +188,9 @@ pub struct ApplyOptions {
     pub decided_by: Option<(String, String)>,
     /// Test hooks.
     pub hook: StepHook,
+    /// The folder the `[maintenance]` hooks run in (the tree root); `None`:
+    /// the hooks are not run (scratch sites, e.g. of `verify --apply`).
+    pub hook_dir: Option<std::path::PathBuf>,
 }
 
 /// What `prune` did.
@@ -231,7 +252,8 @@ impl<'t> Runner<'t> {
                 entries: status.unreviewed.clone(),
             });
         }
-        let steps = select(self.tree, &status, selection)?;
+        // In the order `apply` runs them: the whole site's scope first (staged).
+        let steps = staged::run_order(self.tree, &select(self.tree, &status, selection)?);
         let (completes, syncs) = after_run(self.tree, &status, &steps);
         Ok(Plan {
             status,

@@ -129,3 +129,46 @@ fn links_in_git_are_never_followed_nor_read_as_steps() {
     );
     assert!(source.read("lib/db/upgrades/2008010200-link.sql").is_err());
 }
+
+#[test]
+fn component_settings_are_read_from_git_as_from_the_work_tree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = Repository::init(dir.path()).expect("init");
+    write(dir.path(), "upgrade.toml", MANIFEST);
+    write(
+        dir.path(),
+        "mod/forum/db/upgrades/2008010200-f.sql",
+        "CREATE TABLE f (id INT);\n",
+    );
+    write(
+        dir.path(),
+        "mod/forum/db/component.toml",
+        "safe_to_disable = true\n",
+    );
+    commit_all(&repo, "first");
+    let repository = TreeRepository::discover(dir.path()).expect("discover");
+    let head = repository.head().expect("head");
+    let at_head = repository.tree_at(&head).expect("tree");
+    assert!(
+        at_head
+            .files()
+            .expect("files")
+            .contains(&"mod/forum/db/component.toml".to_string())
+    );
+    let forum = crate::model::component::ComponentName::plugin("mod", "forum");
+    let from_git = Tree::load(&at_head).expect("load");
+    assert!(from_git.safe_to_disable(&forum));
+    let work = Tree::load(&WorkTree::new(dir.path())).expect("load");
+    assert_eq!(work.components, from_git.components);
+    // An unknown key is an error in git too, naming the file.
+    write(
+        dir.path(),
+        "mod/forum/db/component.toml",
+        "safe_to_disable = true\nhosts = []\n",
+    );
+    commit_all(&repo, "second");
+    let head = repository.head().expect("head");
+    let errors = Tree::load(&repository.tree_at(&head).expect("tree")).expect_err("refused");
+    assert_eq!(errors.errors()[0].path, "mod/forum/db/component.toml");
+    assert_eq!(errors.errors()[0].line, Some(2));
+}
