@@ -15,6 +15,7 @@
 
 mod address;
 mod error;
+pub mod batches;
 pub mod postgres;
 mod schema;
 pub mod sqlite;
