@@ -28,13 +28,18 @@
 mod apply;
 mod error;
 mod lines;
+mod post;
 mod status;
 
 use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
 pub use lines::file_line;
-pub use status::{Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
+pub use post::{
+    DoneAnswer, PostEvent, PostOptions, PostReport, StepProgress, apply_pending, post_gate,
+    waits_for,
+};
+pub use status::{Downtime, Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
 
 use std::collections::BTreeMap;
@@ -230,6 +235,9 @@ impl<'t> Runner<'t> {
                 db: status.db.clone(),
                 entries: status.unreviewed.clone(),
             });
+        }
+        if status.pending.iter().any(|s| s.is_batched()) {
+            post_gate(&status, &self.post_progress(&status)?)?;
         }
         let steps = select(self.tree, &status, selection)?;
         let (completes, syncs) = after_run(self.tree, &status, &steps);

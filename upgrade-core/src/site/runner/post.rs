@@ -1,0 +1,570 @@
+//! `post run`, `pause` and `resume`: batched `post` steps (a `-- batch:`
+//! declaration) run in resumable ranges while the site is online; `apply`
+//! leaves them here.
+//!
+//! Decisions owned here:
+//! - when a batched step may run: each step it `requires` is applied, and no
+//!   other pending step (that is not itself batched) has an earlier name —
+//!   a step relies on every table as of its date, not on later ones. A
+//!   batched step of an earlier release therefore runs while the main steps
+//!   of a newer release wait for it (see [`post_gate`]);
+//! - the key range is read once, when a step's first range runs, and kept in
+//!   `upgrade_batch_steps`; a run resumes after the committed range with the
+//!   largest `lo` (ranges commit in order; a second runner that reaches a
+//!   committed range is refused by the primary key and moves on);
+//! - a failing range is retried [`PostOptions::retries`] times in the run (the
+//!   attempt that committed is stored), then the step is marked `failed` with
+//!   the error kept, and the other steps go on; `post resume STEP` clears it;
+//! - the step's ledger row is inserted with its last range; when that leaves
+//!   nothing pending that the newest release needs, the release is completed
+//!   (and version / revision recorded) exactly as `apply` does, under the lock;
+//! - `--max-seconds` is checked between ranges: a range is never cut.
+//!
+//! Progress, the estimate and `done` are in the `progress` submodule.
+
+mod progress;
+
+pub use progress::{DoneAnswer, StepProgress};
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::site::ledger::batches::{self, BatchStore, RangeOutcome, RangeRun};
+
+/// Options of `post run`.
+#[derive(Debug, Clone)]
+pub struct PostOptions {
+    /// Stop starting new ranges after this long.
+    pub max_seconds: Option<u64>,
+    /// Sleep between ranges (lets the online site breathe).
+    pub pause_ms: u64,
+    /// Tries per range before the step is marked failed.
+    pub retries: u32,
+}
+
+impl Default for PostOptions {
+    fn default() -> Self {
+        PostOptions {
+            max_seconds: None,
+            pause_ms: 0,
+            retries: 3,
+        }
+    }
+}
+
+/// Progress of `post run`, for display.
+#[derive(Debug, Clone)]
+pub enum PostEvent<'a> {
+    /// A step's ranges start or resume.
+    Started {
+        /// The step.
+        step: &'a Step,
+        /// Ranges committed before.
+        done: u64,
+        /// Ranges in all.
+        total: u64,
+    },
+    /// A range failed and will be tried again.
+    Retry {
+        /// The step.
+        step: &'a Step,
+        /// The range.
+        range: (i64, i64),
+        /// The failed attempt.
+        attempt: u32,
+        /// The error.
+        error: String,
+    },
+    /// A step was marked failed (the others go on).
+    Failed {
+        /// The step.
+        step: &'a Step,
+        /// The error kept.
+        error: String,
+    },
+    /// A step's last range committed: it is applied.
+    Done {
+        /// The step.
+        step: &'a Step,
+        /// Rows it changed in all ranges.
+        rows: i64,
+    },
+    /// A step was not run.
+    Skipped {
+        /// The step.
+        step: &'a Step,
+        /// Why (paused, failed, waiting for …).
+        reason: String,
+    },
+    /// The release was completed.
+    ReleaseCompleted {
+        /// The release.
+        release: ReleaseName,
+        /// Ledger rows pruned.
+        pruned: usize,
+    },
+}
+
+/// What `post run` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostReport {
+    /// Ranges committed by this run.
+    pub ranges: u64,
+    /// Rows they changed.
+    pub rows: i64,
+    /// Steps completed by this run.
+    pub done: Vec<StepKey>,
+    /// Steps marked failed (by this run or before), with the error.
+    pub failed: Vec<(StepKey, String)>,
+    /// Steps not run: paused or waiting, with the reason.
+    pub skipped: Vec<(StepKey, String)>,
+    /// The time limit stopped the run with ranges left.
+    pub time_up: bool,
+    /// Batched steps still pending after the run.
+    pub left: usize,
+    /// The release completed, with the ledger rows pruned.
+    pub completed: Option<(ReleaseName, usize)>,
+}
+
+/// The pending steps `apply` runs: every pending step but batched post steps.
+pub fn apply_pending<'t>(status: &Status<'t>) -> Vec<&'t Step> {
+    status
+        .pending
+        .iter()
+        .copied()
+        .filter(|s| !s.is_batched())
+        .collect()
+}
+
+/// Stops `plan` and `apply` before anything runs when a pending step
+/// requires a batched post step that has not finished on the site.
+pub fn post_gate(status: &Status<'_>, progress: &[StepProgress]) -> Result<(), RunError> {
+    for step in status.pending.iter().filter(|s| !s.is_batched()) {
+        for required in &step.requires {
+            if let Some(post) = status
+                .pending
+                .iter()
+                .find(|p| p.key == *required && p.is_batched())
+            {
+                let shown = progress
+                    .iter()
+                    .find(|p| p.key == post.key)
+                    .map_or_else(|| "not started".to_string(), StepProgress::summary);
+                return Err(RunError::PostNotFinished {
+                    db: status.db.clone(),
+                    step: step.key.clone(),
+                    location: step.location(),
+                    requires: post.key.clone(),
+                    progress: shown,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a pending batched step may not run yet, if it may not.
+pub fn waits_for(status: &Status<'_>, step: &Step) -> Option<String> {
+    let pending = |key: &StepKey| status.pending.iter().any(|p| p.key == *key);
+    if let Some(required) = step.requires.iter().find(|r| pending(r)) {
+        return Some(format!("waits for {required}, which it requires"));
+    }
+    status
+        .pending
+        .iter()
+        .find(|p| !p.is_batched() && p.key.name < step.key.name)
+        .map(|p| {
+            format!(
+                "waits for {} ({}, an earlier step): run `consolidate apply` first",
+                p.key, p.phase
+            )
+        })
+}
+
+impl<'t> Runner<'t> {
+    /// Opens the batch ledger after making sure the ledger schema is there
+    /// (created or migrated under the upgrade lock, which is then released).
+    fn batches_with_status(&self) -> Result<(Box<dyn BatchStore>, Status<'t>), RunError> {
+        let status = {
+            let mut ledger = self.open_for_writing()?;
+            self.locked_status(ledger.as_mut())?
+        };
+        if let Some(refusal) = &status.refusal {
+            return Err(RunError::Refused {
+                db: status.db.clone(),
+                refusal: refusal.clone(),
+            });
+        }
+        if !status.unreviewed.is_empty() {
+            return Err(RunError::Unreviewed {
+                db: status.db.clone(),
+                entries: status.unreviewed.clone(),
+            });
+        }
+        Ok((batches::open_batches(&self.url)?, status))
+    }
+
+    /// Runs the ranges of the pending batched post steps (see the module
+    /// documentation); `only` limits the run to one step.
+    pub fn post_run(
+        &self,
+        options: &PostOptions,
+        only: Option<&str>,
+        on_event: &mut dyn FnMut(PostEvent<'_>),
+    ) -> Result<PostReport, RunError> {
+        let started = Instant::now();
+        let (mut store, status) = self.batches_with_status()?;
+        let only = only.map(|o| self.batched_step(&status, o)).transpose()?;
+        let database = status.database;
+        let mut report = PostReport::default();
+        let steps: Vec<&'t Step> = status
+            .pending
+            .iter()
+            .copied()
+            .filter(|s| s.is_batched())
+            .filter(|s| only.is_none_or(|o| o.key == s.key))
+            .collect();
+        for step in &steps {
+            if let Some(reason) = waits_for(&status, step) {
+                report.skipped.push((step.key.clone(), reason.clone()));
+                on_event(PostEvent::Skipped { step, reason });
+                continue;
+            }
+            if report.time_up {
+                break;
+            }
+            let outcome = run_step(
+                store.as_mut(),
+                step,
+                database,
+                options,
+                started,
+                &mut report,
+                on_event,
+            )?;
+            if outcome {
+                report.done.push(step.key.clone());
+            }
+        }
+        if !report.done.is_empty() {
+            self.complete_release(&mut report, on_event)?;
+        }
+        report.left = steps.len() - report.done.len();
+        Ok(report)
+    }
+
+    /// Completes the newest release (and records version and revision) when
+    /// the steps just finished leave nothing it needs, as `apply` does.
+    fn complete_release(
+        &self,
+        report: &mut PostReport,
+        on_event: &mut dyn FnMut(PostEvent<'_>),
+    ) -> Result<(), RunError> {
+        let mut ledger = self.open_for_writing()?;
+        let status = self.locked_status(ledger.as_mut())?;
+        if status.refusal.is_some() || !status.drift.is_empty() || status.interrupted.is_some() {
+            return Ok(());
+        }
+        let (completes, syncs) = after_run(self.tree, &status, &[]);
+        let mut change = SiteChange::default();
+        if let Some(release) = &completes {
+            if let Some(index) = self.tree.manifest.release_index(release) {
+                change.delete = keys_of(&covered_rows(self.tree, &status.stored.rows, index));
+                change.release = Some(release.clone());
+            }
+        }
+        if syncs {
+            change.sync = Some((
+                self.tree.manifest.version.clone(),
+                self.tree.manifest.revision,
+            ));
+        }
+        if change.is_empty() {
+            return Ok(());
+        }
+        ledger.commit(&change)?;
+        if let Some(release) = change.release {
+            report.completed = Some((release.clone(), change.delete.len()));
+            on_event(PostEvent::ReleaseCompleted {
+                release,
+                pruned: change.delete.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `post pause [STEP]` (`pause = true`) or `post resume [STEP]`: the
+    /// steps changed. Pausing a step that has not started reads its key
+    /// range first (it must be able to run), so that the pause is stored.
+    pub fn post_pause(&self, step: Option<&str>, pause: bool) -> Result<Vec<StepKey>, RunError> {
+        let (mut store, status) = self.batches_with_status()?;
+        let selected: Vec<&Step> = match step {
+            Some(given) => vec![self.batched_step(&status, given)?],
+            None => status
+                .pending
+                .iter()
+                .copied()
+                .filter(|s| s.is_batched())
+                .collect(),
+        };
+        let mut changed = Vec::new();
+        for s in selected {
+            let key = s.key.to_string();
+            if pause {
+                if let (Some(reason), Some(_)) = (waits_for(&status, s), step) {
+                    return Err(RunError::Post {
+                        message: format!("{}: cannot pause {key}: it has not started, it {reason}", status.db),
+                        hint: "a step that cannot start is not run by `post run` anyway".into(),
+                    });
+                }
+                if waits_for(&status, s).is_some() {
+                    continue;
+                }
+                start_step(store.as_mut(), s)?;
+            }
+            let state = if pause { "paused" } else { "running" };
+            if store.set_state(&key, state, None)? {
+                changed.push(s.key.clone());
+            }
+        }
+        Ok(changed)
+    }
+
+    /// A pending batched step named by the user.
+    fn batched_step(&self, status: &Status<'t>, given: &str) -> Result<&'t Step, RunError> {
+        let step = self.resolve(given)?;
+        if !step.is_batched() {
+            return Err(RunError::Post {
+                message: format!(
+                    "{} ({}) is not a batched post step: `apply` runs it",
+                    step.key,
+                    step.location()
+                ),
+                hint: "name a step with a `-- batch:` line; `consolidate post status` lists them".into(),
+            });
+        }
+        if !status.pending.iter().any(|p| p.key == step.key) {
+            return Err(RunError::Post {
+                message: format!("{}: {} is already applied on this site", status.db, step.key),
+                hint: "nothing to do: `consolidate post status` shows what is left".into(),
+            });
+        }
+        Ok(step)
+    }
+
+    /// A step of the tree named `component/name` or by a name unique in the tree.
+    fn resolve(&self, given: &str) -> Result<&'t Step, RunError> {
+        let unknown = || RunError::UnknownStep {
+            given: given.to_string(),
+        };
+        if given.contains('/') {
+            let key = StepKey::parse(given).map_err(|_| unknown())?;
+            return self.tree.step(&key).ok_or_else(unknown);
+        }
+        let found: Vec<&'t Step> = self
+            .tree
+            .steps
+            .iter()
+            .filter(|s| s.key.name.as_str() == given)
+            .collect();
+        match found.as_slice() {
+            [] => Err(unknown()),
+            [one] => Ok(one),
+            many => Err(RunError::AmbiguousStep {
+                given: given.to_string(),
+                candidates: many.iter().map(|s| s.key.to_string()).collect(),
+            }),
+        }
+    }
+}
+
+/// The step's state row, created (key range read) the first time.
+fn start_step(
+    store: &mut dyn BatchStore,
+    step: &Step,
+) -> Result<batches::BatchStepRow, RunError> {
+    let Some(batch) = &step.batch else {
+        return Err(RunError::Post {
+            message: format!("{} has no batch declaration", step.key),
+            hint: "add `-- batch: TABLE.COLUMN SIZE`".into(),
+        });
+    };
+    let key = step.key.to_string();
+    store
+        .start(&key, step.checksum.as_str(), &batch.bounds_sql(), batch.size)
+        .map_err(|e| match e {
+            StepRunError::Sql { message, .. } => RunError::Post {
+                message: format!(
+                    "{key} ({}): reading the key range of `{batch}` failed: {message}",
+                    step.location()
+                ),
+                hint: format!(
+                    "the batch line must name an existing table and its integer key column ({})",
+                    batch.bounds_sql()
+                ),
+            },
+            StepRunError::Ledger(l) => RunError::Ledger(l),
+        })
+}
+
+/// Runs one step's remaining ranges; true when its last range committed.
+fn run_step<'t>(
+    store: &mut dyn BatchStore,
+    step: &'t Step,
+    database: Database,
+    options: &PostOptions,
+    started: Instant,
+    report: &mut PostReport,
+    on_event: &mut dyn FnMut(PostEvent<'_>),
+) -> Result<bool, RunError> {
+    let key = step.key.to_string();
+    let row = start_step(store, step)?;
+    if row.checksum != step.checksum.as_str() {
+        let error = format!(
+            "its SQL changed after its batches started (checksum {} when they started, {} now): the ranges done ran the old SQL",
+            row.checksum, step.checksum
+        );
+        report.failed.push((step.key.clone(), error.clone()));
+        on_event(PostEvent::Failed { step, error });
+        return Ok(false);
+    }
+    match row.state.as_str() {
+        "running" => {}
+        "failed" => {
+            let error = row.error.clone().unwrap_or_default();
+            report.failed.push((step.key.clone(), error.clone()));
+            on_event(PostEvent::Failed { step, error });
+            return Ok(false);
+        }
+        other => {
+            let reason = format!("{other} (`consolidate post resume {key}` resumes it)");
+            report.skipped.push((step.key.clone(), reason.clone()));
+            on_event(PostEvent::Skipped { step, reason });
+            return Ok(false);
+        }
+    }
+    let size = row.batch_size;
+    let sql = step.body.for_database(database.as_str());
+    let record = (
+        step.key.component.as_str(),
+        step.key.name.as_str(),
+        step.checksum.as_str(),
+    );
+    let bounds = row.key_min.zip(row.key_max);
+    let total = crate::model::batch::range_count(bounds, size);
+    let mut progress = progress::step_progress(store, &key)?;
+    on_event(PostEvent::Started {
+        step,
+        done: progress.0,
+        total,
+    });
+    let Some((key_min, key_max)) = bounds else {
+        // An empty table: nothing to walk, the step is recorded.
+        let run = RangeRun {
+            step_key: &key,
+            range: None,
+            attempt: 1,
+            sql,
+            record: Some(record),
+        };
+        return match store.run_range(&run).map_err(storage)? {
+            RangeOutcome::Committed(_) => {
+                on_event(PostEvent::Done { step, rows: 0 });
+                Ok(true)
+            }
+            _ => Ok(false),
+        };
+    };
+    loop {
+        let lo = match progress.1 {
+            None => key_min,
+            Some(hi) => match crate::model::batch::next_lo(hi, key_max) {
+                Some(lo) => lo,
+                // Every range committed; only a crash between the last range
+                // and this read can leave the step without its row: impossible,
+                // the row commits with the last range.
+                None => return Ok(false),
+            },
+        };
+        if options
+            .max_seconds
+            .is_some_and(|m| started.elapsed() >= Duration::from_secs(m))
+        {
+            report.time_up = true;
+            return Ok(false);
+        }
+        let (lo, hi) = crate::model::batch::range_at(lo, size, key_max);
+        let last = hi >= key_max;
+        let mut attempt = 1u32;
+        let outcome = loop {
+            let run = RangeRun {
+                step_key: &key,
+                range: Some((lo, hi)),
+                attempt: i64::from(attempt),
+                sql,
+                record: last.then_some(record),
+            };
+            match store.run_range(&run) {
+                Ok(outcome) => break outcome,
+                Err(StepRunError::Sql { message, .. }) if attempt < options.retries => {
+                    on_event(PostEvent::Retry {
+                        step,
+                        range: (lo, hi),
+                        attempt,
+                        error: message,
+                    });
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(options.pause_ms.max(50)));
+                }
+                Err(StepRunError::Sql { message, .. }) => {
+                    let error = format!(
+                        "range [{lo}, {hi}] failed {attempt} time(s): {message}"
+                    );
+                    store.set_state(&key, "failed", Some(&error))?;
+                    report.failed.push((step.key.clone(), error.clone()));
+                    on_event(PostEvent::Failed { step, error });
+                    return Ok(false);
+                }
+                Err(StepRunError::Ledger(l)) => return Err(RunError::Ledger(l)),
+            }
+        };
+        match outcome {
+            RangeOutcome::Committed(rows) => {
+                report.ranges += 1;
+                report.rows += rows;
+                progress.1 = Some(hi);
+                if last {
+                    let rows = progress::step_progress(store, &key)?.2;
+                    on_event(PostEvent::Done { step, rows });
+                    return Ok(true);
+                }
+            }
+            RangeOutcome::AlreadyDone => {
+                // Another runner got there first: continue after what it committed.
+                progress = progress::step_progress(store, &key)?;
+                if progress.1.is_some_and(|h| h >= key_max) {
+                    return Ok(false);
+                }
+            }
+            RangeOutcome::NotRunning(state) => {
+                let reason = format!("{state} while running");
+                report.skipped.push((step.key.clone(), reason.clone()));
+                on_event(PostEvent::Skipped { step, reason });
+                return Ok(false);
+            }
+        }
+        if options.pause_ms > 0 {
+            std::thread::sleep(Duration::from_millis(options.pause_ms));
+        }
+    }
+}
+
+fn storage(e: StepRunError) -> RunError {
+    match e {
+        StepRunError::Ledger(l) => RunError::Ledger(l),
+        StepRunError::Sql { message, .. } => RunError::Post {
+            message,
+            hint: "check the step's SQL".into(),
+        },
+    }
+}
