@@ -5,6 +5,7 @@ mod cases;
 mod consolidation;
 mod history;
 mod mutations;
+mod post_steps;
 mod runner;
 mod util;
 mod verify;

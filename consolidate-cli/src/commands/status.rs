@@ -400,6 +400,9 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
         "unreviewed" => {
             "result:   edited released history: `consolidate apply` refuses to run it\n"
         }
+        "upgrade_pending" if status.downtime() == Downtime::Online => {
+            "result:   online work pending (no maintenance needed)\n"
+        }
         "upgrade_pending" => "result:   upgrade pending: run `consolidate apply`\n",
         _ => "result:   up to date\n",
     });

@@ -296,7 +296,9 @@ pub fn apply_on<'t>(
             revision: *revision,
         });
     }
-    report.remaining = status.pending.len();
+    // Batched post steps are left to `consolidate post run` (runner::post).
+    report.batched_left = status.pending.iter().filter(|s| s.is_batched()).count();
+    report.remaining = status.pending.len() - report.batched_left;
     Ok(report)
 }
 

@@ -104,8 +104,10 @@ pub struct ApplyReport {
     pub completed: Option<(ReleaseName, usize)>,
     /// The version and revision recorded.
     pub synced: Option<(Version, i64)>,
-    /// Steps still pending (outside the selection).
+    /// Steps still pending (outside the selection), batched post steps not counted.
     pub remaining: usize,
+    /// Batched post steps pending: `apply` leaves them to `consolidate post run`.
+    pub batched_left: usize,
     /// The interrupted step recorded as done (`--mark-done`), without running it.
     pub marked_done: Option<String>,
 }

@@ -126,26 +126,39 @@ pub struct PostReport {
     pub completed: Option<(ReleaseName, usize)>,
 }
 
-/// The pending steps `apply` runs: every pending step but batched post steps.
+/// The pending steps `apply` may run: every pending step but batched post
+/// steps, up to (not including) the first one that requires a pending
+/// batched post step — that one and everything after it wait for `post run`.
 pub fn apply_pending<'t>(status: &Status<'t>) -> Vec<&'t Step> {
     status
         .pending
         .iter()
         .copied()
+        .take_while(|s| unfinished_requirement(status, s).is_none())
         .filter(|s| !s.is_batched())
         .collect()
 }
 
+/// The pending batched post step that `step` requires, if any.
+fn unfinished_requirement<'t>(status: &Status<'t>, step: &Step) -> Option<&'t Step> {
+    step.requires.iter().find_map(|required| {
+        status
+            .pending
+            .iter()
+            .copied()
+            .find(|p| p.key == *required && p.is_batched())
+    })
+}
+
 /// Stops `plan` and `apply` before anything runs when a pending step
-/// requires a batched post step that has not finished on the site.
+/// requires a batched post step that has not finished on the site and that
+/// `post run` can run now. (While that post step still waits for earlier
+/// steps, `apply` runs those and stops before the requiring step: see
+/// [`apply_pending`].)
 pub fn post_gate(status: &Status<'_>, progress: &[StepProgress]) -> Result<(), RunError> {
     for step in status.pending.iter().filter(|s| !s.is_batched()) {
-        for required in &step.requires {
-            if let Some(post) = status
-                .pending
-                .iter()
-                .find(|p| p.key == *required && p.is_batched())
-            {
+        if let Some(post) = unfinished_requirement(status, step) {
+            if waits_for(status, post).is_none() {
                 let shown = progress
                     .iter()
                     .find(|p| p.key == post.key)
