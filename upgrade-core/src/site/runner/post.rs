@@ -15,9 +15,11 @@
 //! - a failing range is retried [`PostOptions::retries`] times in the run (the
 //!   attempt that committed is stored), then the step is marked `failed` with
 //!   the error kept, and the other steps go on; `post resume STEP` clears it;
-//! - the step's ledger row is inserted with its last range; when that leaves
-//!   nothing pending that the newest release needs, the release is completed
-//!   (and version / revision recorded) exactly as `apply` does, under the lock;
+//! - the step's ledger row is inserted with its last range; when nothing is
+//!   left pending that the newest release needs, the release is completed
+//!   (and version / revision recorded) exactly as `apply` does, under the
+//!   lock, at the end of every run (so a run killed right after the last
+//!   range leaves it to the next run, or to `apply`);
 //! - `--max-seconds` is checked between ranges: a range is never cut.
 //!
 //! Progress, the estimate and `done` are in the `progress` submodule.
@@ -259,9 +261,9 @@ impl<'t> Runner<'t> {
                 report.done.push(step.key.clone());
             }
         }
-        if !report.done.is_empty() {
-            self.complete_release(&mut report, on_event)?;
-        }
+        // Also when this run finished nothing: a run killed between its last
+        // range and the completion leaves the completion to the next one.
+        self.complete_release(&mut report, on_event)?;
         report.left = steps.len() - report.done.len();
         Ok(report)
     }
