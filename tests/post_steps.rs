@@ -74,7 +74,8 @@ impl Site {
     /// One integer from a query.
     fn int(&self, sql: &str) -> i64 {
         if self.pg {
-            let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+            let mut client =
+                postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
             client.query_one(sql, &[]).expect("query").get::<_, i64>(0)
         } else {
             let conn = rusqlite::Connection::open(&self.url).expect("open");
@@ -84,7 +85,8 @@ impl Site {
 
     fn exec(&self, sql: &str) {
         if self.pg {
-            let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+            let mut client =
+                postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
             client.batch_execute(sql).expect("exec");
         } else {
             let conn = rusqlite::Connection::open(&self.url).expect("open");
@@ -96,7 +98,8 @@ impl Site {
     fn ranges(&self) -> Vec<(i64, i64)> {
         let sql = "SELECT lo, hi FROM upgrade_batches WHERE step_key = 'core/2008010300-backfill' ORDER BY lo";
         if self.pg {
-            let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+            let mut client =
+                postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
             client
                 .query(sql, &[])
                 .expect("query")
@@ -195,8 +198,7 @@ fn killed_post_runs_converge(site: Site) {
     );
     // Re-runs finish the work.
     for _ in 0..5 {
-        if site.run(&["post", "run"]).status.success() && site.ledger_has("2008010300-backfill")
-        {
+        if site.run(&["post", "run"]).status.success() && site.ledger_has("2008010300-backfill") {
             break;
         }
     }
@@ -244,18 +246,38 @@ fn failed_range_then_done_flips(site: Site) {
     assert!(err.contains("range [91, 100] attempt 1 failed"), "{err}");
     assert!(err.contains("range [91, 100] attempt 2 failed"), "{err}");
     assert!(err.contains("core/2008010300-backfill (lib/db/upgrades/2008010300-backfill.sql): FAILED: range [91, 100] failed 3 time(s)"), "{err}");
-    assert!(err.contains("consolidate post resume core/2008010300-backfill"), "{err}");
+    assert!(
+        err.contains("consolidate post resume core/2008010300-backfill"),
+        "{err}"
+    );
     // The other step went on and is applied.
-    assert!(stdout(&out).contains("core/2008010400-other: done"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("core/2008010400-other: done"),
+        "{}",
+        stdout(&out)
+    );
     assert!(site.ledger_has("2008010400-other"));
     assert_eq!(site.ranges().len(), 9);
     assert!(!site.ledger_has("2008010300-backfill"));
     let state = site.run(&["post", "status"]);
-    assert!(stdout(&state).contains("core/2008010300-backfill failed, 9/10 ranges, 90 rows"), "{}", stdout(&state));
-    assert!(stdout(&state).contains("CHECK constraint failed") || stdout(&state).contains("check constraint"), "{}", stdout(&state));
+    assert!(
+        stdout(&state).contains("core/2008010300-backfill failed, 9/10 ranges, 90 rows"),
+        "{}",
+        stdout(&state)
+    );
+    assert!(
+        stdout(&state).contains("CHECK constraint failed")
+            || stdout(&state).contains("check constraint"),
+        "{}",
+        stdout(&state)
+    );
     let out = site.run(&["done", BACKFILL]);
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("not yet: failed, 9/10 ranges"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not yet: failed, 9/10 ranges"),
+        "{}",
+        stderr(&out)
+    );
     // A failed step stays failed until resumed.
     assert_exit(&site.run(&["post", "run"]), 1);
     assert_eq!(site.ranges().len(), 9);
@@ -298,12 +320,19 @@ fn sqlite_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_ru
     assert_eq!(site.int("SELECT count(*) FROM big WHERE v = 0"), 50);
     let out = site.run(&["status"]);
     assert_exit(&out, 3);
-    assert!(stdout(&out).contains("online work pending"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("online work pending"),
+        "{}",
+        stdout(&out)
+    );
     let out = site.run(&["status", "--json"]);
     assert_exit(&out, 3);
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(doc["downtime"], "online");
-    assert_eq!(doc["pending_steps"]["core"]["post"][0], "2008010300-backfill");
+    assert_eq!(
+        doc["pending_steps"]["core"]["post"][0],
+        "2008010300-backfill"
+    );
     assert_eq!(doc["post"][0]["key"], BACKFILL);
     assert_eq!(doc["post"][0]["state"], "pending");
     // A second apply runs nothing and does not touch the batched step.
@@ -313,7 +342,9 @@ fn sqlite_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_ru
     assert_exit(&site.run(&["status"]), 0);
     // Version and revision were recorded by post run, which applied the last step.
     assert_eq!(
-        site.int("SELECT count(*) FROM upgrade_site WHERE version = '2008030100.00' AND revision = 1"),
+        site.int(
+            "SELECT count(*) FROM upgrade_site WHERE version = '2008030100.00' AND revision = 1"
+        ),
         1
     );
 }
@@ -324,7 +355,11 @@ fn sqlite_pause_and_resume() {
     assert_exit(&site.run(&["apply"]), 0);
     let out = site.run(&["post", "pause"]);
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("core/2008010300-backfill: paused"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("core/2008010300-backfill: paused"),
+        "{}",
+        stdout(&out)
+    );
     let out = site.run(&["post", "run"]);
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("not run: paused"), "{}", stdout(&out));
@@ -332,14 +367,22 @@ fn sqlite_pause_and_resume() {
     assert_exit(&site.run(&["done", BACKFILL]), 2);
     assert_exit(&site.run(&["post", "resume", BACKFILL]), 0);
     assert_exit(&site.run(&["post", "run", "--max-seconds", "0"]), 0);
-    assert_eq!(site.ranges().len(), 0, "no range starts after the time limit");
+    assert_eq!(
+        site.ranges().len(),
+        0,
+        "no range starts after the time limit"
+    );
     assert_exit(&site.run(&["post", "run"]), 0);
     assert_eq!(site.ranges().len(), 5);
     assert_exit(&site.run(&["done", BACKFILL]), 0);
     // Naming a step that is not batched, or unknown, is refused.
     let out = site.run(&["post", "pause", "core/2008010100-core"]);
     assert_exit(&out, 1);
-    assert!(stderr(&out).contains("is not a batched post step"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a batched post step"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -352,7 +395,10 @@ fn sqlite_main_step_requiring_an_unfinished_post_step_stops_plan_and_apply() {
     // The backfill waits for the core step: apply runs it and stops before the requiring step.
     let out = site.run(&["apply"]);
     assert_exit(&out, 0);
-    assert_eq!(site.int("SELECT count(*) FROM sqlite_master WHERE name = 'after_backfill'"), 0);
+    assert_eq!(
+        site.int("SELECT count(*) FROM sqlite_master WHERE name = 'after_backfill'"),
+        0
+    );
     for cmd in [&["plan"][..], &["apply"][..]] {
         let out = site.run(cmd);
         assert_exit(&out, 1);
@@ -365,7 +411,10 @@ fn sqlite_main_step_requiring_an_unfinished_post_step_stops_plan_and_apply() {
     assert_exit(&out, 2);
     assert_exit(&site.run(&["post", "run"]), 0);
     assert_exit(&site.run(&["apply"]), 0);
-    assert_eq!(site.int("SELECT count(*) FROM sqlite_master WHERE name = 'after_backfill'"), 1);
+    assert_eq!(
+        site.int("SELECT count(*) FROM sqlite_master WHERE name = 'after_backfill'"),
+        1
+    );
     assert_exit(&site.run(&["status"]), 0);
 }
 
@@ -379,11 +428,22 @@ fn sqlite_release_keeps_the_batch_and_the_ranges_of_a_half_done_step() {
     assert_exit(&site.run(&["post", "run"]), 1);
     let half = site.ranges();
     assert_eq!(half.len(), 5);
-    let out = site.tree.run(&["release", "MOODLE_20_STABLE", "--allow-dirty"]);
+    let out = site
+        .tree
+        .run(&["release", "MOODLE_20_STABLE", "--allow-dirty"]);
     assert_exit(&out, 0);
     let toml = site.tree.read("lib/db/upgrade.toml");
-    assert!(toml.contains("phase = \"post\"\nbatch = \"big.id 10\"\n"), "{toml}");
-    assert!(!site.tree.path().join("lib/db/upgrades/2008010300-backfill.sql").exists());
+    assert!(
+        toml.contains("phase = \"post\"\nbatch = \"big.id 10\"\n"),
+        "{toml}"
+    );
+    assert!(
+        !site
+            .tree
+            .path()
+            .join("lib/db/upgrades/2008010300-backfill.sql")
+            .exists()
+    );
     assert_exit(&site.tree.run(&["check"]), 0);
     // The same step, the same ranges: nothing re-runs.
     assert_eq!(site.ranges(), half);
@@ -394,7 +454,11 @@ fn sqlite_release_keeps_the_batch_and_the_ranges_of_a_half_done_step() {
     assert_exit(&site.run(&["post", "resume", BACKFILL]), 0);
     let out = site.run(&["post", "run"]);
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("completed release MOODLE_20_STABLE"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("completed release MOODLE_20_STABLE"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(site.int("SELECT count(*) FROM big WHERE v = 1"), 100);
     assert_ranges_cover(&site.ranges(), 1, 100, 10);
     assert_exit(&site.run(&["done", BACKFILL]), 0);

@@ -31,7 +31,10 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     }
     match &answer.progress {
         Some(p) => err_out!("{}: not yet: {}", answer.key, p.summary()),
-        None => err_out!("{}: not yet: pending (`consolidate apply` runs it)", answer.key),
+        None => err_out!(
+            "{}: not yet: pending (`consolidate apply` runs it)",
+            answer.key
+        ),
     }
     Ok(EXIT_PENDING)
 }

@@ -153,21 +153,30 @@ fn post_notice(status: &Status<'_>, post: &PostPart) -> String {
     let progress = post.as_deref().unwrap_or(&[]);
     match post_gate(status, progress) {
         Ok(()) => String::new(),
-        Err(e) => format!("BLOCKED:  {e}
+        Err(e) => format!(
+            "BLOCKED:  {e}
           finish it first: {}
-", e.hint()),
+",
+            e.hint()
+        ),
     }
 }
 
 fn post_text(status: &Status<'_>, post: &PostPart) -> String {
     let mut out = String::new();
     match post {
-        Err(e) => out.push_str(&format!("post:     progress unavailable: {e}
-")),
+        Err(e) => out.push_str(&format!(
+            "post:     progress unavailable: {e}
+"
+        )),
         Ok(steps) => {
             for p in steps {
-                out.push_str(&format!("post:     {} {}
-", p.key, p.summary()));
+                out.push_str(&format!(
+                    "post:     {} {}
+",
+                    p.key,
+                    p.summary()
+                ));
             }
         }
     }

@@ -104,7 +104,10 @@ fn parse_entry(
         None => None,
         Some(item) => {
             let text = item.as_str().ok_or_else(|| {
-                file.field_error(Some(item), "`batch` is a string \"TABLE.COLUMN SIZE\"".into())
+                file.field_error(
+                    Some(item),
+                    "`batch` is a string \"TABLE.COLUMN SIZE\"".into(),
+                )
             })?;
             let batch = Batch::parse(text).map_err(|e| file.field_error(Some(item), e))?;
             if phase != Phase::Post {
@@ -396,6 +399,32 @@ mod tests {
         assert_eq!(steps[2].body, b.body);
         assert_eq!(steps[2].release().map(ReleaseName::as_str), Some("R2"));
         assert!(out.contains("sql = '''\nCREATE TABLE"), "{out}");
+    }
+
+    #[test]
+    fn batch_is_written_byte_for_byte_and_checked() {
+        let r1 = ReleaseName::parse("R1").expect("valid");
+        let mut post = step(
+            "2008010300-backfill",
+            Body::Any("UPDATE big SET v = 1 WHERE id BETWEEN :lo AND :hi;\n".into()),
+        );
+        post.phase = Phase::Post;
+        post.transaction = true;
+        post.requires.clear();
+        post.batch = Some(Batch::parse("big.id 500").expect("valid"));
+        let out = append(None, &ComponentName::core(), &[&post], &r1);
+        let golden = "# Major-release upgrade steps of core.\n# Written by `consolidate release`: entries are appended, never edited.\n\n[[step]]\nname = \"2008010300-backfill\"\nrelease = \"R1\"\nphase = \"post\"\nbatch = \"big.id 500\"\nchecksum = \"".to_string();
+        assert!(out.starts_with(&golden), "{out}");
+        let steps = parse("lib/db/upgrade.toml", &out, &ComponentName::core()).expect("round trip");
+        assert_eq!(steps[0].batch, post.batch);
+        assert_eq!(append(Some(&out), &ComponentName::core(), &[], &r1), out);
+        // A batch on a main entry, or a body without the placeholders, is refused.
+        let main = out.replace("phase = \"post\"", "phase = \"main\"");
+        let err = parse("lib/db/upgrade.toml", &main, &ComponentName::core()).expect_err("main");
+        assert!(err.to_string().contains("`batch` on a main step"), "{err}");
+        let no_hi = out.replace("AND :hi", "AND 10");
+        let err = parse("lib/db/upgrade.toml", &no_hi, &ComponentName::core()).expect_err(":hi");
+        assert!(err.to_string().contains("never uses :hi"), "{err}");
     }
 
     fn entry(sql: &str, extra: &str) -> String {

@@ -28,7 +28,9 @@ impl Batch {
         let usage = "write `TABLE.COLUMN SIZE`, e.g. `forum_posts.id 1000`";
         let mut parts = text.split_whitespace();
         let (Some(target), Some(size), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!("batch `{text}` is not `TABLE.COLUMN SIZE`: {usage}"));
+            return Err(format!(
+                "batch `{text}` is not `TABLE.COLUMN SIZE`: {usage}"
+            ));
         };
         let Some((table, column)) = target.split_once('.') else {
             return Err(format!("batch `{target}` names no column: {usage}"));

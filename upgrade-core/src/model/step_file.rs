@@ -349,6 +349,66 @@ mod tests {
     }
 
     #[test]
+    fn batch_header_on_post_steps_only() {
+        let path = "lib/db/upgrades/2008010100-x.sql";
+        let text = "-- phase: post\n-- batch: forum_posts.id 1000\nUPDATE forum_posts SET f = 1 WHERE id BETWEEN :lo AND :hi;\n";
+        let (h, body) = parse_step_file(path, text).expect("valid");
+        let batch = h.batch.expect("batch");
+        assert_eq!(batch.to_string(), "forum_posts.id 1000");
+        assert!(body.starts_with("UPDATE"), "{body}");
+        // The batch line may come first: the phase is checked after the header.
+        let text = "-- batch: t.id 10\n-- phase: post\nSELECT :lo, :hi;\n";
+        assert!(parse_step_file(path, text).is_ok());
+        for (text, line, says) in [
+            (
+                "-- batch: t.id 10\nSELECT :lo, :hi;\n",
+                1,
+                "declared on a main step",
+            ),
+            (
+                "-- phase: pre\n-- batch: t.id 10\nSELECT :lo, :hi;\n",
+                2,
+                "declared on a pre step",
+            ),
+            (
+                "-- phase: post\n-- transaction: no\n-- batch: t.id 10\nSELECT :lo, :hi;\n",
+                3,
+                "must be transactional",
+            ),
+            (
+                "-- phase: post\n-- batch: t.id 10\nSELECT :lo /* :hi */;\n",
+                2,
+                "never uses `:hi`",
+            ),
+            (
+                "-- phase: post\n-- batch: t.id 10\nSELECT 1;\n",
+                2,
+                "never uses `:lo` and `:hi`",
+            ),
+            (
+                "-- phase: post\n-- batch: t 10\nSELECT :lo, :hi;\n",
+                2,
+                "names no column",
+            ),
+            (
+                "-- phase: post\n-- batch: t.id ten\nSELECT :lo, :hi;\n",
+                2,
+                "not a positive integer",
+            ),
+            (
+                "-- phase: post\n-- Batch: t.id 10\nSELECT :lo, :hi;\n",
+                2,
+                "write it `-- batch: t.id 10`",
+            ),
+        ] {
+            let err = parse_step_file(path, text).expect_err(text);
+            assert_eq!(err.line, Some(line), "{text:?}: {err}");
+            let all = format!("{err} {}", err.hint());
+            assert!(all.contains(says), "{text:?}: {all}");
+        }
+    }
+
+    #[test]
     fn transaction_control_needs_transaction_no() {
         let text = "INSERT INTO a VALUES (1);\nCOMMIT;\nINSERT INTO missing VALUES (2);\n";
         let err = parse_step_file("lib/db/upgrades/2008010100-x.sql", text).expect_err("COMMIT");

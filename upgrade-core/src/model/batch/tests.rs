@@ -5,9 +5,15 @@ use super::*;
 #[test]
 fn parses_and_prints_byte_for_byte() {
     let b = Batch::parse("forum_posts.id 1000").expect("valid");
-    assert_eq!((b.table.as_str(), b.column.as_str(), b.size), ("forum_posts", "id", 1000));
+    assert_eq!(
+        (b.table.as_str(), b.column.as_str(), b.size),
+        ("forum_posts", "id", 1000)
+    );
     assert_eq!(b.to_string(), "forum_posts.id 1000");
-    assert_eq!(b.bounds_sql(), "SELECT CAST(min(id) AS BIGINT), CAST(max(id) AS BIGINT) FROM forum_posts");
+    assert_eq!(
+        b.bounds_sql(),
+        "SELECT CAST(min(id) AS BIGINT), CAST(max(id) AS BIGINT) FROM forum_posts"
+    );
 }
 
 #[test]
@@ -39,8 +45,14 @@ fn placeholders_outside_strings_and_comments() {
     let names: Vec<&str> = found.iter().map(|p| p.name).collect();
     assert_eq!(names, ["lo", "hi"]);
     assert_eq!(&sql[found[0].offset..found[0].offset + 3], ":lo");
-    assert_eq!(missing_placeholders("UPDATE t SET a = ':lo' WHERE id <= :hi;", Dialect::Sqlite), ["lo"]);
-    assert_eq!(missing_placeholders("UPDATE t SET a = 1 WHERE id >= :lower;", Dialect::Sqlite), ["lo", "hi"]);
+    assert_eq!(
+        missing_placeholders("UPDATE t SET a = ':lo' WHERE id <= :hi;", Dialect::Sqlite),
+        ["lo"]
+    );
+    assert_eq!(
+        missing_placeholders("UPDATE t SET a = 1 WHERE id >= :lower;", Dialect::Sqlite),
+        ["lo", "hi"]
+    );
     assert!(missing_placeholders("SELECT :lo, :hi;", Dialect::Sqlite).is_empty());
 }
 
@@ -55,7 +67,10 @@ fn postgres_binding_numbers_per_statement() {
         "UPDATE t SET v = 1 WHERE id BETWEEN CAST($1 AS BIGINT) AND CAST($2 AS BIGINT) AND note <> ':lo';"
     );
     assert_eq!(bound[0].params, ["lo", "hi"]);
-    assert_eq!(bound[1].sql, "DELETE FROM u WHERE id <= CAST($1 AS BIGINT);");
+    assert_eq!(
+        bound[1].sql,
+        "DELETE FROM u WHERE id <= CAST($1 AS BIGINT);"
+    );
     assert_eq!(bound[1].params, ["hi"]);
 }
 
@@ -77,13 +92,21 @@ fn range_arithmetic_edges() {
     assert_eq!(range_count(Some((1, 3)), 1000), 1);
     assert_eq!(range_at(1, 1000, 3), (1, 3));
     // Near i64::MAX and over the whole i64 range: no overflow.
-    assert_eq!(range_at(i64::MAX - 5, 10, i64::MAX), (i64::MAX - 5, i64::MAX));
+    assert_eq!(
+        range_at(i64::MAX - 5, 10, i64::MAX),
+        (i64::MAX - 5, i64::MAX)
+    );
     assert_eq!(next_lo(i64::MAX, i64::MAX), None);
     assert_eq!(range_count(Some((i64::MIN, i64::MAX)), i64::MAX), 3);
     assert_eq!(range_count(Some((i64::MIN, i64::MAX)), 1), u64::MAX);
     assert_eq!(grid_lo(i64::MAX, i64::MIN, i64::MAX), i64::MAX - 1);
     // Walking covers every key exactly once.
-    for (min, max, size) in [(1, 100, 7), (-3, 3, 2), (0, 0, 1), (i64::MAX - 20, i64::MAX, 6)] {
+    for (min, max, size) in [
+        (1, 100, 7),
+        (-3, 3, 2),
+        (0, 0, 1),
+        (i64::MAX - 20, i64::MAX, 6),
+    ] {
         let mut lo = min;
         let mut walked = 0u64;
         let mut keys = 0i128;
@@ -97,7 +120,11 @@ fn range_arithmetic_edges() {
                 None => break,
             }
         }
-        assert_eq!(walked, range_count(Some((min, max)), size), "{min} {max} {size}");
+        assert_eq!(
+            walked,
+            range_count(Some((min, max)), size),
+            "{min} {max} {size}"
+        );
         assert_eq!(keys, i128::from(max) - i128::from(min) + 1);
     }
 }

@@ -14,8 +14,8 @@
 //! `docs/ledger.md`.
 
 mod address;
-mod error;
 pub mod batches;
+mod error;
 pub mod postgres;
 mod schema;
 pub mod sqlite;

@@ -142,7 +142,9 @@ pub enum RunError {
     },
     /// A pending main step requires a batched post step that has not
     /// finished on this site: nothing runs until `post run` finishes it.
-    #[error("{db}: step {step} ({location}) requires {requires}, a batched post step that has not finished on this site ({progress}); nothing was run")]
+    #[error(
+        "{db}: step {step} ({location}) requires {requires}, a batched post step that has not finished on this site ({progress}); nothing was run"
+    )]
     PostNotFinished {
         /// The database.
         db: String,

@@ -328,7 +328,10 @@ impl<'t> Runner<'t> {
             if pause {
                 if let (Some(reason), Some(_)) = (waits_for(&status, s), step) {
                     return Err(RunError::Post {
-                        message: format!("{}: cannot pause {key}: it has not started, it {reason}", status.db),
+                        message: format!(
+                            "{}: cannot pause {key}: it has not started, it {reason}",
+                            status.db
+                        ),
                         hint: "a step that cannot start is not run by `post run` anyway".into(),
                     });
                 }
@@ -355,12 +358,16 @@ impl<'t> Runner<'t> {
                     step.key,
                     step.location()
                 ),
-                hint: "name a step with a `-- batch:` line; `consolidate post status` lists them".into(),
+                hint: "name a step with a `-- batch:` line; `consolidate post status` lists them"
+                    .into(),
             });
         }
         if !status.pending.iter().any(|p| p.key == step.key) {
             return Err(RunError::Post {
-                message: format!("{}: {} is already applied on this site", status.db, step.key),
+                message: format!(
+                    "{}: {} is already applied on this site",
+                    status.db, step.key
+                ),
                 hint: "nothing to do: `consolidate post status` shows what is left".into(),
             });
         }
@@ -394,10 +401,7 @@ impl<'t> Runner<'t> {
 }
 
 /// The step's state row, created (key range read) the first time.
-fn start_step(
-    store: &mut dyn BatchStore,
-    step: &Step,
-) -> Result<batches::BatchStepRow, RunError> {
+fn start_step(store: &mut dyn BatchStore, step: &Step) -> Result<batches::BatchStepRow, RunError> {
     let Some(batch) = &step.batch else {
         return Err(RunError::Post {
             message: format!("{} has no batch declaration", step.key),
@@ -406,7 +410,12 @@ fn start_step(
     };
     let key = step.key.to_string();
     store
-        .start(&key, step.checksum.as_str(), &batch.bounds_sql(), batch.size)
+        .start(
+            &key,
+            step.checksum.as_str(),
+            &batch.bounds_sql(),
+            batch.size,
+        )
         .map_err(|e| match e {
             StepRunError::Sql { message, .. } => RunError::Post {
                 message: format!(
@@ -532,9 +541,7 @@ fn run_step<'t>(
                     std::thread::sleep(Duration::from_millis(options.pause_ms.max(50)));
                 }
                 Err(StepRunError::Sql { message, .. }) => {
-                    let error = format!(
-                        "range [{lo}, {hi}] failed {attempt} time(s): {message}"
-                    );
+                    let error = format!("range [{lo}, {hi}] failed {attempt} time(s): {message}");
                     store.set_state(&key, "failed", Some(&error))?;
                     report.failed.push((step.key.clone(), error.clone()));
                     on_event(PostEvent::Failed { step, error });

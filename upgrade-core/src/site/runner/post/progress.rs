@@ -114,7 +114,8 @@ fn rates(p: &BatchProgress) -> (Option<f64>, Option<f64>) {
 }
 
 fn of_stored(key: &StepKey, p: &BatchProgress) -> StepProgress {
-    let total = crate::model::batch::range_count(p.step.key_min.zip(p.step.key_max), p.step.batch_size);
+    let total =
+        crate::model::batch::range_count(p.step.key_min.zip(p.step.key_max), p.step.batch_size);
     let (ranges_per_second, rows_per_second) = rates(p);
     let left = total.saturating_sub(p.ranges_done);
     let running = p.step.state != "done";
