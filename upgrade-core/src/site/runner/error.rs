@@ -148,12 +148,12 @@ pub enum RunError {
     PostNotFinished {
         /// The database.
         db: String,
-        /// The main step.
-        step: StepKey,
+        /// The main step, `component/name`.
+        step: String,
         /// Where it is defined.
         location: String,
-        /// The post step it requires.
-        requires: StepKey,
+        /// The post step it requires, `component/name`.
+        requires: String,
         /// The post step's progress.
         progress: String,
     },

@@ -167,9 +167,9 @@ pub fn post_gate(status: &Status<'_>, progress: &[StepProgress]) -> Result<(), R
                     .map_or_else(|| "not started".to_string(), StepProgress::summary);
                 return Err(RunError::PostNotFinished {
                     db: status.db.clone(),
-                    step: step.key.clone(),
+                    step: step.key.to_string(),
                     location: step.location(),
-                    requires: post.key.clone(),
+                    requires: post.key.to_string(),
                     progress: shown,
                 });
             }
