@@ -493,3 +493,41 @@ fn batch_lines_are_checked_naming_the_line() {
         assert!(stderr(&out).contains(says), "{text}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn sqlite_empty_table_and_negative_keys() {
+    let site = Site::new(10, 4, false);
+    site.tree.write(
+        "lib/db/upgrades/2008010200-more.sql",
+        "CREATE TABLE empty_t (id INTEGER PRIMARY KEY, v INT);\nCREATE TABLE neg (id INTEGER PRIMARY KEY, v INT NOT NULL);\nINSERT INTO neg VALUES (-7, 0), (-6, 0), (-1, 0), (0, 0), (3, 0);\n",
+    );
+    site.tree.write(
+        "lib/db/upgrades/2008010400-empty.sql",
+        "-- phase: post\n-- batch: empty_t.id 3\nUPDATE empty_t SET v = 1 WHERE id BETWEEN :lo AND :hi;\n",
+    );
+    site.tree.write(
+        "lib/db/upgrades/2008010500-neg.sql",
+        "-- phase: post\n-- batch: neg.id 3\nUPDATE neg SET v = v + 1 WHERE id BETWEEN :lo AND :hi;\n",
+    );
+    assert_exit(&site.run(&["apply"]), 0);
+    assert_exit(&site.run(&["post", "run"]), 0);
+    assert_exit(&site.run(&["done", "core/2008010400-empty"]), 0);
+    assert_exit(&site.run(&["done", "core/2008010500-neg"]), 0);
+    assert_eq!(site.int("SELECT count(*) FROM neg WHERE v = 1"), 5);
+    assert_eq!(
+        site.int("SELECT count(*) FROM upgrade_batches WHERE step_key = 'core/2008010400-empty'"),
+        0
+    );
+    // [-7,-5] [-4,-2] [-1,1] [2,3]
+    assert_eq!(
+        site.int("SELECT count(*) FROM upgrade_batches WHERE step_key = 'core/2008010500-neg'"),
+        4
+    );
+    assert_eq!(
+        site.int(
+            "SELECT hi FROM upgrade_batches WHERE step_key = 'core/2008010500-neg' AND lo = 2"
+        ),
+        3
+    );
+    assert_exit(&site.run(&["status"]), 0);
+}

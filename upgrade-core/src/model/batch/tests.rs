@@ -128,3 +128,44 @@ fn range_arithmetic_edges() {
         assert_eq!(keys, i128::from(max) - i128::from(min) + 1);
     }
 }
+
+proptest::proptest! {
+    /// Killed after any number of committed ranges, a walk that resumes after
+    /// the committed range with the largest `lo` covers every key exactly once.
+    #[test]
+    fn resuming_after_any_prefix_covers_every_key_once(
+        min in -1_000_000i64..1_000_000,
+        span in 0i64..5_000,
+        size in 1i64..700,
+        kill in 0usize..50,
+    ) {
+        let max = min + span;
+        let walk = |from: Option<i64>| {
+            let mut out = Vec::new();
+            let mut lo = match from {
+                None => min,
+                Some(hi) => match next_lo(hi, max) {
+                    Some(lo) => lo,
+                    None => return out,
+                },
+            };
+            loop {
+                let (l, h) = range_at(lo, size, max);
+                out.push((l, h));
+                match next_lo(h, max) {
+                    Some(n) => lo = n,
+                    None => return out,
+                }
+            }
+        };
+        let full = walk(None);
+        proptest::prop_assert_eq!(full.len() as u64, range_count(Some((min, max)), size));
+        let committed = &full[..kill.min(full.len())];
+        let mut resumed = committed.to_vec();
+        resumed.extend(walk(committed.last().map(|r| r.1)));
+        proptest::prop_assert_eq!(&resumed, &full);
+        for (l, _) in &full {
+            proptest::prop_assert_eq!(grid_lo(*l, min, size), *l);
+        }
+    }
+}

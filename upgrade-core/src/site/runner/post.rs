@@ -22,13 +22,18 @@
 //!   range leaves it to the next run, or to `apply`);
 //! - `--max-seconds` is checked between ranges: a range is never cut.
 //!
-//! Progress, the estimate and `done` are in the `progress` submodule.
+//! Progress, the estimate and `done` are in the `progress` submodule;
+//! pause, resume and naming a step in `control`.
 
+mod control;
 mod progress;
+mod ranges;
+
+use ranges::run_step;
 
 pub use progress::{DoneAnswer, StepProgress};
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::*;
 use crate::site::ledger::batches::{self, BatchStore, RangeOutcome, RangeRun};
@@ -307,101 +312,13 @@ impl<'t> Runner<'t> {
         }
         Ok(())
     }
-
-    /// `post pause [STEP]` (`pause = true`) or `post resume [STEP]`: the
-    /// steps changed. Pausing a step that has not started reads its key
-    /// range first (it must be able to run), so that the pause is stored.
-    pub fn post_pause(&self, step: Option<&str>, pause: bool) -> Result<Vec<StepKey>, RunError> {
-        let (mut store, status) = self.batches_with_status()?;
-        let selected: Vec<&Step> = match step {
-            Some(given) => vec![self.batched_step(&status, given)?],
-            None => status
-                .pending
-                .iter()
-                .copied()
-                .filter(|s| s.is_batched())
-                .collect(),
-        };
-        let mut changed = Vec::new();
-        for s in selected {
-            let key = s.key.to_string();
-            if pause {
-                if let (Some(reason), Some(_)) = (waits_for(&status, s), step) {
-                    return Err(RunError::Post {
-                        message: format!(
-                            "{}: cannot pause {key}: it has not started, it {reason}",
-                            status.db
-                        ),
-                        hint: "a step that cannot start is not run by `post run` anyway".into(),
-                    });
-                }
-                if waits_for(&status, s).is_some() {
-                    continue;
-                }
-                start_step(store.as_mut(), s)?;
-            }
-            let state = if pause { "paused" } else { "running" };
-            if store.set_state(&key, state, None)? {
-                changed.push(s.key.clone());
-            }
-        }
-        Ok(changed)
-    }
-
-    /// A pending batched step named by the user.
-    fn batched_step(&self, status: &Status<'t>, given: &str) -> Result<&'t Step, RunError> {
-        let step = self.resolve(given)?;
-        if !step.is_batched() {
-            return Err(RunError::Post {
-                message: format!(
-                    "{} ({}) is not a batched post step: `apply` runs it",
-                    step.key,
-                    step.location()
-                ),
-                hint: "name a step with a `-- batch:` line; `consolidate post status` lists them"
-                    .into(),
-            });
-        }
-        if !status.pending.iter().any(|p| p.key == step.key) {
-            return Err(RunError::Post {
-                message: format!(
-                    "{}: {} is already applied on this site",
-                    status.db, step.key
-                ),
-                hint: "nothing to do: `consolidate post status` shows what is left".into(),
-            });
-        }
-        Ok(step)
-    }
-
-    /// A step of the tree named `component/name` or by a name unique in the tree.
-    fn resolve(&self, given: &str) -> Result<&'t Step, RunError> {
-        let unknown = || RunError::UnknownStep {
-            given: given.to_string(),
-        };
-        if given.contains('/') {
-            let key = StepKey::parse(given).map_err(|_| unknown())?;
-            return self.tree.step(&key).ok_or_else(unknown);
-        }
-        let found: Vec<&'t Step> = self
-            .tree
-            .steps
-            .iter()
-            .filter(|s| s.key.name.as_str() == given)
-            .collect();
-        match found.as_slice() {
-            [] => Err(unknown()),
-            [one] => Ok(one),
-            many => Err(RunError::AmbiguousStep {
-                given: given.to_string(),
-                candidates: many.iter().map(|s| s.key.to_string()).collect(),
-            }),
-        }
-    }
 }
 
 /// The step's state row, created (key range read) the first time.
-fn start_step(store: &mut dyn BatchStore, step: &Step) -> Result<batches::BatchStepRow, RunError> {
+pub(super) fn start_step(
+    store: &mut dyn BatchStore,
+    step: &Step,
+) -> Result<batches::BatchStepRow, RunError> {
     let Some(batch) = &step.batch else {
         return Err(RunError::Post {
             message: format!("{} has no batch declaration", step.key),
@@ -429,164 +346,4 @@ fn start_step(store: &mut dyn BatchStore, step: &Step) -> Result<batches::BatchS
             },
             StepRunError::Ledger(l) => RunError::Ledger(l),
         })
-}
-
-/// Runs one step's remaining ranges; true when its last range committed.
-fn run_step<'t>(
-    store: &mut dyn BatchStore,
-    step: &'t Step,
-    database: Database,
-    options: &PostOptions,
-    started: Instant,
-    report: &mut PostReport,
-    on_event: &mut dyn FnMut(PostEvent<'_>),
-) -> Result<bool, RunError> {
-    let key = step.key.to_string();
-    let row = start_step(store, step)?;
-    if row.checksum != step.checksum.as_str() {
-        let error = format!(
-            "its SQL changed after its batches started (checksum {} when they started, {} now): the ranges done ran the old SQL",
-            row.checksum, step.checksum
-        );
-        report.failed.push((step.key.clone(), error.clone()));
-        on_event(PostEvent::Failed { step, error });
-        return Ok(false);
-    }
-    match row.state.as_str() {
-        "running" => {}
-        "failed" => {
-            let error = row.error.clone().unwrap_or_default();
-            report.failed.push((step.key.clone(), error.clone()));
-            on_event(PostEvent::Failed { step, error });
-            return Ok(false);
-        }
-        other => {
-            let reason = format!("{other} (`consolidate post resume {key}` resumes it)");
-            report.skipped.push((step.key.clone(), reason.clone()));
-            on_event(PostEvent::Skipped { step, reason });
-            return Ok(false);
-        }
-    }
-    let size = row.batch_size;
-    let sql = step.body.for_database(database.as_str());
-    let record = (
-        step.key.component.as_str(),
-        step.key.name.as_str(),
-        step.checksum.as_str(),
-    );
-    let bounds = row.key_min.zip(row.key_max);
-    let total = crate::model::batch::range_count(bounds, size);
-    let mut progress = progress::step_progress(store, &key)?;
-    on_event(PostEvent::Started {
-        step,
-        done: progress.0,
-        total,
-    });
-    let Some((key_min, key_max)) = bounds else {
-        // An empty table: nothing to walk, the step is recorded.
-        let run = RangeRun {
-            step_key: &key,
-            range: None,
-            attempt: 1,
-            sql,
-            record: Some(record),
-        };
-        return match store.run_range(&run).map_err(storage)? {
-            RangeOutcome::Committed(_) => {
-                on_event(PostEvent::Done { step, rows: 0 });
-                Ok(true)
-            }
-            _ => Ok(false),
-        };
-    };
-    loop {
-        let lo = match progress.1 {
-            None => key_min,
-            Some(hi) => match crate::model::batch::next_lo(hi, key_max) {
-                Some(lo) => lo,
-                // Every range committed; only a crash between the last range
-                // and this read can leave the step without its row: impossible,
-                // the row commits with the last range.
-                None => return Ok(false),
-            },
-        };
-        if options
-            .max_seconds
-            .is_some_and(|m| started.elapsed() >= Duration::from_secs(m))
-        {
-            report.time_up = true;
-            return Ok(false);
-        }
-        let (lo, hi) = crate::model::batch::range_at(lo, size, key_max);
-        let last = hi >= key_max;
-        let mut attempt = 1u32;
-        let outcome = loop {
-            let run = RangeRun {
-                step_key: &key,
-                range: Some((lo, hi)),
-                attempt: i64::from(attempt),
-                sql,
-                record: last.then_some(record),
-            };
-            match store.run_range(&run) {
-                Ok(outcome) => break outcome,
-                Err(StepRunError::Sql { message, .. }) if attempt < options.retries => {
-                    on_event(PostEvent::Retry {
-                        step,
-                        range: (lo, hi),
-                        attempt,
-                        error: message,
-                    });
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(options.pause_ms.max(50)));
-                }
-                Err(StepRunError::Sql { message, .. }) => {
-                    let error = format!("range [{lo}, {hi}] failed {attempt} time(s): {message}");
-                    store.set_state(&key, "failed", Some(&error))?;
-                    report.failed.push((step.key.clone(), error.clone()));
-                    on_event(PostEvent::Failed { step, error });
-                    return Ok(false);
-                }
-                Err(StepRunError::Ledger(l)) => return Err(RunError::Ledger(l)),
-            }
-        };
-        match outcome {
-            RangeOutcome::Committed(rows) => {
-                report.ranges += 1;
-                report.rows += rows;
-                progress.1 = Some(hi);
-                if last {
-                    let rows = progress::step_progress(store, &key)?.2;
-                    on_event(PostEvent::Done { step, rows });
-                    return Ok(true);
-                }
-            }
-            RangeOutcome::AlreadyDone => {
-                // Another runner got there first: continue after what it committed.
-                progress = progress::step_progress(store, &key)?;
-                if progress.1.is_some_and(|h| h >= key_max) {
-                    return Ok(false);
-                }
-            }
-            RangeOutcome::NotRunning(state) => {
-                let reason = format!("{state} while running");
-                report.skipped.push((step.key.clone(), reason.clone()));
-                on_event(PostEvent::Skipped { step, reason });
-                return Ok(false);
-            }
-        }
-        if options.pause_ms > 0 {
-            std::thread::sleep(Duration::from_millis(options.pause_ms));
-        }
-    }
-}
-
-fn storage(e: StepRunError) -> RunError {
-    match e {
-        StepRunError::Ledger(l) => RunError::Ledger(l),
-        StepRunError::Sql { message, .. } => RunError::Post {
-            message,
-            hint: "check the step's SQL".into(),
-        },
-    }
 }
