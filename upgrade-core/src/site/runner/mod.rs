@@ -239,7 +239,9 @@ impl<'t> Runner<'t> {
             });
         }
         if status.pending.iter().any(|s| s.is_batched()) {
-            post_gate(&status, &self.post_progress(&status)?)?;
+            // Progress only adds detail to the message: an unreadable batch
+            // ledger (e.g. not migrated yet) must not hide the stop itself.
+            post_gate(&status, &self.post_progress(&status).unwrap_or_default())?;
         }
         let steps = select(self.tree, &status, selection)?;
         let (completes, syncs) = after_run(self.tree, &status, &steps);
