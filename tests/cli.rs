@@ -6,6 +6,7 @@ mod consolidation;
 mod downtime;
 mod history;
 mod mutations;
+mod post_steps;
 mod pre_lint;
 mod runner;
 mod util;

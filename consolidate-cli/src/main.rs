@@ -61,7 +61,7 @@ enum Command {
     Check(commands::check::Args),
     /// Print the cleanup rules of a release (as SQL with --sql).
     Rules(commands::rules::Args),
-    /// Does the site database need an upgrade, and why (exit 0 no, 2 yes, 1 error).
+    /// Does the site database need an upgrade, and why (exit 0 no, 2 maintenance needed, 3 only online work, 1 error).
     Status(commands::status::Args),
     /// The steps `apply` would run on the site database, in order.
     Plan(commands::plan::Args),
@@ -69,6 +69,10 @@ enum Command {
     Apply(commands::apply::Args),
     /// Apply the cleanup rules of the site's release; --orphans lists rows of steps in no file.
     Prune(commands::prune::Args),
+    /// Batched post steps: `post run` runs their ranges while the site is online; status, pause, resume.
+    Post(commands::post::Args),
+    /// Has a step been applied on the site? Exit 0 yes, 2 not yet (progress on stderr).
+    Done(commands::done::Args),
     /// For CI: verify against git history that no step was lost or changed and consolidation is invisible (C1).
     Verify(commands::verify::Args),
     /// Move a custom branch's own steps onto a new upstream revision, without relabelling them.
@@ -96,6 +100,8 @@ fn main() -> ExitCode {
         Command::Apply(args) => commands::apply::run(&cli.root, args),
         Command::Prune(args) => commands::prune::run(&cli.root, args),
         Command::Verify(args) => commands::verify::run(&cli.root, args),
+        Command::Post(args) => commands::post::run(&cli.root, args),
+        Command::Done(args) => commands::done::run(&cli.root, args),
         Command::Rebase(args) => commands::rebase::run(&cli.root, args),
         Command::Maintenance(args) => commands::maintenance::run(&cli.root, args),
     };

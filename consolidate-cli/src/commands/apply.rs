@@ -194,7 +194,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         && report.synced.is_none()
         && report.marked_done.is_none()
     {
-        if report.remaining == 0 {
+        if report.remaining == 0 && report.batched_left == 0 {
             out!("nothing to apply: the site is up to date");
         } else {
             out!("nothing to apply in this selection");
@@ -220,6 +220,12 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         out!(
             "{} step(s) still pending outside the selection: run `consolidate apply` to continue",
             report.remaining
+        );
+    }
+    if report.batched_left > 0 {
+        out!(
+            "{} batched post step(s) left to `consolidate post run` (runs while the site is online; `consolidate post status` shows progress)",
+            report.batched_left
         );
     }
     Ok(EXIT_OK)

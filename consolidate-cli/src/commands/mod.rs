@@ -2,10 +2,12 @@
 
 pub mod apply;
 pub mod check;
+pub mod done;
 pub mod list;
 pub mod maintenance;
 pub mod new;
 pub mod plan;
+pub mod post;
 pub mod prune;
 pub mod rebase;
 pub mod release;

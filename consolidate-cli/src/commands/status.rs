@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use upgrade_core::Tree;
 use upgrade_core::model::step::Phase;
 use upgrade_core::site::ledger::{DEFAULT_DB, DatabaseUrl};
-use upgrade_core::site::runner::{Runner, Status};
+use upgrade_core::site::runner::{Downtime, Runner, Status, StepProgress, post_gate};
 
 use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK, EXIT_PENDING};
 
@@ -43,19 +43,29 @@ pub struct Args {
     json: bool,
 }
 
-/// Runs `status`: exit 0 when there is nothing to do, 2 when an upgrade or
-/// resync is pending, 1 when `apply` would refuse (too old, downgrade, drift,
-/// an edited released entry, an interrupted `transaction: no` step, another
-/// `apply` running) or on error.
+/// Exit code of `status`: only work that needs no maintenance is pending
+/// (pre steps, post steps): Moodle's `--is-maintenance-required` 3.
+pub const EXIT_ONLINE_ONLY: u8 = 3;
+
+/// Runs `status`: exit 0 when there is nothing to do, 2 when work needing
+/// maintenance is pending (main steps; a release, version or revision only
+/// `apply` records), 3 when only pre or post steps are pending, 1 when
+/// `apply` would refuse (too old, downgrade, drift, an edited released entry,
+/// an interrupted `transaction: no` step, another `apply` running) or on
+/// error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let (tree, url) = tree_and_url(root, &args.db)?;
     let runner = Runner::new(&tree, url)?;
     let status = runner.status()?;
+    let post = post_part(&runner, &status);
     if args.json {
-        let doc = json(&tree, &status);
+        let mut doc = json(&tree, &status);
+        add_post_json(&mut doc, &status, &post);
         out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
+        out_raw!("{}", post_notice(&status, &post));
         out_raw!("{}", text(&tree, &status));
+        out_raw!("{}", post_text(&status, &post));
     }
     if let Some(refusal) = &status.refusal {
         return Err(CliError {
@@ -120,11 +130,91 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             "restore the changed step, or run `consolidate apply --accept-drift` if the site's schema matches the new version",
         ));
     }
-    Ok(if status.needs_upgrade() {
-        EXIT_PENDING
-    } else {
-        EXIT_OK
+    Ok(match status.downtime() {
+        Downtime::None => EXIT_OK,
+        Downtime::Online => EXIT_ONLINE_ONLY,
+        Downtime::Maintenance => EXIT_PENDING,
     })
+}
+
+/// The progress of batched post steps, or why it cannot be read.
+type PostPart = Result<Vec<StepProgress>, String>;
+
+fn post_part(runner: &Runner<'_>, status: &Status<'_>) -> PostPart {
+    if !status.stored.exists || !status.pending.iter().any(|s| s.is_batched()) {
+        return Ok(Vec::new());
+    }
+    runner.post_progress(status).map_err(|e| e.to_string())
+}
+
+/// Said before anything else: `plan` and `apply` stop because a pending step
+/// requires a batched post step that has not finished.
+fn post_notice(status: &Status<'_>, post: &PostPart) -> String {
+    let progress = post.as_deref().unwrap_or(&[]);
+    match post_gate(status, progress) {
+        Ok(()) => String::new(),
+        Err(e) => format!(
+            "BLOCKED:  {e}
+          finish it first: {}
+",
+            e.hint()
+        ),
+    }
+}
+
+fn post_text(status: &Status<'_>, post: &PostPart) -> String {
+    let mut out = String::new();
+    match post {
+        Err(e) => out.push_str(&format!(
+            "post:     progress unavailable: {e}
+"
+        )),
+        Ok(steps) => {
+            for p in steps {
+                out.push_str(&format!(
+                    "post:     {} {}
+",
+                    p.key,
+                    p.summary()
+                ));
+            }
+        }
+    }
+    if status.downtime() == Downtime::Online {
+        out.push_str("downtime: none needed: only pre steps (`consolidate apply --phase pre`) and post steps (`consolidate apply`, batched ones `consolidate post run`) are pending
+");
+    }
+    out
+}
+
+/// Adds `downtime`, `pending_steps` (per component, per phase) and `post`
+/// (progress of batched post steps) to the JSON document.
+fn add_post_json(doc: &mut serde_json::Value, status: &Status<'_>, post: &PostPart) {
+    let mut steps: BTreeMap<String, BTreeMap<&str, Vec<String>>> = BTreeMap::new();
+    for step in &status.pending {
+        steps
+            .entry(step.key.component.to_string())
+            .or_default()
+            .entry(step.phase.as_str())
+            .or_default()
+            .push(step.key.name.to_string());
+    }
+    let blocked = post_gate(status, post.as_deref().unwrap_or(&[])).err();
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("downtime".into(), serde_json::json!(status.downtime()));
+        map.insert("pending_steps".into(), serde_json::json!(steps));
+        map.insert(
+            "post".into(),
+            match post {
+                Ok(p) => serde_json::json!(p),
+                Err(e) => serde_json::json!({ "error": e }),
+            },
+        );
+        map.insert(
+            "blocked_by_post".into(),
+            serde_json::json!(blocked.map(|e| e.to_string())),
+        );
+    }
 }
 
 fn state(status: &Status<'_>) -> &'static str {
@@ -322,6 +412,9 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
         "applying" => "result:   an apply is running: wait for it\n",
         "unreviewed" => {
             "result:   edited released history: `consolidate apply` refuses to run it\n"
+        }
+        "upgrade_pending" if status.downtime() == Downtime::Online => {
+            "result:   online work pending (no maintenance needed)\n"
         }
         "upgrade_pending" => "result:   upgrade pending: run `consolidate apply`\n",
         _ => "result:   up to date\n",

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
+use crate::model::batch::{Batch, missing_placeholders};
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::sql_text::Dialect;
@@ -14,12 +15,13 @@ use crate::model::step_text::{SqlProblem, check_sql};
 use crate::model::toml_doc::TomlFile;
 use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
 
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "name",
     "release",
     "phase",
     "requires",
     "transaction",
+    "batch",
     "checksum",
     "sql",
 ];
@@ -98,6 +100,25 @@ fn parse_entry(
             .as_bool()
             .ok_or_else(|| file.field_error(Some(item), "`transaction` is true or false".into()))?,
     };
+    let batch = match table.get("batch") {
+        None => None,
+        Some(item) => {
+            let text = item.as_str().ok_or_else(|| {
+                file.field_error(
+                    Some(item),
+                    "`batch` is a string \"TABLE.COLUMN SIZE\"".into(),
+                )
+            })?;
+            let batch = Batch::parse(text).map_err(|e| file.field_error(Some(item), e))?;
+            if phase != Phase::Post {
+                return Err(file.field_error(
+                    Some(item),
+                    format!("`batch` on a {phase} step: only post steps run in batches"),
+                ));
+            }
+            Some(batch)
+        }
+    };
     let recorded = file.string(table, "checksum", "[[step]]")?;
     let checksum = Checksum::from_recorded(&recorded).ok_or_else(|| {
         file.field_error(
@@ -141,6 +162,27 @@ fn parse_entry(
             "`sql` is a string or a table of one string per database".into(),
         ));
     };
+    if let Some(batch) = &batch {
+        let texts: Vec<(&str, Dialect)> = match &body {
+            Body::Any(sql) => Dialect::ALL.iter().map(|d| (sql.as_str(), *d)).collect(),
+            Body::PerDatabase(map) => map
+                .iter()
+                .filter_map(|(db, sql)| Dialect::of_database(db).map(|d| (sql.as_str(), d)))
+                .collect(),
+        };
+        for (sql, dialect) in texts {
+            let missing = missing_placeholders(sql, dialect);
+            if !missing.is_empty() {
+                return Err(file.field_error(
+                    table.get("batch"),
+                    format!(
+                        "step {name_text} declares `batch = \"{batch}\"` but its SQL never uses :{}",
+                        missing.join(" and :")
+                    ),
+                ));
+            }
+        }
+    }
     let computed = Checksum::of(&body);
     Ok(Step {
         key: StepKey {
@@ -150,6 +192,7 @@ fn parse_entry(
         phase,
         requires,
         transaction,
+        batch,
         body,
         checksum,
         computed,
@@ -267,6 +310,9 @@ fn entry_table(step: &Step, release: &ReleaseName) -> Table {
     if !step.transaction {
         t.insert("transaction", Item::Value(false.into()));
     }
+    if let Some(batch) = &step.batch {
+        t.insert("batch", Item::Value(batch.to_string().into()));
+    }
     t.insert("checksum", Item::Value(step.checksum.as_str().into()));
     match &step.body {
         Body::Any(sql) => {
@@ -316,6 +362,7 @@ mod tests {
             phase: Phase::Main,
             requires: vec![StepKey::parse("mod_forum/2008010100-a").expect("valid")],
             transaction: false,
+            batch: None,
             body,
             computed: checksum.clone(),
             checksum,
@@ -352,6 +399,32 @@ mod tests {
         assert_eq!(steps[2].body, b.body);
         assert_eq!(steps[2].release().map(ReleaseName::as_str), Some("R2"));
         assert!(out.contains("sql = '''\nCREATE TABLE"), "{out}");
+    }
+
+    #[test]
+    fn batch_is_written_byte_for_byte_and_checked() {
+        let r1 = ReleaseName::parse("R1").expect("valid");
+        let mut post = step(
+            "2008010300-backfill",
+            Body::Any("UPDATE big SET v = 1 WHERE id BETWEEN :lo AND :hi;\n".into()),
+        );
+        post.phase = Phase::Post;
+        post.transaction = true;
+        post.requires.clear();
+        post.batch = Some(Batch::parse("big.id 500").expect("valid"));
+        let out = append(None, &ComponentName::core(), &[&post], &r1);
+        let golden = "# Major-release upgrade steps of core.\n# Written by `consolidate release`: entries are appended, never edited.\n\n[[step]]\nname = \"2008010300-backfill\"\nrelease = \"R1\"\nphase = \"post\"\nbatch = \"big.id 500\"\nchecksum = \"".to_string();
+        assert!(out.starts_with(&golden), "{out}");
+        let steps = parse("lib/db/upgrade.toml", &out, &ComponentName::core()).expect("round trip");
+        assert_eq!(steps[0].batch, post.batch);
+        assert_eq!(append(Some(&out), &ComponentName::core(), &[], &r1), out);
+        // A batch on a main entry, or a body without the placeholders, is refused.
+        let main = out.replace("phase = \"post\"", "phase = \"main\"");
+        let err = parse("lib/db/upgrade.toml", &main, &ComponentName::core()).expect_err("main");
+        assert!(err.to_string().contains("`batch` on a main step"), "{err}");
+        let no_hi = out.replace("AND :hi", "AND 10");
+        let err = parse("lib/db/upgrade.toml", &no_hi, &ComponentName::core()).expect_err(":hi");
+        assert!(err.to_string().contains("never uses :hi"), "{err}");
     }
 
     fn entry(sql: &str, extra: &str) -> String {

@@ -1,6 +1,7 @@
 //! The model: names, versions, steps and the manifest, with the typed errors
 //! of reading them. Nothing here touches the disk, git or a database.
 
+pub mod batch;
 pub mod component;
 pub mod component_settings;
 pub mod manifest;

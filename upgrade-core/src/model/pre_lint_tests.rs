@@ -281,6 +281,7 @@ fn step(phase: Phase, body: Body, origin: Origin) -> Step {
         phase,
         requires: Vec::new(),
         transaction: true,
+        batch: None,
         body,
         computed: checksum.clone(),
         checksum,

@@ -11,6 +11,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::model::batch::Batch;
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::step_name::StepName;
@@ -186,6 +187,9 @@ pub struct Step {
     pub requires: Vec<StepKey>,
     /// Whether it runs inside a transaction with its ledger row.
     pub transaction: bool,
+    /// `-- batch: TABLE.COLUMN SIZE` of a `post` step: it runs in resumable
+    /// ranges under `consolidate post run`, not under `apply`.
+    pub batch: Option<Batch>,
     /// The SQL.
     pub body: Body,
     /// The checksum sites record: the recorded one for released entries, else computed.
@@ -203,6 +207,11 @@ impl Step {
             Origin::Released { release, .. } => Some(release),
             Origin::Standalone { .. } => None,
         }
+    }
+
+    /// Is it a `post` step with a batch declaration (run by `post run`)?
+    pub fn is_batched(&self) -> bool {
+        self.phase == Phase::Post && self.batch.is_some()
     }
 
     /// Where it is defined, as `file` or `file:line`, for messages.

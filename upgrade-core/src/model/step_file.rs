@@ -3,6 +3,7 @@
 //! (hidden characters, lost or misspelled header lines, transaction control in
 //! a transactional step) — naming the file line.
 
+use crate::model::batch::{Batch, missing_placeholders};
 use crate::model::sql_text::{Dialect, Token, TokenKind};
 use crate::model::step::{Phase, StepKey, normalise};
 use crate::model::step_text::{
@@ -19,6 +20,8 @@ pub struct Header {
     pub requires: Vec<StepKey>,
     /// `-- transaction:` (default yes).
     pub transaction: bool,
+    /// `-- batch: TABLE.COLUMN SIZE` (post steps only; default none).
+    pub batch: Option<Batch>,
 }
 
 /// Splits a standalone step file into its header and its normalised body.
@@ -48,7 +51,58 @@ pub fn parse_step_file(path: &str, text: &str) -> Result<(Header, String), TreeE
             },
         ),
     })?;
+    check_batch(path, &header, &body, dialects, batch_line(text))?;
     Ok((header, normalise(&body)))
+}
+
+/// The line of the `-- batch:` header line, if any.
+fn batch_line(text: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim()
+                .strip_prefix("--")
+                .and_then(directive)
+                .is_some_and(|(k, _)| k == "batch")
+        })
+        .map_or(1, |i| i + 1)
+}
+
+/// A batch declaration belongs to a `post` step whose body uses both `:lo`
+/// and `:hi` (as every dialect the file is read in sees them).
+fn check_batch(
+    path: &str,
+    header: &Header,
+    body: &str,
+    dialects: &[Dialect],
+    line: usize,
+) -> Result<(), TreeError> {
+    let Some(batch) = &header.batch else {
+        return Ok(());
+    };
+    let err = |msg: String| TreeError::new(path, TreeErrorKind::Header(msg)).at_line(line);
+    if header.phase != Phase::Post {
+        return Err(err(format!(
+            "`-- batch: {batch}` is declared on a {} step: only `-- phase: post` steps run in batches (they run while the site is online); add `-- phase: post` or remove the batch line",
+            header.phase
+        )));
+    }
+    if !header.transaction {
+        return Err(err(format!(
+            "`-- batch: {batch}` with `-- transaction: no`: each range commits in one transaction with its row in the batch ledger, so a batched step must be transactional"
+        )));
+    }
+    for dialect in dialects {
+        let missing = missing_placeholders(body, *dialect);
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|m| format!("`:{m}`")).collect();
+            return Err(err(format!(
+                "`-- batch: {batch}` but the SQL never uses {} (outside strings and comments): each range binds `:lo` and `:hi`, e.g. `WHERE {} BETWEEN :lo AND :hi`",
+                names.join(" and "),
+                batch.column
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The dialects a step file is read in: its database's, or both for a plain `.sql`.
@@ -76,6 +130,7 @@ fn split_header(path: &str, text: &str) -> Result<(Header, String, usize), TreeE
         phase: Phase::Main,
         requires: Vec::new(),
         transaction: true,
+        batch: None,
     };
     let mut seen: Vec<&str> = Vec::new();
     let mut body = String::new();
@@ -135,9 +190,12 @@ fn split_header(path: &str, text: &str) -> Result<(Header, String, usize), TreeE
                     }
                 }
             }
+            "batch" => {
+                header.batch = Some(Batch::parse(value).map_err(header_err)?);
+            }
             other => {
                 return Err(header_err(format!(
-                    "unknown header key `{other}` (known: phase, requires, transaction)"
+                    "unknown header key `{other}` (known: phase, requires, transaction, batch)"
                 )));
             }
         }
@@ -288,6 +346,66 @@ mod tests {
         let err = parse_step_file(path, "INSERT INTO t VALUES ('a \nb');\n")
             .expect_err("space in literal");
         assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn batch_header_on_post_steps_only() {
+        let path = "lib/db/upgrades/2008010100-x.sql";
+        let text = "-- phase: post\n-- batch: forum_posts.id 1000\nUPDATE forum_posts SET f = 1 WHERE id BETWEEN :lo AND :hi;\n";
+        let (h, body) = parse_step_file(path, text).expect("valid");
+        let batch = h.batch.expect("batch");
+        assert_eq!(batch.to_string(), "forum_posts.id 1000");
+        assert!(body.starts_with("UPDATE"), "{body}");
+        // The batch line may come first: the phase is checked after the header.
+        let text = "-- batch: t.id 10\n-- phase: post\nSELECT :lo, :hi;\n";
+        assert!(parse_step_file(path, text).is_ok());
+        for (text, line, says) in [
+            (
+                "-- batch: t.id 10\nSELECT :lo, :hi;\n",
+                1,
+                "declared on a main step",
+            ),
+            (
+                "-- phase: pre\n-- batch: t.id 10\nSELECT :lo, :hi;\n",
+                2,
+                "declared on a pre step",
+            ),
+            (
+                "-- phase: post\n-- transaction: no\n-- batch: t.id 10\nSELECT :lo, :hi;\n",
+                3,
+                "must be transactional",
+            ),
+            (
+                "-- phase: post\n-- batch: t.id 10\nSELECT :lo /* :hi */;\n",
+                2,
+                "never uses `:hi`",
+            ),
+            (
+                "-- phase: post\n-- batch: t.id 10\nSELECT 1;\n",
+                2,
+                "never uses `:lo` and `:hi`",
+            ),
+            (
+                "-- phase: post\n-- batch: t 10\nSELECT :lo, :hi;\n",
+                2,
+                "names no column",
+            ),
+            (
+                "-- phase: post\n-- batch: t.id ten\nSELECT :lo, :hi;\n",
+                2,
+                "not a positive integer",
+            ),
+            (
+                "-- phase: post\n-- Batch: t.id 10\nSELECT :lo, :hi;\n",
+                2,
+                "write it `-- batch: t.id 10`",
+            ),
+        ] {
+            let err = parse_step_file(path, text).expect_err(text);
+            assert_eq!(err.line, Some(line), "{text:?}: {err}");
+            let all = format!("{err} {}", err.hint());
+            assert!(all.contains(says), "{text:?}: {all}");
+        }
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn check_tokens(
 }
 
 /// The header keys of a standalone step file.
-pub const HEADER_KEYS: [&str; 3] = ["phase", "requires", "transaction"];
+pub const HEADER_KEYS: [&str; 4] = ["phase", "requires", "transaction", "batch"];
 
 /// The header key a comment (the text after `--`) looks like it declares,
 /// whatever its case and spacing: `Phase : pre` looks like `phase`.

@@ -172,7 +172,7 @@ impl TreeError {
                 "name variants `<step>.sqlite.sql` or `<step>.postgres.sql`".into()
             }
             TreeErrorKind::Header(_) => {
-                "header lines are `-- phase: pre|main|post`, `-- requires: component/name, ...` and `-- transaction: yes|no`".into()
+                "header lines are `-- phase: pre|main|post`, `-- requires: component/name, ...` and `-- transaction: yes|no` and, on post steps, `-- batch: TABLE.COLUMN SIZE`".into()
             }
             TreeErrorKind::VariantHeadersDiffer { .. } => {
                 "make the header lines of all variants identical".into()

@@ -335,6 +335,7 @@ fn is_leftover(step: &Step, released: &Step) -> bool {
         || step.phase != released.phase
         || step.requires != released.requires
         || step.transaction != released.transaction
+        || step.batch != released.batch
     {
         return false;
     }
@@ -471,6 +472,7 @@ fn standalone_step(
         phase: header.phase,
         requires: header.requires,
         transaction: header.transaction,
+        batch: header.batch,
         body,
         computed: checksum.clone(),
         checksum,

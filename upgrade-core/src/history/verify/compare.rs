@@ -35,6 +35,17 @@ fn differences(old: &Step, new: &Step) -> Vec<String> {
     if old.transaction != new.transaction {
         out.push("transaction changed".into());
     }
+    if old.batch != new.batch {
+        let show = |b: &Option<crate::model::batch::Batch>| {
+            b.as_ref()
+                .map_or("(none)".to_string(), |b| format!("`{b}`"))
+        };
+        out.push(format!(
+            "batch {} became {}",
+            show(&old.batch),
+            show(&new.batch)
+        ));
+    }
     out
 }
 

@@ -14,6 +14,7 @@
 //! `docs/ledger.md`.
 
 mod address;
+pub mod batches;
 mod error;
 pub mod maintenance;
 pub mod postgres;

@@ -65,7 +65,9 @@ pub fn select<'t>(
     selection: &Selection,
 ) -> Result<Vec<&'t Step>, RunError> {
     let in_phase = |s: &&Step| selection.phase.is_none_or(|p| s.phase == p);
-    let mut steps: Vec<&'t Step> = status.pending.iter().copied().filter(in_phase).collect();
+    // Batched post steps are left to `consolidate post run` (runner::post).
+    let pending = super::post::apply_pending(status);
+    let mut steps: Vec<&'t Step> = pending.iter().copied().filter(in_phase).collect();
     if let Some(to) = &selection.to {
         let target = resolve_step(tree, to)?;
         if let Some(phase) = selection.phase {
@@ -86,11 +88,11 @@ pub fn select<'t>(
     // Everything pending before the last selected step must run first.
     let Some(last) = steps
         .last()
-        .and_then(|l| status.pending.iter().position(|p| p.key == l.key))
+        .and_then(|l| pending.iter().position(|p| p.key == l.key))
     else {
         return Ok(steps);
     };
-    let first: Vec<&'t Step> = status.pending[..=last]
+    let first: Vec<&'t Step> = pending[..=last]
         .iter()
         .copied()
         .filter(|p| !steps.iter().any(|s| s.key == p.key))
@@ -99,7 +101,7 @@ pub fn select<'t>(
         return Ok(steps);
     }
     if selection.with_requirements {
-        return Ok(status.pending[..=last].to_vec());
+        return Ok(pending[..=last].to_vec());
     }
     Err(RunError::AheadOfPending {
         selection: describe_selection(selection),
@@ -221,6 +223,8 @@ pub fn apply_on<'t>(
             count: report.drift_accepted,
         });
     }
+    // A pending step requiring an unfinished batched post step stops the run (runner::post).
+    super::post::post_gate(&status, &[])?;
     let steps = select(tree, &status, &options.selection)?;
     let total = steps.len();
     on_event(ApplyEvent::Start { total });
@@ -264,7 +268,9 @@ pub fn apply_on<'t>(
             revision: *revision,
         });
     }
-    report.remaining = status.pending.len();
+    // Batched post steps are left to `consolidate post run` (runner::post).
+    report.batched_left = status.pending.iter().filter(|s| s.is_batched()).count();
+    report.remaining = status.pending.len() - report.batched_left;
     let mut run = Run::new(tree, ledger, options, total)?;
     run.failures = failures;
     clear_stale(&mut run, &status.pending, on_event)?;

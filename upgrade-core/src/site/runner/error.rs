@@ -165,6 +165,31 @@ pub enum RunError {
         /// The selected phase.
         selected: Phase,
     },
+    /// A `post` command cannot do what was asked (see `runner::post`).
+    #[error("{message}")]
+    Post {
+        /// What is wrong, naming the step.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+    /// A pending main step requires a batched post step that has not
+    /// finished on this site: nothing runs until `post run` finishes it.
+    #[error(
+        "{db}: step {step} ({location}) requires {requires}, a batched post step that has not finished on this site ({progress}); nothing was run"
+    )]
+    PostNotFinished {
+        /// The database.
+        db: String,
+        /// The main step, `component/name`.
+        step: String,
+        /// Where it is defined.
+        location: String,
+        /// The post step it requires, `component/name`.
+        requires: String,
+        /// The post step's progress.
+        progress: String,
+    },
 }
 
 fn drift_lines(drift: &[Drift]) -> String {
@@ -256,6 +281,8 @@ impl RunError {
             }
             RunError::AmbiguousStep { .. } => "write component/name".into(),
             RunError::PhaseMismatch { .. } => "drop --phase, or name a step of that phase".into(),
+            RunError::Post { hint, .. } => hint.clone(),
+            RunError::PostNotFinished { .. } => "finish it while the site is online: `consolidate post run` (repeat, e.g. from cron, until `consolidate post status` shows it done), then run this command again".into(),
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod hooks;
 mod lines;
 mod maintained;
 mod manual;
+mod post;
 pub mod staged;
 mod status;
 
@@ -40,7 +41,11 @@ pub use error::RunError;
 pub use lines::file_line;
 pub use maintained::ScopeFailure;
 pub use manual::ManualOutcome;
-pub use status::{Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
+pub use post::{
+    DoneAnswer, PostEvent, PostOptions, PostReport, StepProgress, apply_pending, post_gate,
+    waits_for,
+};
+pub use status::{Downtime, Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
 
 use std::collections::BTreeMap;
@@ -107,8 +112,10 @@ pub struct ApplyReport {
     pub completed: Option<(ReleaseName, usize)>,
     /// The version and revision recorded.
     pub synced: Option<(Version, i64)>,
-    /// Steps still pending (outside the selection).
+    /// Steps still pending (outside the selection), batched post steps not counted.
     pub remaining: usize,
+    /// Batched post steps pending: `apply` leaves them to `consolidate post run`.
+    pub batched_left: usize,
     /// The interrupted step recorded as done (`--mark-done`), without running it.
     pub marked_done: Option<String>,
 }
@@ -251,6 +258,11 @@ impl<'t> Runner<'t> {
                 db: status.db.clone(),
                 entries: status.unreviewed.clone(),
             });
+        }
+        if status.pending.iter().any(|s| s.is_batched()) {
+            // Progress only adds detail to the message: an unreadable batch
+            // ledger (e.g. not migrated yet) must not hide the stop itself.
+            post_gate(&status, &self.post_progress(&status).unwrap_or_default())?;
         }
         // In the order `apply` runs them: the whole site's scope first (staged).
         let steps = staged::run_order(self.tree, &select(self.tree, &status, selection)?);

@@ -117,6 +117,18 @@ fn unreviewed(tree: &Tree, pending: &[&Step]) -> Vec<Unreviewed> {
     out
 }
 
+/// What kind of downtime a site's pending work needs (`status` exits 0, 3, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Downtime {
+    /// Nothing pending.
+    None,
+    /// Only pre and post steps: they run while the site is online.
+    Online,
+    /// Main steps, or what only `apply` records: needs maintenance.
+    Maintenance,
+}
+
 /// What a site needs, and why.
 #[derive(Debug, Clone)]
 pub struct Status<'t> {
@@ -179,6 +191,23 @@ impl Status<'_> {
             || self.interrupted.is_some()
             || !self.unreviewed.is_empty()
             || self.running.is_some()
+    }
+
+    /// What kind of downtime the pending work needs: maintenance for a
+    /// pending main step, or for what only `apply` records (a release to
+    /// complete, version or revision) when no step is pending; none (online)
+    /// when only pre and post steps are pending (the release then completes
+    /// with the last of them).
+    pub fn downtime(&self) -> Downtime {
+        if self.pending.iter().any(|s| s.phase == Phase::Main) {
+            Downtime::Maintenance
+        } else if !self.pending.is_empty() {
+            Downtime::Online
+        } else if self.needs_upgrade() {
+            Downtime::Maintenance
+        } else {
+            Downtime::None
+        }
     }
 
     /// Pending steps per component and phase.
