@@ -25,15 +25,6 @@ cd "$work/tree" || exit 1
 db="$work/site.db"
 backfill="core/2008040300-event_log_format"
 
-# A build without `-- batch:` support reads the header as an error: run the
-# backfill as one plain UPDATE instead, and say so.
-checked=$("$bin" check 2>&1)
-if [[ "$checked" == *'unknown header key `batch`'* ]]; then
-  echo "note: this build does not read \`-- batch:\` yet: the backfill runs as one UPDATE inside apply"
-  step=lib/db/upgrades/2008040300-event_log_format.sql
-  sed -i '/^-- batch:/d; s/id BETWEEN :lo AND :hi AND //' "$step"
-fi
-
 # The components of the tree, for the "who is online" lines.
 components=$("$bin" list --json | python3 -c '
 import json, sys
@@ -133,7 +124,7 @@ python3 -c '
 import sqlite3, sys
 for step, scope in sqlite3.connect(sys.argv[1]).execute("SELECT step, scope FROM seen"):
     print("  %-22s %s" % (step, scope))' "$db"
-run maintenance --json
+run maintenance --json --events 10
 run status
 
 echo

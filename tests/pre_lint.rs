@@ -167,31 +167,9 @@ fn a_released_pre_entry_that_is_not_additive_is_a_warning_not_an_error() {
     assert_eq!(doc["warnings"][0]["path"], "mod/forum/db/upgrade.toml");
 }
 
-/// A copy of fixtures/downtime. Until `-- batch:` headers are read (issue 8,
-/// item 5, merged separately), the batched post step is checked without its
-/// batch declaration, as one plain UPDATE.
-fn downtime_tree() -> (TempTree, bool) {
-    let tree = TempTree::copy_of("downtime");
-    let out = tree.run(&["check"]);
-    let batches = !stderr(&out).contains("unknown header key `batch`");
-    if !batches {
-        let step = "lib/db/upgrades/2008040300-event_log_format.sql";
-        let text = tree.read(step);
-        let plain: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.starts_with("-- batch:"))
-            .collect();
-        tree.write(
-            step,
-            &(plain.join("\n").replace("id BETWEEN :lo AND :hi AND ", "") + "\n"),
-        );
-    }
-    (tree, batches)
-}
-
 #[test]
 fn the_downtime_fixture_loads_passes_check_and_applies_on_sqlite() {
-    let (tree, batches) = downtime_tree();
+    let tree = TempTree::copy_of("downtime");
     let out = tree.run(&["check"]);
     assert_exit(&out, 0);
     let out = tree.run(&["list", "--json"]);
@@ -232,12 +210,13 @@ fn the_downtime_fixture_loads_passes_check_and_applies_on_sqlite() {
         "the post step without a batch runs in apply"
     );
     let backfilled = query_one(&db, "SELECT count(*) FROM event_log WHERE format = 1");
-    if batches {
-        // The batched post step is left to `consolidate post run`.
-        assert_eq!(backfilled, "0");
-        assert_exit(&tree.run(&["status", "--db", db_arg]), 3);
-    } else {
-        assert_eq!(backfilled, "100000");
-        assert_exit(&tree.run(&["status", "--db", db_arg]), 0);
-    }
+    // The batched post step is left to `consolidate post run`, online.
+    assert_eq!(backfilled, "0");
+    assert_exit(&tree.run(&["status", "--db", db_arg]), 3);
+    assert_exit(&tree.run(&["post", "run", "--db", db_arg]), 0);
+    assert_eq!(
+        query_one(&db, "SELECT count(*) FROM event_log WHERE format = 1"),
+        "100000"
+    );
+    assert_exit(&tree.run(&["status", "--db", db_arg]), 0);
 }
