@@ -6,12 +6,17 @@
 //! marked failed while another step goes on; a main step requiring an
 //! unfinished post step stops `plan` and `apply`; `release` keeps the batch
 //! declaration and the ranges of a half-done step. PostgreSQL variants run
-//! with the `pg_tests` cfg (see tests/runner.rs).
+//! with the `pg_tests` cfg (see tests/runner.rs). `plan`, `apply --to` and
+//! old ledgers: tests/post_steps_loose_ends.rs.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::{TempTree, assert_exit, bin, stderr, stdout};
+
+/// `plan` and `apply --to` with batched steps, `done` / `status` on an old ledger.
+#[path = "post_steps_loose_ends.rs"]
+mod loose_ends;
 
 const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"2008030100.00\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [\n  { name = \"mod\", folder = \"mod\" },\n]\n";
 
@@ -306,9 +311,7 @@ fn postgres_failed_range_is_retried_then_marked_failed_and_done_flips_at_the_las
     failed_range_then_done_flips(Site::new(100, 10, true));
 }
 
-#[test]
-fn sqlite_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_run() {
-    let site = Site::new(50, 10, false);
+fn status_exits_3_with_only_post_work(site: Site) {
     assert_exit(&site.run(&["status"]), 2);
     let out = site.run(&["apply"]);
     assert_exit(&out, 0);
@@ -350,8 +353,20 @@ fn sqlite_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_ru
 }
 
 #[test]
-fn sqlite_pause_and_resume() {
-    let site = Site::new(50, 10, false);
+fn sqlite_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_run() {
+    status_exits_3_with_only_post_work(Site::new(50, 10, false));
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
+fn postgres_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_run() {
+    status_exits_3_with_only_post_work(Site::new(50, 10, true));
+}
+
+fn pause_and_resume(site: Site) {
     assert_exit(&site.run(&["apply"]), 0);
     let out = site.run(&["post", "pause"]);
     assert_exit(&out, 0);
@@ -383,6 +398,20 @@ fn sqlite_pause_and_resume() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn sqlite_pause_and_resume() {
+    pause_and_resume(Site::new(50, 10, false));
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
+fn postgres_pause_and_resume() {
+    pause_and_resume(Site::new(50, 10, true));
 }
 
 #[test]
