@@ -2,7 +2,8 @@
 //! `consolidate post run`, with progress), `apply --to` a batched step (runs
 //! what comes before it, then says to use `post run`), and `done`, `status`,
 //! `post status` and `plan` on a ledger of schema 1 or 2 (made by an earlier
-//! release of the tool): they answer from the ledger rows and never migrate.
+//! release of the tool): they answer from the ledger rows and never migrate;
+//! `status` exits 3 with only post work left; pause / resume.
 
 use super::{BACKFILL, Site};
 use crate::util::{assert_exit, stderr, stdout};
@@ -183,4 +184,107 @@ fn sqlite_done_status_and_post_status_answer_on_a_v2_and_a_v1_ledger_without_mig
 fn postgres_done_status_and_post_status_answer_on_a_v2_and_a_v1_ledger_without_migrating() {
     old_ledger_answers_without_migrating(Site::new(50, 10, true), 2);
     old_ledger_answers_without_migrating(Site::new(50, 10, true), 1);
+}
+
+fn status_exits_3_with_only_post_work(site: Site) {
+    assert_exit(&site.run(&["status"]), 2);
+    let out = site.run(&["apply"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("1 batched post step(s) left to `consolidate post run`"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(site.int("SELECT count(*) FROM big WHERE v = 0"), 50);
+    let out = site.run(&["status"]);
+    assert_exit(&out, 3);
+    assert!(
+        stdout(&out).contains("online work pending"),
+        "{}",
+        stdout(&out)
+    );
+    let out = site.run(&["status", "--json"]);
+    assert_exit(&out, 3);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(doc["downtime"], "online");
+    assert_eq!(
+        doc["pending_steps"]["core"]["post"][0],
+        "2008010300-backfill"
+    );
+    assert_eq!(doc["post"][0]["key"], BACKFILL);
+    assert_eq!(doc["post"][0]["state"], "pending");
+    // A second apply runs nothing and does not touch the batched step.
+    assert_exit(&site.run(&["apply"]), 0);
+    assert_eq!(site.int("SELECT count(*) FROM upgrade_batches"), 0);
+    assert_exit(&site.run(&["post", "run"]), 0);
+    assert_exit(&site.run(&["status"]), 0);
+    // Version and revision were recorded by post run, which applied the last step.
+    assert_eq!(
+        site.int(
+            "SELECT count(*) FROM upgrade_site WHERE version = '2008030100.00' AND revision = 1"
+        ),
+        1
+    );
+}
+
+#[test]
+fn sqlite_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_run() {
+    status_exits_3_with_only_post_work(Site::new(50, 10, false));
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
+fn postgres_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_run() {
+    status_exits_3_with_only_post_work(Site::new(50, 10, true));
+}
+
+fn pause_and_resume(site: Site) {
+    assert_exit(&site.run(&["apply"]), 0);
+    let out = site.run(&["post", "pause"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("core/2008010300-backfill: paused"),
+        "{}",
+        stdout(&out)
+    );
+    let out = site.run(&["post", "run"]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("not run: paused"), "{}", stdout(&out));
+    assert_eq!(site.ranges().len(), 0);
+    assert_exit(&site.run(&["done", BACKFILL]), 2);
+    assert_exit(&site.run(&["post", "resume", BACKFILL]), 0);
+    assert_exit(&site.run(&["post", "run", "--max-seconds", "0"]), 0);
+    assert_eq!(
+        site.ranges().len(),
+        0,
+        "no range starts after the time limit"
+    );
+    assert_exit(&site.run(&["post", "run"]), 0);
+    assert_eq!(site.ranges().len(), 5);
+    assert_exit(&site.run(&["done", BACKFILL]), 0);
+    // Naming a step that is not batched, or unknown, is refused.
+    let out = site.run(&["post", "pause", "core/2008010100-core"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("is not a batched post step"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn sqlite_pause_and_resume() {
+    pause_and_resume(Site::new(50, 10, false));
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
+fn postgres_pause_and_resume() {
+    pause_and_resume(Site::new(50, 10, true));
 }
