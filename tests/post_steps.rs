@@ -6,12 +6,19 @@
 //! marked failed while another step goes on; a main step requiring an
 //! unfinished post step stops `plan` and `apply`; `release` keeps the batch
 //! declaration and the ranges of a half-done step. PostgreSQL variants run
-//! with the `pg_tests` cfg (see tests/runner.rs).
+//! with the `pg_tests` cfg (see tests/runner.rs). `plan`, `apply --to`,
+//! old ledgers, `status` exit 3 and pause / resume:
+//! tests/post_steps_loose_ends.rs.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::{TempTree, assert_exit, bin, stderr, stdout};
+
+/// `plan` and `apply --to` with batched steps, `done` / `status` on an old
+/// ledger, `status` exit 3, pause / resume.
+#[path = "post_steps_loose_ends.rs"]
+mod loose_ends;
 
 const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"2008030100.00\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [\n  { name = \"mod\", folder = \"mod\" },\n]\n";
 
@@ -304,85 +311,6 @@ fn sqlite_failed_range_is_retried_then_marked_failed_and_done_flips_at_the_last_
 )]
 fn postgres_failed_range_is_retried_then_marked_failed_and_done_flips_at_the_last_range() {
     failed_range_then_done_flips(Site::new(100, 10, true));
-}
-
-#[test]
-fn sqlite_status_exits_3_with_only_post_work_and_apply_leaves_batches_to_post_run() {
-    let site = Site::new(50, 10, false);
-    assert_exit(&site.run(&["status"]), 2);
-    let out = site.run(&["apply"]);
-    assert_exit(&out, 0);
-    assert!(
-        stdout(&out).contains("1 batched post step(s) left to `consolidate post run`"),
-        "{}",
-        stdout(&out)
-    );
-    assert_eq!(site.int("SELECT count(*) FROM big WHERE v = 0"), 50);
-    let out = site.run(&["status"]);
-    assert_exit(&out, 3);
-    assert!(
-        stdout(&out).contains("online work pending"),
-        "{}",
-        stdout(&out)
-    );
-    let out = site.run(&["status", "--json"]);
-    assert_exit(&out, 3);
-    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-    assert_eq!(doc["downtime"], "online");
-    assert_eq!(
-        doc["pending_steps"]["core"]["post"][0],
-        "2008010300-backfill"
-    );
-    assert_eq!(doc["post"][0]["key"], BACKFILL);
-    assert_eq!(doc["post"][0]["state"], "pending");
-    // A second apply runs nothing and does not touch the batched step.
-    assert_exit(&site.run(&["apply"]), 0);
-    assert_eq!(site.int("SELECT count(*) FROM upgrade_batches"), 0);
-    assert_exit(&site.run(&["post", "run"]), 0);
-    assert_exit(&site.run(&["status"]), 0);
-    // Version and revision were recorded by post run, which applied the last step.
-    assert_eq!(
-        site.int(
-            "SELECT count(*) FROM upgrade_site WHERE version = '2008030100.00' AND revision = 1"
-        ),
-        1
-    );
-}
-
-#[test]
-fn sqlite_pause_and_resume() {
-    let site = Site::new(50, 10, false);
-    assert_exit(&site.run(&["apply"]), 0);
-    let out = site.run(&["post", "pause"]);
-    assert_exit(&out, 0);
-    assert!(
-        stdout(&out).contains("core/2008010300-backfill: paused"),
-        "{}",
-        stdout(&out)
-    );
-    let out = site.run(&["post", "run"]);
-    assert_exit(&out, 0);
-    assert!(stdout(&out).contains("not run: paused"), "{}", stdout(&out));
-    assert_eq!(site.ranges().len(), 0);
-    assert_exit(&site.run(&["done", BACKFILL]), 2);
-    assert_exit(&site.run(&["post", "resume", BACKFILL]), 0);
-    assert_exit(&site.run(&["post", "run", "--max-seconds", "0"]), 0);
-    assert_eq!(
-        site.ranges().len(),
-        0,
-        "no range starts after the time limit"
-    );
-    assert_exit(&site.run(&["post", "run"]), 0);
-    assert_eq!(site.ranges().len(), 5);
-    assert_exit(&site.run(&["done", BACKFILL]), 0);
-    // Naming a step that is not batched, or unknown, is refused.
-    let out = site.run(&["post", "pause", "core/2008010100-core"]);
-    assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("is not a batched post step"),
-        "{}",
-        stderr(&out)
-    );
 }
 
 #[test]

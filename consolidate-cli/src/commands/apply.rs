@@ -188,8 +188,15 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     if let Some(step) = &report.marked_done {
         out!("recorded {step} as done without running it (kept in upgrade_audit)");
     }
+    // `--to` a batched post step: what comes before it ran; the step itself is post run's.
+    let batched_to = match &args.selection.to {
+        Some(to) => runner.batched_pending(to)?,
+        None => None,
+    };
     let ran = report.applied + report.noops;
-    if ran == 0
+    if batched_to.is_some() && ran == 0 && report.marked_done.is_none() {
+        // Said below, instead of "nothing to apply".
+    } else if ran == 0
         && report.completed.is_none()
         && report.synced.is_none()
         && report.marked_done.is_none()
@@ -222,7 +229,19 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             report.remaining
         );
     }
-    if report.batched_left > 0 {
+    if let Some(step) = batched_to {
+        out!(
+            "{} ({}) runs in batches while the site is online: `apply` does not run it; run `consolidate post run` ({}), then `consolidate done {}` exits 0 once it has finished",
+            step.key,
+            step.location(),
+            if ran > 0 {
+                "the steps before it are applied"
+            } else {
+                "nothing needs to run before it"
+            },
+            step.key
+        );
+    } else if report.batched_left > 0 {
         out!(
             "{} batched post step(s) left to `consolidate post run` (runs while the site is online; `consolidate post status` shows progress)",
             report.batched_left

@@ -1,4 +1,6 @@
-//! `consolidate plan`: the steps `apply` would run on the site, in order.
+//! `consolidate plan`: the steps `apply` would run on the site, in order,
+//! then the batched post steps it leaves to `consolidate post run` (a
+//! separate section / the `batched` array, never in the list of steps).
 
 use std::path::PathBuf;
 
@@ -73,9 +75,28 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
                 })
             })
             .collect();
+        let batched: Vec<serde_json::Value> = plan
+            .batched
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "component": b.step.key.component.as_str(),
+                    "name": b.step.key.name.as_str(),
+                    "file": b.step.location(),
+                    "batch": b.step.batch.as_ref().map(ToString::to_string),
+                    "state": b.progress.state,
+                    "detail": b.progress.detail,
+                    "ranges_done": b.progress.ranges_done,
+                    "ranges_total": b.progress.ranges_total,
+                    "rows": b.progress.rows,
+                    "command": "consolidate post run",
+                })
+            })
+            .collect();
         let doc = serde_json::json!({
             "database": database,
             "steps": steps,
+            "batched": batched,
             "completes_release": plan.completes.as_ref().map(|r| r.as_str()),
             "records_version": plan.syncs,
             "drift": plan.status.drift.len(),
@@ -127,6 +148,35 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         }
         if plan.steps.is_empty() && plan.completes.is_none() && !plan.syncs {
             out!("nothing to apply");
+        }
+        if !plan.batched.is_empty() {
+            out!(
+                "left to `consolidate post run`: {} batched post step(s), run in ranges while the site is online",
+                plan.batched.len()
+            );
+            let width = plan
+                .batched
+                .iter()
+                .map(|b| b.step.key.to_string().len())
+                .max()
+                .unwrap_or(0);
+            for b in &plan.batched {
+                let batch = b
+                    .step
+                    .batch
+                    .as_ref()
+                    .map_or_else(String::new, ToString::to_string);
+                let progress = if b.progress.state == "pending" {
+                    "not started".to_string()
+                } else {
+                    b.progress.summary()
+                };
+                out!(
+                    "   {:<width$}  batch {batch}  {}  ({progress})",
+                    b.step.key.to_string(),
+                    b.step.location()
+                );
+            }
         }
     }
     if !plan.status.drift.is_empty() {

@@ -109,7 +109,9 @@ pub enum RangeOutcome {
 
 /// Operations on the batch ledger.
 pub trait BatchStore {
-    /// Every batched step's state and progress, by step key.
+    /// Every batched step's state and progress, by step key; empty on a
+    /// ledger of an older schema (1 or 2) that has no batch tables yet: it
+    /// reads only and never migrates (`done`, `status`, `post status`).
     fn progress(&mut self) -> Result<Vec<BatchProgress>, LedgerError>;
     /// The state row of a step, creating it the first time: the key range is
     /// read once here (`bounds_sql`) and stored with the size, state `running`.

@@ -81,8 +81,9 @@ pub fn select<'t>(
         }
         match steps.iter().position(|s| s.key == target.key) {
             Some(i) => steps.truncate(i + 1),
-            // Already applied: nothing to run up to it.
-            None => steps.clear(),
+            // A pending batched post step: what comes before it (runner::post);
+            // already applied: nothing to run up to it.
+            None => super::post::up_to_batched(status, target, &mut steps),
         }
     }
     // Everything pending before the last selected step must run first.

@@ -42,8 +42,8 @@ pub use lines::file_line;
 pub use maintained::ScopeFailure;
 pub use manual::ManualOutcome;
 pub use post::{
-    DoneAnswer, PostEvent, PostOptions, PostReport, StepProgress, apply_pending, post_gate,
-    waits_for,
+    DoneAnswer, LeftToPostRun, PostEvent, PostOptions, PostReport, StepProgress, apply_pending,
+    post_gate, waits_for,
 };
 pub use status::{Downtime, Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release};
@@ -97,6 +97,9 @@ pub struct Plan<'t> {
     pub completes: Option<ReleaseName>,
     /// Whether the site's version and revision are recorded after them.
     pub syncs: bool,
+    /// Pending batched post steps, after what `apply` runs: left to
+    /// `consolidate post run` (not part of `steps`).
+    pub batched: Vec<LeftToPostRun<'t>>,
 }
 
 /// What `apply` did.
@@ -259,19 +262,25 @@ impl<'t> Runner<'t> {
                 entries: status.unreviewed.clone(),
             });
         }
-        if status.pending.iter().any(|s| s.is_batched()) {
+        let progress = if status.pending.iter().any(|s| s.is_batched()) {
+            let progress = self.post_progress(&status);
             // Progress only adds detail to the message: an unreadable batch
-            // ledger (e.g. not migrated yet) must not hide the stop itself.
-            post_gate(&status, &self.post_progress(&status).unwrap_or_default())?;
-        }
+            // ledger must not hide the stop itself.
+            post_gate(&status, progress.as_deref().unwrap_or_default())?;
+            progress
+        } else {
+            Ok(Vec::new())
+        };
         // In the order `apply` runs them: the whole site's scope first (staged).
         let steps = staged::run_order(self.tree, &select(self.tree, &status, selection)?);
         let (completes, syncs) = after_run(self.tree, &status, &steps);
+        let batched = post::left_to_post_run(self, &status, selection, progress)?;
         Ok(Plan {
             status,
             steps,
             completes,
             syncs,
+            batched,
         })
     }
 

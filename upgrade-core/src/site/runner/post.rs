@@ -23,14 +23,18 @@
 //! - `--max-seconds` is checked between ranges: a range is never cut.
 //!
 //! Progress, the estimate and `done` are in the `progress` submodule;
-//! pause, resume and naming a step in `control`.
+//! pause, resume and naming a step in `control`; what `plan` shows of
+//! batched steps and `apply --to` one of them in `plan`.
 
 mod control;
+mod plan;
 mod progress;
 mod ranges;
 
 use ranges::run_step;
 
+pub use plan::LeftToPostRun;
+pub(super) use plan::{left_to_post_run, up_to_batched};
 pub use progress::{DoneAnswer, StepProgress};
 
 use std::time::Instant;

@@ -97,6 +97,18 @@ impl BatchStore for PostgresBatches {
         let db = self.db.clone();
         let err = |e: postgres::Error| error(&db, "reading the batch ledger", &e);
         let mut tx = self.client.transaction().map_err(err)?;
+        // A ledger of schema 1 or 2 (not migrated yet: only a command that
+        // takes the upgrade lock migrates it) has no batch tables: nothing started.
+        let migrated: bool = tx
+            .query_one(
+                "SELECT to_regclass('upgrade_batch_steps') IS NOT NULL AND to_regclass('upgrade_batches') IS NOT NULL",
+                &[],
+            )
+            .map_err(err)?
+            .get(0);
+        if !migrated {
+            return Ok(Vec::new());
+        }
         let steps: Vec<BatchStepRow> = tx
             .query(
                 &format!(

@@ -139,6 +139,18 @@ impl BatchStore for SqliteBatches {
         let db = self.db.clone();
         let err = |e: rusqlite::Error| error(&db, "reading the batch ledger", &e);
         let tx = self.conn.transaction().map_err(err)?;
+        // A ledger of schema 1 or 2 (not migrated yet: only a command that
+        // takes the upgrade lock migrates it) has no batch tables: nothing started.
+        let tables: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('upgrade_batch_steps', 'upgrade_batches')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if tables < 2 {
+            return Ok(Vec::new());
+        }
         let steps: Vec<BatchStepRow> = {
             let mut stmt = tx
                 .prepare(&format!(
