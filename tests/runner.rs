@@ -797,8 +797,15 @@ fn concurrent_apply_is_refused(db: Db) {
     let err = stderr(&out);
     match db {
         Db::Sqlite { .. } => {
-            assert!(err.contains("is locked by another process"), "{err}");
-            assert!(err.contains("fuser"), "{err}");
+            // The lock file names the holder; readers are not locked out.
+            assert!(
+                err.contains("is locked: another `consolidate apply`")
+                    && err.contains(&format!("(pid {} `", child.id()))
+                    && err.contains(".db.lock)"),
+                "{err}"
+            );
+            assert_exit(&status, 2);
+            assert!(!stderr(&status).contains("locked"), "{}", stderr(&status));
         }
         Db::Postgres { .. } => {
             // The server names the session that holds the lock.
