@@ -125,3 +125,61 @@ fn sqlite_readers_see_the_running_scope_while_apply_runs() {
         .expect("the slow step ran");
     assert_eq!(n, 12_000_000);
 }
+
+/// `status` by a user who cannot write the database's folder: WAL mode needs
+/// the `-shm` file there, so the idle database is read as immutable.
+#[test]
+fn sqlite_status_reads_a_wal_database_in_a_read_only_folder() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let t = TempTree::empty();
+    t.write(
+        "upgrade.toml",
+        "[project]\nname = \"t\"\nversion = \"2008030100.00\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [\n  { name = \"mod\", folder = \"mod\" },\n]\n",
+    );
+    t.write(
+        "lib/db/upgrades/2008010100-core.sql",
+        "CREATE TABLE core_t (id INTEGER PRIMARY KEY);\n",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("site.db");
+    let db_arg = db.display().to_string();
+    assert_exit(&t.run(&["apply", "--db", &db_arg]), 0);
+    let mode: String = rusqlite::Connection::open(&db)
+        .expect("open")
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| stdout(&o).trim() == "0")
+        .unwrap_or(false);
+    let mut command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin());
+        c
+    } else {
+        Command::new(bin())
+    };
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = command
+        .args(["status", "--db", &db_arg])
+        .current_dir(t.path())
+        .output()
+        .expect("run");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("up to date"), "{}", stdout(&out));
+    assert!(
+        !left
+            .iter()
+            .any(|f| f.ends_with("-shm") || f.ends_with("-wal")),
+        "{left:?}"
+    );
+}

@@ -90,6 +90,7 @@ impl SqliteLedger {
                 let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let conn =
                     Connection::open_with_flags(path, flags).map_err(|e| open_error(&db, &e))?;
+                let conn = read_only::readable(&db, path, &folder, conn)?;
                 conn.busy_timeout(READ_WAIT)
                     .map_err(|e| error(&db, "setting the busy timeout", &e))?;
                 Ok(Some(SqliteLedger {
@@ -540,6 +541,7 @@ impl Ledger for SqliteLedger {
 
 pub mod lock;
 mod maintenance;
+mod read_only;
 
 #[cfg(test)]
 mod tests;
