@@ -804,8 +804,18 @@ fn concurrent_apply_is_refused(db: Db) {
                     && err.contains(".db.lock)"),
                 "{err}"
             );
-            assert_exit(&status, 2);
-            assert!(!stderr(&status).contains("locked"), "{}", stderr(&status));
+            // `status` reads, and names the apply that holds the lock.
+            assert_exit(&status, 1);
+            assert!(
+                stderr(&status).contains(&format!("an apply is running (pid {})", child.id())),
+                "{}",
+                stderr(&status)
+            );
+            assert!(
+                !stdout(&status).contains("interrupted"),
+                "{}",
+                stdout(&status)
+            );
         }
         Db::Postgres { .. } => {
             // The server names the session that holds the lock.

@@ -112,8 +112,14 @@ fn sqlite_readers_see_the_running_scope_while_apply_runs() {
         refused_in < Duration::from_secs(1),
         "refused at once: {refused_in:?}"
     );
-    assert_exit(&status, 2);
+    // `status` reads the committed state and names the running apply.
+    assert_exit(&status, 1);
     assert!(stdout(&status).contains("mod_forum"), "{}", stdout(&status));
+    assert!(
+        stderr(&status).contains(&format!("an apply is running (pid {})", child.id())),
+        "{}",
+        stderr(&status)
+    );
     assert!(first.success(), "the first apply completed");
     let conn = rusqlite::Connection::open(&db).expect("open");
     let left: i64 = conn

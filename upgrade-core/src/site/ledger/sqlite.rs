@@ -425,7 +425,12 @@ impl Ledger for SqliteLedger {
             rows,
             site: site_record(&db, site.0, site.1, site.2)?,
             interrupted,
-            sessions: Vec::new(),
+            // The other process holding the upgrade lock, if any: readers
+            // are not locked out, so `status` must say that an apply runs.
+            sessions: match self.lock {
+                Some(_) => Vec::new(),
+                None => lock::holder_session(&self.path).into_iter().collect(),
+            },
         })
     }
 

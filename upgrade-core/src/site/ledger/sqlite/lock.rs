@@ -8,8 +8,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::super::now_utc;
+use std::time::{Duration, Instant};
+
+use super::super::{Session, now_utc};
 use super::LedgerError;
+
+/// How long taking the lock retries: a reader probing it ([`holder_session`])
+/// holds a shared lock for an instant, which must not refuse an apply.
+const PROBE_GRACE: Duration = Duration::from_millis(250);
 
 /// The sidecar lock file of a database file: `<db>.lock`.
 pub fn lock_path(db: &Path) -> PathBuf {
@@ -46,15 +52,21 @@ pub fn acquire(db: &Path) -> Result<UpgradeLock, LedgerError> {
         }
         Err(e) => return Err(lock_error(&shown, &path, &e)),
     };
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(LedgerError::Locked {
-                db: shown,
-                holder: Some(holder(&path)),
-            });
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < PROBE_GRACE => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(LedgerError::Locked {
+                    db: shown,
+                    holder: Some(holder(&path)),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(lock_error(&shown, &path, &e)),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(lock_error(&shown, &path, &e)),
     }
     if writable {
         // Who holds it, for the message of a refused run; best effort.
@@ -86,6 +98,53 @@ fn who() -> String {
     )
 }
 
+/// The other process holding the upgrade lock of `db`, as its lock file
+/// records it; `None` when no other process holds it (or it cannot be told).
+/// Probes with a shared lock, released at once.
+pub fn holder_session(db: &Path) -> Option<Session> {
+    let path = lock_path(db);
+    let file = File::open(&path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => return None,
+        Err(std::fs::TryLockError::Error(_)) => return None,
+        Err(std::fs::TryLockError::WouldBlock) => {}
+    }
+    drop(file);
+    let mut text = String::new();
+    File::open(&path)
+        .and_then(|f| f.take(1000).read_to_string(&mut text))
+        .ok()?;
+    let session = parse(text.lines().next().unwrap_or(""));
+    (session.pid != i32::try_from(std::process::id()).unwrap_or(-1)).then_some(session)
+}
+
+/// Reads `pid N \`command\` since T` as written by [`who`]; what cannot be
+/// read stays empty (pid 0).
+fn parse(line: &str) -> Session {
+    let pid = line
+        .strip_prefix("pid ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let application = line
+        .split('`')
+        .nth(1)
+        .filter(|_| line.matches('`').count() >= 2)
+        .unwrap_or("")
+        .to_string();
+    let since = line
+        .rsplit_once("` since ")
+        .map(|(_, at)| at.trim().to_string())
+        .filter(|at| !at.is_empty());
+    Session {
+        pid,
+        application,
+        since,
+        holds_lock: true,
+        active: true,
+    }
+}
+
 /// The holder as its lock file names it, and the lock file.
 fn holder(path: &Path) -> String {
     let mut text = String::new();
@@ -111,5 +170,20 @@ fn lock_error(db: &str, path: &Path, e: &std::io::Error) -> LedgerError {
             db: db.to_string(),
             message,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn the_recorded_holder_is_read_back() {
+        let s = parse("pid 42 `consolidate apply --db a b.db` since 2026-01-02T03:04:05Z");
+        assert_eq!(s.pid, 42);
+        assert_eq!(s.application, "consolidate apply --db a b.db");
+        assert_eq!(s.since.as_deref(), Some("2026-01-02T03:04:05Z"));
+        let s = parse("");
+        assert_eq!((s.pid, s.application.as_str(), s.since), (0, "", None));
     }
 }
