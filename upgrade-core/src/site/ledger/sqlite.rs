@@ -24,8 +24,6 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use rusqlite::fallible_iterator::FallibleIterator as _;
-
 use super::{
     Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
     SCHEMA_SQL, SiteChange, StepRun, StepRunError, Stored, check_schema_version, migration_sql,
@@ -243,100 +241,6 @@ fn open_error(db: &str, e: &rusqlite::Error) -> LedgerError {
     }
 }
 
-/// Runs a step's script statement by statement (as `execute_batch` does), so
-/// that a failure names the line (1-based) of the failing statement in the
-/// script: SQLite's own offset for a syntax error, else where the statement
-/// starts. Errors of the environment are ledger errors, not the step's.
-fn run_script(db: &str, conn: &Connection, script: &str) -> Result<(), StepRunError> {
-    let mut batch = rusqlite::Batch::new(conn, script);
-    let mut cursor = 0;
-    loop {
-        let statement = match batch.next() {
-            Ok(Some(statement)) => statement,
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                let at = cursor + script.get(cursor..).map_or(0, significant);
-                return Err(step_error(db, script, at, &e));
-            }
-        };
-        let mut statement = statement;
-        if let Some(text) = statement.expanded_sql() {
-            if let Some(i) = script.get(cursor..).and_then(|rest| rest.find(&text)) {
-                let start = cursor + i;
-                cursor = start + text.len();
-                let mut rows = statement.raw_query();
-                if let Err(e) = rows.next() {
-                    return Err(step_error(db, script, start + significant(&text), &e));
-                }
-                continue;
-            }
-        }
-        let mut rows = statement.raw_query();
-        if let Err(e) = rows.next() {
-            return Err(step_error(db, script, cursor, &e));
-        }
-    }
-}
-
-/// The offset of the first character of `text` that is not white space or a comment.
-fn significant(text: &str) -> usize {
-    let mut at = 0;
-    loop {
-        let rest = &text[at..];
-        let trimmed = rest.trim_start();
-        at += rest.len() - trimmed.len();
-        if trimmed.starts_with("--") {
-            at += trimmed.find('\n').map_or(trimmed.len(), |i| i + 1);
-        } else if trimmed.starts_with("/*") {
-            at += trimmed.find("*/").map_or(trimmed.len(), |i| i + 2);
-        } else {
-            return at;
-        }
-    }
-}
-
-/// 1-based line of byte offset `at` in `script`.
-fn line_at(script: &str, at: usize) -> usize {
-    script
-        .get(..at.min(script.len()))
-        .map_or(1, |head| head.matches('\n').count() + 1)
-}
-
-/// The error of a failed statement at byte `at` of the script.
-fn step_error(db: &str, script: &str, at: usize, e: &rusqlite::Error) -> StepRunError {
-    if let Some(
-        ErrorCode::ReadOnly
-        | ErrorCode::CannotOpen
-        | ErrorCode::DatabaseBusy
-        | ErrorCode::DatabaseLocked
-        | ErrorCode::DiskFull
-        | ErrorCode::SystemIoFailure
-        | ErrorCode::NotADatabase
-        | ErrorCode::DatabaseCorrupt
-        | ErrorCode::OutOfMemory,
-    ) = code_of(e)
-    {
-        return StepRunError::Ledger(error(db, "running the step", e));
-    }
-    match e {
-        rusqlite::Error::SqlInputError {
-            msg, sql, offset, ..
-        } => {
-            // `sql` is the tail of the script where the failing statement starts.
-            let start = script.len().saturating_sub(sql.len());
-            let at = start + usize::try_from(*offset).unwrap_or(0);
-            StepRunError::Sql {
-                message: msg.clone(),
-                line: Some(line_at(script, at)),
-            }
-        }
-        other => StepRunError::Sql {
-            message: other.to_string(),
-            line: Some(line_at(script, at)),
-        },
-    }
-}
-
 /// Maps a driver error to the ledger error that explains it.
 fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
     match code_of(e) {
@@ -547,6 +451,9 @@ impl Ledger for SqliteLedger {
 pub mod lock;
 mod maintenance;
 mod read_only;
+mod script;
+
+use script::run_script;
 
 #[cfg(test)]
 mod tests;
