@@ -9,5 +9,6 @@ mod mutations;
 mod post_steps;
 mod pre_lint;
 mod runner;
+mod sqlite_readers;
 mod util;
 mod verify;

@@ -797,8 +797,25 @@ fn concurrent_apply_is_refused(db: Db) {
     let err = stderr(&out);
     match db {
         Db::Sqlite { .. } => {
-            assert!(err.contains("is locked by another process"), "{err}");
-            assert!(err.contains("fuser"), "{err}");
+            // The lock file names the holder; readers are not locked out.
+            assert!(
+                err.contains("is locked: another `consolidate apply`")
+                    && err.contains(&format!("(pid {} `", child.id()))
+                    && err.contains(".db.lock)"),
+                "{err}"
+            );
+            // `status` reads, and names the apply that holds the lock.
+            assert_exit(&status, 1);
+            assert!(
+                stderr(&status).contains(&format!("an apply is running (pid {})", child.id())),
+                "{}",
+                stderr(&status)
+            );
+            assert!(
+                !stdout(&status).contains("interrupted"),
+                "{}",
+                stdout(&status)
+            );
         }
         Db::Postgres { .. } => {
             // The server names the session that holds the lock.

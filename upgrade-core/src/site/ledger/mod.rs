@@ -107,8 +107,9 @@ pub struct Stored {
     /// recorded (`component/step`): the process died or its SQL failed midway,
     /// so its effects may be partial.
     pub interrupted: Option<String>,
-    /// Other server sessions of `consolidate apply` (PostgreSQL only): the one
-    /// holding the upgrade lock, and any still running a step.
+    /// Other sessions of `consolidate apply`: on PostgreSQL the server
+    /// sessions (the one holding the upgrade lock, and any still running a
+    /// step); on SQLite the process holding the lock file, if any.
     pub sessions: Vec<Session>,
 }
 

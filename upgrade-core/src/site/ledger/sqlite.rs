@@ -1,11 +1,18 @@
 //! `SqliteLedger`: the ledger in a SQLite site database (rusqlite, bundled).
 //!
-//! Locking: a ledger opened for [`Access::Apply`] switches its connection to
-//! `locking_mode = EXCLUSIVE` and takes the write lock with `BEGIN EXCLUSIVE`
-//! (waiting at most [`LOCK_WAIT`]); in that mode SQLite keeps the lock across
-//! commits until the connection closes, so no other process can write — or
-//! read — the database while an apply runs, and the operating system releases
-//! it if the process dies. Readers wait up to [`READ_WAIT`] for it.
+//! Locking: "one upgrade at a time" is an operating-system file lock on the
+//! sidecar file `<db>.lock` ([`lock`]), taken by a ledger opened for
+//! [`Access::Apply`] and held until it is dropped; a second writer is refused
+//! at once, naming the holder. SQLite's own locks are only taken for each
+//! short write transaction (`BEGIN IMMEDIATE`, waiting at most
+//! [`WRITE_WAIT`] for the application's writes): the database is switched to
+//! WAL journal mode (persistent in the file), so readers — the application's
+//! per-request maintenance query, `status` — read the last committed state
+//! while a step runs and never wait for it, and the writer never waits for
+//! readers. The apply connection uses `synchronous = FULL`: every commit (a
+//! step and its ledger row, a maintenance change) is on disk before the next
+//! step starts. Readers wait up to [`READ_WAIT`] (WAL readers only wait for
+//! a checkpoint or recovery).
 //!
 //! Before anything is opened, the `--db` file's folder must exist and (to
 //! write) be writable: SQLite keeps its journal there. Errors of the
@@ -15,9 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
-
-use rusqlite::fallible_iterator::FallibleIterator as _;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
@@ -25,8 +30,9 @@ use super::{
     missing_site_row, now_utc, seed_sql, site_record,
 };
 
-/// How long `apply` waits for the write lock before refusing (a reader may hold it briefly).
-pub const LOCK_WAIT: Duration = Duration::from_millis(250);
+/// How long a write transaction of `apply` waits for the application's own
+/// write transactions before it gives up with [`LedgerError::Busy`].
+pub const WRITE_WAIT: Duration = Duration::from_secs(5);
 
 /// How long a read (`status`, `plan`) waits while another process writes.
 pub const READ_WAIT: Duration = Duration::from_secs(1);
@@ -34,14 +40,17 @@ pub const READ_WAIT: Duration = Duration::from_secs(1);
 /// The ledger of a SQLite database file.
 #[derive(Debug)]
 pub struct SqliteLedger {
+    // Declared before the lock: the connection closes before the lock is released.
     conn: Connection,
     path: PathBuf,
+    lock: Option<lock::UpgradeLock>,
 }
 
 impl SqliteLedger {
     /// Opens the file. With [`Access::Read`] a missing file gives `Ok(None)` and
     /// nothing is created; with [`Access::Apply`] the file and the schema are
-    /// created if needed and the exclusive lock is taken.
+    /// created if needed, the upgrade lock is taken and the file is switched
+    /// to WAL journal mode.
     pub fn open(path: &Path, access: Access) -> Result<Option<Self>, LedgerError> {
         let db = path.display().to_string();
         let folder = match path.parent() {
@@ -79,11 +88,13 @@ impl SqliteLedger {
                 let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let conn =
                     Connection::open_with_flags(path, flags).map_err(|e| open_error(&db, &e))?;
+                let conn = read_only::readable(&db, path, &folder, conn)?;
                 conn.busy_timeout(READ_WAIT)
                     .map_err(|e| error(&db, "setting the busy timeout", &e))?;
                 Ok(Some(SqliteLedger {
                     conn,
                     path: path.to_path_buf(),
+                    lock: None,
                 }))
             }
             Access::Apply => {
@@ -93,10 +104,11 @@ impl SqliteLedger {
                         folder: folder.display().to_string(),
                     });
                 }
+                let upgrade_lock = lock::acquire(path)?;
                 let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn =
+                let mut conn =
                     Connection::open_with_flags(path, flags).map_err(|e| open_error(&db, &e))?;
                 if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
                     return Err(LedgerError::ReadOnly {
@@ -104,13 +116,14 @@ impl SqliteLedger {
                         message: "the file (or its folder) is write-protected".into(),
                     });
                 }
-                conn.busy_timeout(LOCK_WAIT)
+                conn.busy_timeout(WRITE_WAIT)
                     .map_err(|e| error(&db, "setting the busy timeout", &e))?;
-                conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-                    .map_err(|e| error(&db, "taking the upgrade lock", &e))?;
+                conn.set_transaction_behavior(TransactionBehavior::Immediate);
+                wal_mode(&db, &conn)?;
                 let mut ledger = SqliteLedger {
                     conn,
                     path: path.to_path_buf(),
+                    lock: Some(upgrade_lock),
                 };
                 ledger.lock_and_create_schema()?;
                 Ok(Some(ledger))
@@ -124,9 +137,13 @@ impl SqliteLedger {
 
     fn lock_and_create_schema(&mut self) -> Result<(), LedgerError> {
         let db = self.db();
+        debug_assert!(
+            self.lock.is_some(),
+            "the schema changes under the upgrade lock"
+        );
         self.conn
-            .execute_batch("BEGIN EXCLUSIVE")
-            .map_err(|e| error(&db, "taking the upgrade lock", &e))?;
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| error(&db, "creating the ledger tables", &e))?;
         let result = (|| {
             if table_exists(&self.conn, "upgrade_meta")
                 .map_err(|e| error(&db, "reading the schema", &e))?
@@ -152,12 +169,30 @@ impl SqliteLedger {
                 .execute_batch("COMMIT")
                 .map_err(|e| error(&db, "creating the ledger tables", &e)),
             Err(e) => {
-                // The lock stays with this connection; the error is what counts.
+                // The error is what counts; the rollback only ends the transaction.
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(e)
             }
         }
     }
+}
+
+/// Switches the file to WAL journal mode (a no-op when it is in it already;
+/// the mode is stored in the file) and makes every commit durable. A file
+/// SQLite cannot switch (a database in memory, say) keeps its mode.
+fn wal_mode(db: &str, conn: &Connection) -> Result<(), LedgerError> {
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| error(db, "switching to WAL journal mode", &e))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        return Err(LedgerError::Query {
+            db: db.to_string(),
+            action: "switching to WAL journal mode".into(),
+            message: format!("SQLite kept journal mode {mode}"),
+        });
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| error(db, "setting synchronous = FULL", &e))
 }
 
 /// Can a file be created in `folder` (as SQLite must, for its journal)?
@@ -206,100 +241,6 @@ fn open_error(db: &str, e: &rusqlite::Error) -> LedgerError {
     }
 }
 
-/// Runs a step's script statement by statement (as `execute_batch` does), so
-/// that a failure names the line (1-based) of the failing statement in the
-/// script: SQLite's own offset for a syntax error, else where the statement
-/// starts. Errors of the environment are ledger errors, not the step's.
-fn run_script(db: &str, conn: &Connection, script: &str) -> Result<(), StepRunError> {
-    let mut batch = rusqlite::Batch::new(conn, script);
-    let mut cursor = 0;
-    loop {
-        let statement = match batch.next() {
-            Ok(Some(statement)) => statement,
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                let at = cursor + script.get(cursor..).map_or(0, significant);
-                return Err(step_error(db, script, at, &e));
-            }
-        };
-        let mut statement = statement;
-        if let Some(text) = statement.expanded_sql() {
-            if let Some(i) = script.get(cursor..).and_then(|rest| rest.find(&text)) {
-                let start = cursor + i;
-                cursor = start + text.len();
-                let mut rows = statement.raw_query();
-                if let Err(e) = rows.next() {
-                    return Err(step_error(db, script, start + significant(&text), &e));
-                }
-                continue;
-            }
-        }
-        let mut rows = statement.raw_query();
-        if let Err(e) = rows.next() {
-            return Err(step_error(db, script, cursor, &e));
-        }
-    }
-}
-
-/// The offset of the first character of `text` that is not white space or a comment.
-fn significant(text: &str) -> usize {
-    let mut at = 0;
-    loop {
-        let rest = &text[at..];
-        let trimmed = rest.trim_start();
-        at += rest.len() - trimmed.len();
-        if trimmed.starts_with("--") {
-            at += trimmed.find('\n').map_or(trimmed.len(), |i| i + 1);
-        } else if trimmed.starts_with("/*") {
-            at += trimmed.find("*/").map_or(trimmed.len(), |i| i + 2);
-        } else {
-            return at;
-        }
-    }
-}
-
-/// 1-based line of byte offset `at` in `script`.
-fn line_at(script: &str, at: usize) -> usize {
-    script
-        .get(..at.min(script.len()))
-        .map_or(1, |head| head.matches('\n').count() + 1)
-}
-
-/// The error of a failed statement at byte `at` of the script.
-fn step_error(db: &str, script: &str, at: usize, e: &rusqlite::Error) -> StepRunError {
-    if let Some(
-        ErrorCode::ReadOnly
-        | ErrorCode::CannotOpen
-        | ErrorCode::DatabaseBusy
-        | ErrorCode::DatabaseLocked
-        | ErrorCode::DiskFull
-        | ErrorCode::SystemIoFailure
-        | ErrorCode::NotADatabase
-        | ErrorCode::DatabaseCorrupt
-        | ErrorCode::OutOfMemory,
-    ) = code_of(e)
-    {
-        return StepRunError::Ledger(error(db, "running the step", e));
-    }
-    match e {
-        rusqlite::Error::SqlInputError {
-            msg, sql, offset, ..
-        } => {
-            // `sql` is the tail of the script where the failing statement starts.
-            let start = script.len().saturating_sub(sql.len());
-            let at = start + usize::try_from(*offset).unwrap_or(0);
-            StepRunError::Sql {
-                message: msg.clone(),
-                line: Some(line_at(script, at)),
-            }
-        }
-        other => StepRunError::Sql {
-            message: other.to_string(),
-            line: Some(line_at(script, at)),
-        },
-    }
-}
-
 /// Maps a driver error to the ledger error that explains it.
 fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
     match code_of(e) {
@@ -334,7 +275,10 @@ impl Ledger for SqliteLedger {
     fn read(&mut self) -> Result<Stored, LedgerError> {
         let db = self.db();
         let err = |e: rusqlite::Error| error(&db, "reading the ledger", &e);
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(err)?;
         if !table_exists(&tx, "upgrade_meta").map_err(err)? {
             return Ok(Stored::default());
         }
@@ -385,7 +329,12 @@ impl Ledger for SqliteLedger {
             rows,
             site: site_record(&db, site.0, site.1, site.2)?,
             interrupted,
-            sessions: Vec::new(),
+            // The other process holding the upgrade lock, if any: readers
+            // are not locked out, so `status` must say that an apply runs.
+            sessions: match self.lock {
+                Some(_) => Vec::new(),
+                None => lock::holder_session(&self.path).into_iter().collect(),
+            },
         })
     }
 
@@ -499,7 +448,12 @@ impl Ledger for SqliteLedger {
     }
 }
 
+pub mod lock;
 mod maintenance;
+mod read_only;
+mod script;
+
+use script::run_script;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,8 @@
-//! [`BatchStore`] on SQLite: its own connection (no exclusive locking mode),
-//! one `BEGIN IMMEDIATE` transaction per range, `:lo` / `:hi` bound as
+//! [`BatchStore`] on SQLite: its own connection, without the upgrade lock
+//! (the sidecar file lock of `super::super::sqlite::lock`, which `post run`
+//! takes only briefly to check the schema and to complete the release) and
+//! with `synchronous = FULL` like `apply`'s (the file is in WAL mode), one
+//! `BEGIN IMMEDIATE` transaction per range, `:lo` / `:hi` bound as
 //! named parameters by SQLite itself (which never sees a parameter inside a
 //! string or a comment).
 
@@ -80,6 +83,8 @@ impl SqliteBatches {
         })?;
         conn.busy_timeout(BATCH_WAIT)
             .map_err(|e| error(&db, "setting the busy timeout", &e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| error(&db, "setting synchronous = FULL", &e))?;
         Ok(SqliteBatches { conn, db })
     }
 }

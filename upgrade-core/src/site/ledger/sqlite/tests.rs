@@ -82,14 +82,100 @@ fn a_second_writer_is_refused_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("site.db");
     let _first = SqliteLedger::open(&path, Access::Apply).expect("first");
+    let started = std::time::Instant::now();
     let second = SqliteLedger::open(&path, Access::Apply).expect_err("second writer");
-    assert!(matches!(second, LedgerError::Busy { .. }), "{second}");
-    let reader = SqliteLedger::open(&path, Access::Read)
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    let LedgerError::Locked {
+        holder: Some(holder),
+        ..
+    } = &second
+    else {
+        panic!("{second}");
+    };
+    let pid = format!("pid {} `", std::process::id());
+    assert!(holder.starts_with(&pid), "{holder}");
+    assert!(holder.ends_with("site.db.lock"), "{holder}");
+    // Readers are not locked out: they read the committed ledger.
+    let stored = SqliteLedger::open(&path, Access::Read)
         .expect("open")
         .expect("exists")
         .read()
-        .expect_err("read while locked");
-    assert!(matches!(reader, LedgerError::Busy { .. }), "{reader}");
+        .expect("read while an apply holds the upgrade lock");
+    assert!(stored.exists);
+}
+
+#[test]
+fn the_upgrade_lock_is_released_with_the_ledger() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    drop(SqliteLedger::open(&path, Access::Apply).expect("first"));
+    drop(SqliteLedger::open(&path, Access::Apply).expect("second, after the first"));
+    let lock = dir.path().join("site.db.lock");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&lock)
+            .expect("lock file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o600, 0o600, "{mode:o}");
+    }
+    let mode: String = Connection::open(&path)
+        .expect("open")
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal mode");
+    assert_eq!(mode, "wal", "the journal mode is stored in the file");
+}
+
+/// The application's per-request query (docs/ledger.md) while a step's write
+/// transaction is open on the apply connection: it returns the committed
+/// maintenance row at once, read-write or read-only, and does not see the
+/// uncommitted write.
+#[test]
+fn readers_see_committed_maintenance_during_a_step() {
+    use super::super::maintenance::{MaintenanceStore as _, ScopeChange, ScopeEvent, ScopeState};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    let mut ledger = SqliteLedger::open(&path, Access::Apply)
+        .expect("open")
+        .expect("created");
+    ledger
+        .change_scope(&ScopeChange {
+            scope: "mod_forum".into(),
+            state: Some(ScopeState::Maintenance),
+            reason: "upgrading".into(),
+            event: ScopeEvent::Enter,
+            detail: String::new(),
+        })
+        .expect("enter");
+    let tx = ledger.conn.transaction().expect("step transaction");
+    tx.execute_batch(
+        "CREATE TABLE forum_posts (id INTEGER PRIMARY KEY); DELETE FROM upgrade_maintenance; INSERT INTO upgrade_maintenance (scope, state, since, reason) VALUES ('*', 'failed', 'x', 'uncommitted')",
+    )
+    .expect("the step's writes");
+    for flags in [
+        OpenFlags::SQLITE_OPEN_READ_WRITE,
+        OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ] {
+        let reader = Connection::open_with_flags(&path, flags).expect("reader");
+        reader
+            .busy_timeout(Duration::from_secs(2))
+            .expect("timeout");
+        let started = std::time::Instant::now();
+        let row: (String, String) = reader
+            .query_row(
+                "SELECT scope, state FROM upgrade_maintenance WHERE scope IN ('*', ?1) LIMIT 1",
+                ["mod_forum"],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the application's read during the step");
+        assert_eq!(row, ("mod_forum".into(), "maintenance".into()));
+        assert!(started.elapsed() < Duration::from_secs(1), "no wait");
+    }
+    tx.commit().expect("commit");
 }
 
 #[test]
