@@ -324,11 +324,10 @@ impl Drop for Db {
         if let Db::Postgres {
             admin_url, name, ..
         } = self
+            && let Ok(mut client) = postgres::Client::connect(admin_url, postgres::NoTls)
         {
-            if let Ok(mut client) = postgres::Client::connect(admin_url, postgres::NoTls) {
-                let _ = client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-            }
+            let _ =
+                client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
         }
     }
 }

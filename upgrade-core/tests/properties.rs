@@ -70,13 +70,13 @@ fn build(steps: &[GenStep], cuts: &[usize]) -> Option<MemoryTree> {
             }
             let mut text = String::new();
             text.push_str(&format!("-- phase: {}\n", ["pre", "main", "post"][s.phase]));
-            if let Some(j) = s.requires_earlier.filter(|&j| j < i) {
-                if steps[j].phase <= s.phase {
-                    text.push_str(&format!(
-                        "-- requires: {}/{}\n",
-                        COMPONENTS[names[j].0].0, names[j].1
-                    ));
-                }
+            if let Some(j) = s.requires_earlier.filter(|&j| j < i)
+                && steps[j].phase <= s.phase
+            {
+                text.push_str(&format!(
+                    "-- requires: {}/{}\n",
+                    COMPONENTS[names[j].0].0, names[j].1
+                ));
             }
             text.push_str(&format!("CREATE TABLE t{i} (id INT);\n"));
             mem.files.insert(

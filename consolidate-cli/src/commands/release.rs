@@ -95,10 +95,10 @@ fn commit(
         .collect();
     if !target.has_uncommitted(&paths)? {
         eprintln!("nothing to commit: HEAD already holds the release");
-        if let Some(name) = tag {
-            if target.tag_head_if_released(name)? {
-                eprintln!("tagged HEAD {name}");
-            }
+        if let Some(name) = tag
+            && target.tag_head_if_released(name)?
+        {
+            eprintln!("tagged HEAD {name}");
         }
         return Ok(());
     }

@@ -187,30 +187,30 @@ pub fn check(tree: &Tree) -> Vec<Problem> {
             },
         });
     }
-    if out.is_empty() {
-        if let Some(newest) = tree.manifest.newest_release() {
-            match consolidate(tree, &newest.name) {
-                Ok(c) if !c.is_noop() => out.push(Problem {
-                    path: "upgrade.toml".into(),
-                    line: None,
-                    message: format!(
-                        "re-running `consolidate release {}` would change files:\n{}",
-                        newest.name,
-                        c.diff()
-                    ),
-                    hint: format!(
-                        "run `consolidate release {}` and commit the result",
-                        newest.name
-                    ),
-                }),
-                Ok(_) => {}
-                Err(e) => out.push(Problem {
-                    path: "upgrade.toml".into(),
-                    line: None,
-                    message: e.to_string(),
-                    hint: e.hint(),
-                }),
-            }
+    if out.is_empty()
+        && let Some(newest) = tree.manifest.newest_release()
+    {
+        match consolidate(tree, &newest.name) {
+            Ok(c) if !c.is_noop() => out.push(Problem {
+                path: "upgrade.toml".into(),
+                line: None,
+                message: format!(
+                    "re-running `consolidate release {}` would change files:\n{}",
+                    newest.name,
+                    c.diff()
+                ),
+                hint: format!(
+                    "run `consolidate release {}` and commit the result",
+                    newest.name
+                ),
+            }),
+            Ok(_) => {}
+            Err(e) => out.push(Problem {
+                path: "upgrade.toml".into(),
+                line: None,
+                message: e.to_string(),
+                hint: e.hint(),
+            }),
         }
     }
     out

@@ -145,14 +145,14 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
             changes,
         });
     }
-    if let Some(last) = tree.manifest.newest_release() {
-        if tree.manifest.version <= last.version {
-            return Err(ConsolidateError::VersionNotNewer {
-                version: tree.manifest.version.clone(),
-                last: last.name.clone(),
-                last_version: last.version.clone(),
-            });
-        }
+    if let Some(last) = tree.manifest.newest_release()
+        && tree.manifest.version <= last.version
+    {
+        return Err(ConsolidateError::VersionNotNewer {
+            version: tree.manifest.version.clone(),
+            last: last.name.clone(),
+            last_version: last.version.clone(),
+        });
     }
 
     // Fold standalone steps, per component, in plan order.

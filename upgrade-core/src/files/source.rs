@@ -222,10 +222,10 @@ impl WorkTree {
         let mut dir = Some(start);
         while let Some(d) = dir {
             let candidate = d.join(crate::model::manifest::MANIFEST_FILE);
-            if let Ok(text) = std::fs::read_to_string(&candidate) {
-                if has_project(&text) {
-                    return Ok(WorkTree::new(d));
-                }
+            if let Ok(text) = std::fs::read_to_string(&candidate)
+                && has_project(&text)
+            {
+                return Ok(WorkTree::new(d));
             }
             dir = d.parent();
         }

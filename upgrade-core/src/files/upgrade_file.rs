@@ -338,12 +338,11 @@ fn multiline(text: &str) -> Value {
         && text
             .chars()
             .all(|c| c == '\n' || c == '\t' || !c.is_control());
-    if literal_ok {
-        if let Ok(value) = format!("'''\n{text}'''").parse::<Value>() {
-            if value.as_str() == Some(text) {
-                return value;
-            }
-        }
+    if literal_ok
+        && let Ok(value) = format!("'''\n{text}'''").parse::<Value>()
+        && value.as_str() == Some(text)
+    {
+        return value;
     }
     Value::from(text)
 }

@@ -187,13 +187,13 @@ impl Manifest {
         let (core_folder, plugin_types) = components(raw.components, &mut errors);
         let releases = releases(raw.release, &mut errors);
         let maintenance = maintenance(raw.maintenance, &mut errors);
-        if let Some(from) = &upgrade_from {
-            if !releases.iter().any(|r| &r.name == from) {
-                errors.field(
-                    upgrade_from_span,
-                    format!("upgrade_from names {from}, which is not in the release history"),
-                );
-            }
+        if let Some(from) = &upgrade_from
+            && !releases.iter().any(|r| &r.name == from)
+        {
+            errors.field(
+                upgrade_from_span,
+                format!("upgrade_from names {from}, which is not in the release history"),
+            );
         }
         let mut retired = Vec::new();
         for entry in raw.retired {

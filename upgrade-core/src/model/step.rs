@@ -262,12 +262,12 @@ pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<String>), Tr
         None => (stem, None),
     };
     let name = StepName::parse(name).map_err(|e| bad(e.to_string()))?;
-    if let Some(db) = database {
-        if !DATABASES.contains(&db) {
-            return Err(TreeErrorKind::UnknownDatabase {
-                database: db.to_string(),
-            });
-        }
+    if let Some(db) = database
+        && !DATABASES.contains(&db)
+    {
+        return Err(TreeErrorKind::UnknownDatabase {
+            database: db.to_string(),
+        });
     }
     Ok((name, database.map(str::to_string)))
 }

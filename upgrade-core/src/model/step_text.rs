@@ -83,10 +83,10 @@ pub fn check_tokens(
         if let Err(p) = quoted_line_ends(&tokens) {
             keep(SqlProblem::Text(p));
         }
-        if transactional {
-            if let Some((line, statement)) = control_in(&split_statements(text, &tokens)) {
-                keep(SqlProblem::TransactionControl { line, statement });
-            }
+        if transactional
+            && let Some((line, statement)) = control_in(&split_statements(text, &tokens))
+        {
+            keep(SqlProblem::TransactionControl { line, statement });
         }
     }
     found.map_or(Ok(()), Err)

@@ -200,20 +200,20 @@ pub fn prepare_commit(root: &Path, tag: Option<&str>) -> Result<CommitTarget, Gi
             fail("no git identity: set `git config user.name` and `git config user.email`, then re-run".into())
         })?
         .to_owned();
-    if let Some(name) = tag {
-        if let Ok(existing) = repo.find_reference(&format!("refs/tags/{name}")) {
-            // A re-run after the tag was made: HEAD is this release's commit
-            // and the tag is on it.
-            let head = repo.head().and_then(|h| h.peel_to_commit()).ok();
-            let tagged = existing.peel_to_commit().ok();
-            let trailer = format!("Consolidated-Release: {name}");
-            let done = matches!((head, tagged), (Some(h), Some(t)) if h.id() == t.id()
+    if let Some(name) = tag
+        && let Ok(existing) = repo.find_reference(&format!("refs/tags/{name}"))
+    {
+        // A re-run after the tag was made: HEAD is this release's commit
+        // and the tag is on it.
+        let head = repo.head().and_then(|h| h.peel_to_commit()).ok();
+        let tagged = existing.peel_to_commit().ok();
+        let trailer = format!("Consolidated-Release: {name}");
+        let done = matches!((head, tagged), (Some(h), Some(t)) if h.id() == t.id()
                 && h.message().unwrap_or_default().lines().any(|l| l.trim() == trailer));
-            if !done {
-                return Err(fail(format!(
-                    "the tag {name} exists already on another commit: delete it (`git tag -d {name}`) if it is wrong, or leave out --tag"
-                )));
-            }
+        if !done {
+            return Err(fail(format!(
+                "the tag {name} exists already on another commit: delete it (`git tag -d {name}`) if it is wrong, or leave out --tag"
+            )));
         }
     }
     Ok(CommitTarget {

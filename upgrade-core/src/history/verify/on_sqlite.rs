@@ -146,15 +146,15 @@ pub fn compare(
                     .push(format!("{state}: upgrading it with {label} failed: {e}")),
             }
         }
-        if let [a, b] = dumps.as_slice() {
-            if a != b {
-                let only_before: Vec<&String> = a.iter().filter(|l| !b.contains(l)).collect();
-                let only_after: Vec<&String> = b.iter().filter(|l| !a.contains(l)).collect();
-                outcome.problems.push(format!(
+        if let [a, b] = dumps.as_slice()
+            && a != b
+        {
+            let only_before: Vec<&String> = a.iter().filter(|l| !b.contains(l)).collect();
+            let only_after: Vec<&String> = b.iter().filter(|l| !a.contains(l)).collect();
+            outcome.problems.push(format!(
                     "{state}: the schemas differ after upgrading; only with {label_before}: {:?}; only with {label_after}: {:?}",
                     only_before, only_after
                 ));
-            }
         }
     }
     outcome

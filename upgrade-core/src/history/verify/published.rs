@@ -36,10 +36,11 @@ fn manifest_line(text: &str, release: &ReleaseName) -> Option<usize> {
         if !in_release {
             continue;
         }
-        if let Some((key, value)) = t.split_once('=') {
-            if key.trim() == "name" && value.trim().trim_matches(['"', '\'']) == release.as_str() {
-                return Some(i + 1);
-            }
+        if let Some((key, value)) = t.split_once('=')
+            && key.trim() == "name"
+            && value.trim().trim_matches(['"', '\'']) == release.as_str()
+        {
+            return Some(i + 1);
         }
     }
     None

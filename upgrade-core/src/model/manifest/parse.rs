@@ -294,17 +294,17 @@ pub(super) fn releases(
             );
             continue;
         }
-        if let Some(prev) = releases.last() {
-            if version <= prev.version {
-                errors.at(
-                    Some(span),
-                    TreeErrorKind::Entry(format!(
-                        "release {name} ({version}) is not newer than {} ({})",
-                        prev.name, prev.version
-                    )),
-                );
-                continue;
-            }
+        if let Some(prev) = releases.last()
+            && version <= prev.version
+        {
+            errors.at(
+                Some(span),
+                TreeErrorKind::Entry(format!(
+                    "release {name} ({version}) is not newer than {} ({})",
+                    prev.name, prev.version
+                )),
+            );
+            continue;
         }
         releases.push(ReleaseEntry { name, version });
     }

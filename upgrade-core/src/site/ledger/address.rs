@@ -75,16 +75,15 @@ impl DatabaseUrl {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
             return Ok(DatabaseUrl::Postgres(text.to_string()));
         }
-        if let Some((scheme, _)) = text.split_once("://") {
-            if !scheme.is_empty()
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
-            {
-                return Err(bad(&format!(
-                    "`{scheme}://` is not a supported database (supported: sqlite, postgres)"
-                )));
-            }
+        if let Some((scheme, _)) = text.split_once("://")
+            && !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+        {
+            return Err(bad(&format!(
+                "`{scheme}://` is not a supported database (supported: sqlite, postgres)"
+            )));
         }
         if is_key_values(text) {
             return Ok(DatabaseUrl::Postgres(text.to_string()));

@@ -70,14 +70,14 @@ pub fn select<'t>(
     let mut steps: Vec<&'t Step> = pending.iter().copied().filter(in_phase).collect();
     if let Some(to) = &selection.to {
         let target = resolve_step(tree, to)?;
-        if let Some(phase) = selection.phase {
-            if target.phase != phase {
-                return Err(RunError::PhaseMismatch {
-                    step: target.key.clone(),
-                    phase: target.phase,
-                    selected: phase,
-                });
-            }
+        if let Some(phase) = selection.phase
+            && target.phase != phase
+        {
+            return Err(RunError::PhaseMismatch {
+                step: target.key.clone(),
+                phase: target.phase,
+                selected: phase,
+            });
         }
         match steps.iter().position(|s| s.key == target.key) {
             Some(i) => steps.truncate(i + 1),
@@ -243,11 +243,11 @@ pub fn apply_on<'t>(
     let status = status_of(tree, order, database, &db, ledger.read()?)?;
     let (completes, syncs) = after_run(tree, &status, &[]);
     let mut change = SiteChange::default();
-    if let Some(release) = &completes {
-        if let Some(index) = tree.manifest.release_index(release) {
-            change.delete = keys_of(&covered_rows(tree, &status.stored.rows, index));
-            change.release = Some(release.clone());
-        }
+    if let Some(release) = &completes
+        && let Some(index) = tree.manifest.release_index(release)
+    {
+        change.delete = keys_of(&covered_rows(tree, &status.stored.rows, index));
+        change.release = Some(release.clone());
     }
     if syncs {
         change.sync = Some((tree.manifest.version.clone(), tree.manifest.revision));

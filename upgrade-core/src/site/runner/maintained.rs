@@ -249,12 +249,12 @@ impl<'a, 't> Run<'a, 't> {
             event: ScopeEvent::Enter,
             detail: &detail,
         });
-        if let Some((command, dir)) = self.hook(true) {
-            if let Err(message) = run_hook(Some(dir), &command, scope, "enter") {
-                let message = format!("{message}; none of its steps ran");
-                self.fail(scope, &message, on_event)?;
-                return Ok(Err(message));
-            }
+        if let Some((command, dir)) = self.hook(true)
+            && let Err(message) = run_hook(Some(dir), &command, scope, "enter")
+        {
+            let message = format!("{message}; none of its steps ran");
+            self.fail(scope, &message, on_event)?;
+            return Ok(Err(message));
         }
         Ok(Ok(()))
     }
@@ -285,27 +285,27 @@ impl<'a, 't> Run<'a, 't> {
             event: ScopeEvent::Leave,
             detail: "online",
         });
-        if let Some((command, dir)) = self.hook(false) {
-            if let Err(message) = run_hook(Some(dir), &command, scope, "leave") {
-                let message = format!("{message}; the scope is online all the same");
-                self.ledger.maintenance().change_scope(&ScopeChange {
-                    scope: scope.to_string(),
-                    state: None,
-                    reason: String::new(),
-                    event: ScopeEvent::Failed,
-                    detail: message.clone(),
-                })?;
-                on_event(ApplyEvent::Scope {
-                    scope,
-                    event: ScopeEvent::Failed,
-                    detail: &message,
-                });
-                self.failures.push(ScopeFailure {
-                    scope: scope.to_string(),
-                    message,
-                    online: true,
-                });
-            }
+        if let Some((command, dir)) = self.hook(false)
+            && let Err(message) = run_hook(Some(dir), &command, scope, "leave")
+        {
+            let message = format!("{message}; the scope is online all the same");
+            self.ledger.maintenance().change_scope(&ScopeChange {
+                scope: scope.to_string(),
+                state: None,
+                reason: String::new(),
+                event: ScopeEvent::Failed,
+                detail: message.clone(),
+            })?;
+            on_event(ApplyEvent::Scope {
+                scope,
+                event: ScopeEvent::Failed,
+                detail: &message,
+            });
+            self.failures.push(ScopeFailure {
+                scope: scope.to_string(),
+                message,
+                online: true,
+            });
         }
         Ok(())
     }

@@ -168,20 +168,20 @@ fn unfinished_requirement<'t>(status: &Status<'t>, step: &Step) -> Option<&'t St
 /// [`apply_pending`].)
 pub fn post_gate(status: &Status<'_>, progress: &[StepProgress]) -> Result<(), RunError> {
     for step in status.pending.iter().filter(|s| !s.is_batched()) {
-        if let Some(post) = unfinished_requirement(status, step) {
-            if waits_for(status, post).is_none() {
-                let shown = progress
-                    .iter()
-                    .find(|p| p.key == post.key)
-                    .map_or_else(|| "not started".to_string(), StepProgress::summary);
-                return Err(RunError::PostNotFinished {
-                    db: status.db.clone(),
-                    step: step.key.to_string(),
-                    location: step.location(),
-                    requires: post.key.to_string(),
-                    progress: shown,
-                });
-            }
+        if let Some(post) = unfinished_requirement(status, step)
+            && waits_for(status, post).is_none()
+        {
+            let shown = progress
+                .iter()
+                .find(|p| p.key == post.key)
+                .map_or_else(|| "not started".to_string(), StepProgress::summary);
+            return Err(RunError::PostNotFinished {
+                db: status.db.clone(),
+                step: step.key.to_string(),
+                location: step.location(),
+                requires: post.key.to_string(),
+                progress: shown,
+            });
         }
     }
     Ok(())
@@ -291,11 +291,11 @@ impl<'t> Runner<'t> {
         }
         let (completes, syncs) = after_run(self.tree, &status, &[]);
         let mut change = SiteChange::default();
-        if let Some(release) = &completes {
-            if let Some(index) = self.tree.manifest.release_index(release) {
-                change.delete = keys_of(&covered_rows(self.tree, &status.stored.rows, index));
-                change.release = Some(release.clone());
-            }
+        if let Some(release) = &completes
+            && let Some(index) = self.tree.manifest.release_index(release)
+        {
+            change.delete = keys_of(&covered_rows(self.tree, &status.stored.rows, index));
+            change.release = Some(release.clone());
         }
         if syncs {
             change.sync = Some((

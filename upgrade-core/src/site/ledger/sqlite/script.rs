@@ -24,16 +24,16 @@ pub(super) fn run_script(db: &str, conn: &Connection, script: &str) -> Result<()
             }
         };
         let mut statement = statement;
-        if let Some(text) = statement.expanded_sql() {
-            if let Some(i) = script.get(cursor..).and_then(|rest| rest.find(&text)) {
-                let start = cursor + i;
-                cursor = start + text.len();
-                let mut rows = statement.raw_query();
-                if let Err(e) = rows.next() {
-                    return Err(step_error(db, script, start + significant(&text), &e));
-                }
-                continue;
+        if let Some(text) = statement.expanded_sql()
+            && let Some(i) = script.get(cursor..).and_then(|rest| rest.find(&text))
+        {
+            let start = cursor + i;
+            cursor = start + text.len();
+            let mut rows = statement.raw_query();
+            if let Err(e) = rows.next() {
+                return Err(step_error(db, script, start + significant(&text), &e));
             }
+            continue;
         }
         let mut rows = statement.raw_query();
         if let Err(e) = rows.next() {

@@ -169,11 +169,11 @@ impl<'t> Runner<'t> {
             if !pending {
                 progress.state = "done".into();
                 progress.eta_seconds = None;
-            } else if progress.state == "pending" || progress.state == "running" {
-                if let Some(reason) = waits_for(status, step) {
-                    progress.state = "waiting".into();
-                    progress.detail = Some(reason);
-                }
+            } else if (progress.state == "pending" || progress.state == "running")
+                && let Some(reason) = waits_for(status, step)
+            {
+                progress.state = "waiting".into();
+                progress.detail = Some(reason);
             }
             out.push(progress);
         }
