@@ -33,19 +33,7 @@ enum Db {
 /// Runs `apply` on `db` as an unprivileged user: as `nobody` when the tests
 /// run as root (root ignores file permissions), else as the current user.
 fn apply_unprivileged(tree: &TempTree, db: &Db) -> Output {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| stdout(&o).trim() == "0")
-        .unwrap_or(false);
-    let mut command = if root {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(bin());
-        c
-    } else {
-        Command::new(bin())
-    };
+    let mut command = unprivileged_command();
     command
         .args(["apply", "--db", &db.arg()])
         .current_dir(tree.path())

@@ -72,6 +72,25 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_consolidate"))
 }
 
+/// The binary as an unprivileged user: as `nobody` (uid 65534, through
+/// `setpriv`) when the tests run as root, since root ignores file
+/// permissions; else as the current user.
+pub fn unprivileged_command() -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| stdout(&o).trim() == "0")
+        .unwrap_or(false);
+    if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin());
+        c
+    } else {
+        Command::new(bin())
+    }
+}
+
 /// Runs the binary in `dir` with a fixed, locale-free environment.
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin());
