@@ -13,7 +13,7 @@ use crate::model::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey
 use crate::model::step_name::StepName;
 use crate::model::step_text::{SqlProblem, check_sql};
 use crate::model::toml_doc::TomlFile;
-use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
+use crate::model::tree_error::{TreeError, TreeErrorKind};
 
 const KEYS: [&str; 8] = [
     "name",
@@ -240,7 +240,7 @@ fn check_released_sql(
 /// string starts.
 fn toml_line(file: &TomlFile<'_>, item: &Item, sql_line: usize) -> Option<usize> {
     let span = item.span()?;
-    let start = line_of(file.text, span.start);
+    let start = file.lines.line_of(span.start);
     let raw = file.text.get(span)?;
     let literal = raw.starts_with('\'') || !raw.contains('\\');
     let multi = raw.starts_with("'''") || raw.starts_with("\"\"\"");
@@ -424,6 +424,41 @@ mod tests {
         let no_hi = out.replace("AND :hi", "AND 10");
         let err = parse("lib/db/upgrade.toml", &no_hi, &ComponentName::core()).expect_err(":hi");
         assert!(err.to_string().contains("never uses :hi"), "{err}");
+    }
+
+    /// Naming the line of every entry scans the file once (a line index),
+    /// not once per entry from the start: twice the entries, twice the work.
+    #[test]
+    fn parsing_scans_the_file_a_bounded_number_of_times() {
+        let core = ComponentName::core();
+        let work = |n: usize| {
+            let text: String = (0..n)
+                .map(|i| {
+                    entry(&format!("sql = '''\nINSERT INTO kv VALUES ({i});\n'''"), "")
+                        .replace("2008010100-a", &format!("2008010100-s{i}"))
+                })
+                .collect();
+            crate::model::op_count::take();
+            let steps = parse("lib/db/upgrade.toml", &text, &core).expect("valid");
+            let work = crate::model::op_count::take();
+            assert_eq!(steps.len(), n);
+            let Origin::Released { line, .. } = &steps[n - 1].origin else {
+                panic!("released");
+            };
+            // Each entry is 8 lines long.
+            assert_eq!(*line, Some(8 * (n - 1) + 1));
+            assert!(
+                work <= 2 * text.len() as u64,
+                "{work} units for {} bytes",
+                text.len()
+            );
+            work
+        };
+        let (small, large) = (work(1000), work(2000));
+        assert!(
+            large * 10 <= small * 22,
+            "2,000 entries cost {large} units, 1,000 entries {small}: not linear"
+        );
     }
 
     fn entry(sql: &str, extra: &str) -> String {

@@ -4,7 +4,9 @@
 pub mod batch;
 pub mod component;
 pub mod component_settings;
+pub mod line_index;
 pub mod manifest;
+pub(crate) mod op_count;
 pub mod pre_lint;
 pub mod release_name;
 pub mod sql_text;

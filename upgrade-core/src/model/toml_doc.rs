@@ -2,6 +2,7 @@
 
 use toml_edit::{Document, Item, Table};
 
+use crate::model::line_index::LineIndex;
 use crate::model::tree_error::{TreeError, TreeErrorKind, line_of};
 
 /// A parsed TOML file of the tree that remembers its path and text for errors.
@@ -9,6 +10,8 @@ pub(crate) struct TomlFile<'a> {
     pub path: &'a str,
     pub text: &'a str,
     pub doc: Document<&'a str>,
+    /// Where the lines of `text` start (built once: every entry names its line).
+    pub lines: LineIndex,
 }
 
 impl<'a> TomlFile<'a> {
@@ -21,14 +24,19 @@ impl<'a> TomlFile<'a> {
                 None => err,
             }
         })?;
-        Ok(TomlFile { path, text, doc })
+        Ok(TomlFile {
+            path,
+            text,
+            doc,
+            lines: LineIndex::new(text),
+        })
     }
 
     /// An error about `item` (at its line when it has a span).
     pub fn field_error(&self, item: Option<&Item>, message: String) -> TreeError {
         let err = TreeError::new(self.path, TreeErrorKind::Field(message));
         match item.and_then(Item::span) {
-            Some(span) => err.at_line(line_of(self.text, span.start)),
+            Some(span) => err.at_line(self.lines.line_of(span.start)),
             None => err,
         }
     }
@@ -37,14 +45,14 @@ impl<'a> TomlFile<'a> {
     pub fn entry_error(&self, table: &Table, message: String) -> TreeError {
         let err = TreeError::new(self.path, TreeErrorKind::Entry(message));
         match table.span() {
-            Some(span) => err.at_line(line_of(self.text, span.start)),
+            Some(span) => err.at_line(self.lines.line_of(span.start)),
             None => err,
         }
     }
 
     /// The line of a table, when known.
     pub fn line_of_table(&self, table: &Table) -> Option<usize> {
-        table.span().map(|s| line_of(self.text, s.start))
+        table.span().map(|s| self.lines.line_of(s.start))
     }
 
     /// A required string field of `table` (named `where_` in messages).

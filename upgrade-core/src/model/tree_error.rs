@@ -208,7 +208,10 @@ impl fmt::Display for TreeError {
 impl std::error::Error for TreeError {}
 
 /// The 1-based line of a byte offset in `text`.
+/// Scans from the start of `text`: for one error; a file naming many lines
+/// builds a [`crate::model::line_index::LineIndex`] once instead.
 pub fn line_of(text: &str, offset: usize) -> usize {
+    crate::model::op_count::tick(offset.min(text.len()));
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|&&b| b == b'\n')
