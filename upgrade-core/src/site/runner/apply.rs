@@ -93,10 +93,11 @@ pub fn select<'t>(
     else {
         return Ok(steps);
     };
+    let selected: std::collections::HashSet<&StepKey> = steps.iter().map(|s| &s.key).collect();
     let first: Vec<&'t Step> = pending[..=last]
         .iter()
         .copied()
-        .filter(|p| !steps.iter().any(|s| s.key == p.key))
+        .filter(|p| !selected.contains(&p.key))
         .collect();
     if first.is_empty() {
         return Ok(steps);
@@ -155,11 +156,12 @@ pub(super) fn after_run(
     status: &Status<'_>,
     steps: &[&Step],
 ) -> (Option<ReleaseName>, bool) {
+    let run: std::collections::HashSet<&StepKey> = steps.iter().map(|s| &s.key).collect();
     let left: Vec<&Step> = status
         .pending
         .iter()
         .copied()
-        .filter(|p| !steps.iter().any(|s| s.key == p.key))
+        .filter(|p| !run.contains(&p.key))
         .collect();
     let completes = status.release_to_complete.clone().filter(|newest| {
         let Some(newest_index) = tree.manifest.release_index(newest) else {

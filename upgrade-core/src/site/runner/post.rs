@@ -37,6 +37,7 @@ pub use plan::LeftToPostRun;
 pub(super) use plan::{left_to_post_run, up_to_batched};
 pub use progress::{DoneAnswer, StepProgress};
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use super::*;
@@ -141,24 +142,35 @@ pub struct PostReport {
 /// steps, up to (not including) the first one that requires a pending
 /// batched post step — that one and everything after it wait for `post run`.
 pub fn apply_pending<'t>(status: &Status<'t>) -> Vec<&'t Step> {
+    let batched = pending_batched(status);
     status
         .pending
         .iter()
         .copied()
-        .take_while(|s| unfinished_requirement(status, s).is_none())
+        .take_while(|s| unfinished_requirement(&batched, s).is_none())
         .filter(|s| !s.is_batched())
         .collect()
 }
 
+/// The pending batched post steps by key (looked up once per requirement).
+fn pending_batched<'t>(status: &Status<'t>) -> HashMap<&'t StepKey, &'t Step> {
+    status
+        .pending
+        .iter()
+        .copied()
+        .filter(|p| p.is_batched())
+        .map(|p| (&p.key, p))
+        .collect()
+}
+
 /// The pending batched post step that `step` requires, if any.
-fn unfinished_requirement<'t>(status: &Status<'t>, step: &Step) -> Option<&'t Step> {
-    step.requires.iter().find_map(|required| {
-        status
-            .pending
-            .iter()
-            .copied()
-            .find(|p| p.key == *required && p.is_batched())
-    })
+fn unfinished_requirement<'t>(
+    batched: &HashMap<&'t StepKey, &'t Step>,
+    step: &Step,
+) -> Option<&'t Step> {
+    step.requires
+        .iter()
+        .find_map(|required| batched.get(required).copied())
 }
 
 /// Stops `plan` and `apply` before anything runs when a pending step
@@ -167,8 +179,9 @@ fn unfinished_requirement<'t>(status: &Status<'t>, step: &Step) -> Option<&'t St
 /// steps, `apply` runs those and stops before the requiring step: see
 /// [`apply_pending`].)
 pub fn post_gate(status: &Status<'_>, progress: &[StepProgress]) -> Result<(), RunError> {
+    let batched = pending_batched(status);
     for step in status.pending.iter().filter(|s| !s.is_batched()) {
-        if let Some(post) = unfinished_requirement(status, step)
+        if let Some(post) = unfinished_requirement(&batched, step)
             && waits_for(status, post).is_none()
         {
             let shown = progress

@@ -300,7 +300,8 @@ pub fn status_of<'t>(
         Some(upto) => covered_rows(tree, &stored.rows, upto),
         None => Vec::new(),
     };
-    let is_prunable = |row: &LedgerRow| prunable.iter().any(|p| p == row);
+    let prunable_set: std::collections::HashSet<&LedgerRow> = prunable.iter().collect();
+    let is_prunable = |row: &LedgerRow| prunable_set.contains(row);
     let mut drift = Vec::new();
     let mut orphans = Vec::new();
     for row in &stored.rows {

@@ -289,3 +289,75 @@ fn failing_statements_name_their_file_line() {
         "{err}"
     );
 }
+
+/// What `plan` computes on a fresh site with `n` standalone steps, counted
+/// in step-key comparisons (model/op_count.rs).
+fn plan_work(n: usize) -> u64 {
+    let files: Vec<(String, String)> = (0..n)
+        .map(|i| {
+            (
+                format!("lib/db/upgrades/2008010100-s{i:05}.sql"),
+                format!("INSERT INTO kv VALUES ({i});\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let t = tree(&refs);
+    let order = plan::order(&t).expect("order");
+    crate::model::op_count::take();
+    let s = status_for(&t, &order, Stored::default());
+    let steps = staged::run_order(&t, &select(&t, &s, &Selection::default()).expect("select"));
+    let (_, syncs) = after_run(&t, &s, &steps);
+    let work = crate::model::op_count::take();
+    assert_eq!(steps.len(), n);
+    assert!(syncs);
+    work
+}
+
+#[test]
+fn plan_on_a_fresh_site_is_linear_in_the_steps() {
+    let (small, large) = (plan_work(400), plan_work(800));
+    assert!(
+        large * 10 <= small * 25,
+        "800 steps cost {large} key comparisons, 400 steps {small}: not linear"
+    );
+}
+
+/// `status` of a site that completed R19, whose ledger holds a row for each
+/// of the `n` released entries, counted in row and key comparisons.
+fn prunable_work(n: usize) -> u64 {
+    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let toml: String = (0..n)
+        .map(|i| {
+            format!(
+                "[[step]]\nname = \"2007010100-s{i:05}\"\nrelease = \"R19\"\nphase = \"main\"\nchecksum = \"{sum}\"\nsql = \"INSERT INTO kv VALUES ({i});\"\n\n"
+            )
+        })
+        .collect();
+    let t = tree(&[("lib/db/upgrade.toml", &toml)]);
+    let order = plan::order(&t).expect("order");
+    let mut stored = at(Some("R19"), None);
+    stored.rows = t
+        .steps
+        .iter()
+        .map(|s| row("core", s.key.name.as_str(), s.checksum.as_str()))
+        .collect();
+    crate::model::op_count::take();
+    let s = status_for(&t, &order, stored);
+    let work = crate::model::op_count::take();
+    assert_eq!(s.prunable.len(), n);
+    assert!(s.pending.is_empty() && s.orphans.is_empty() && s.drift.is_empty());
+    work
+}
+
+#[test]
+fn prunable_rows_are_found_in_linear_work() {
+    let (small, large) = (prunable_work(400), prunable_work(800));
+    assert!(
+        large * 10 <= small * 25,
+        "800 rows cost {large} comparisons, 400 rows {small}: not linear"
+    );
+}

@@ -37,8 +37,9 @@ pub(in crate::site::runner) fn up_to_batched<'t>(
         .flatten();
     match at {
         Some(at) => {
-            let before = &status.pending[..at];
-            steps.retain(|s| before.iter().any(|p| p.key == s.key));
+            let before: std::collections::HashSet<&StepKey> =
+                status.pending[..at].iter().map(|p| &p.key).collect();
+            steps.retain(|s| before.contains(&s.key));
         }
         None => steps.clear(),
     }
@@ -66,13 +67,17 @@ pub(in crate::site::runner) fn left_to_post_run<'t>(
         None => status.pending.len(),
     };
     let unknown = progress.as_ref().err().map(ToString::to_string);
-    let progress = progress.unwrap_or_default();
+    let progress: std::collections::HashMap<StepKey, StepProgress> = progress
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.key.clone(), p))
+        .collect();
     Ok(status.pending[..end]
         .iter()
         .copied()
         .filter(|s| s.is_batched())
         .map(|step| {
-            let found = progress.iter().find(|p| p.key == step.key).cloned();
+            let found = progress.get(&step.key).cloned();
             let progress = found.unwrap_or_else(|| StepProgress {
                 key: step.key.clone(),
                 state: if unknown.is_some() {
