@@ -95,11 +95,14 @@ fn released_line(toml: &str, entry: Option<usize>, sql_line: &str) -> Option<usi
     if needle.is_empty() {
         return None;
     }
+    let entry = entry?.max(1);
     let start = toml
         .split_inclusive('\n')
-        .take(entry?.saturating_sub(1))
+        .take(entry - 1)
         .map(str::len)
         .sum::<usize>();
-    let found = toml.get(start..)?.find(needle)?;
-    Some(line_of(toml, start + found))
+    let rest = toml.get(start..)?;
+    let found = rest.find(needle)?;
+    // Lines counted from the entry on, not again from the start of the file.
+    Some(entry + line_of(rest, found) - 1)
 }
