@@ -4,16 +4,11 @@
 
 use super::LedgerError;
 
-/// The version of the ledger schema this code reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
-
-/// The SQL that brings a ledger from version `n` to `n + 1`, at index `n - 1`
-/// (the same on SQLite and PostgreSQL), run in one transaction with the
-/// update of `schema_version`.
-pub const MIGRATIONS: [&str; 2] = [AUDIT_SQL, DOWNTIME_SQL];
-
-/// Version 2: the audit of what operators decided about interrupted steps.
-const AUDIT_SQL: &str = "\
+/// The tables of version 2 (the audit), written once for [`MIGRATIONS`] and
+/// [`SCHEMA_SQL`] alike.
+macro_rules! audit_sql {
+    () => {
+        "\
 CREATE TABLE upgrade_audit (
     recorded_at TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -22,13 +17,15 @@ CREATE TABLE upgrade_audit (
     actor TEXT NOT NULL,
     reason TEXT NOT NULL
 );
-";
+"
+    };
+}
 
-/// Version 3: less downtime. Which scopes are not online (one row per scope:
-/// `*` for the whole site or a component name; no row = online), the event
-/// log the application follows, and the batch ledger of `post` steps that
-/// walk a key range (one row per committed range, one state row per step).
-const DOWNTIME_SQL: &str = "\
+/// The tables of version 3 (less downtime), written once for [`MIGRATIONS`]
+/// and [`SCHEMA_SQL`] alike.
+macro_rules! downtime_sql {
+    () => {
+        "\
 CREATE TABLE upgrade_maintenance (
     scope TEXT NOT NULL PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN ('maintenance', 'failed')),
@@ -62,7 +59,26 @@ CREATE TABLE upgrade_batches (
     finished TEXT NOT NULL,
     PRIMARY KEY (step_key, lo)
 );
-";
+"
+    };
+}
+
+/// The version of the ledger schema this code reads and writes.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The SQL that brings a ledger from version `n` to `n + 1`, at index `n - 1`
+/// (the same on SQLite and PostgreSQL), run in one transaction with the
+/// update of `schema_version`.
+pub const MIGRATIONS: [&str; 2] = [AUDIT_SQL, DOWNTIME_SQL];
+
+/// Version 2: the audit of what operators decided about interrupted steps.
+const AUDIT_SQL: &str = audit_sql!();
+
+/// Version 3: less downtime. Which scopes are not online (one row per scope:
+/// `*` for the whole site or a component name; no row = online), the event
+/// log the application follows, and the batch ledger of `post` steps that
+/// walk a key range (one row per committed range, one state row per step).
+const DOWNTIME_SQL: &str = downtime_sql!();
 
 /// The ledger table: one row per applied step.
 pub const LEDGER_TABLE: &str = "upgrade_ledger";
@@ -72,7 +88,8 @@ pub const DEFAULT_DB: &str = "site.db";
 
 /// The ledger schema, identical on SQLite and PostgreSQL. Run in one
 /// transaction, followed by the rows of [`seed_sql`].
-pub const SCHEMA_SQL: &str = "\
+pub const SCHEMA_SQL: &str = concat!(
+    "\
 CREATE TABLE upgrade_meta (
     key TEXT NOT NULL PRIMARY KEY,
     value TEXT NOT NULL
@@ -91,48 +108,10 @@ CREATE TABLE upgrade_ledger (
     applied_at TEXT NOT NULL,
     PRIMARY KEY (component, step)
 );
-CREATE TABLE upgrade_audit (
-    recorded_at TEXT NOT NULL,
-    action TEXT NOT NULL,
-    step_key TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    reason TEXT NOT NULL
+",
+    audit_sql!(),
+    downtime_sql!()
 );
-CREATE TABLE upgrade_maintenance (
-    scope TEXT NOT NULL PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('maintenance', 'failed')),
-    since TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE upgrade_events (
-    seq BIGINT NOT NULL PRIMARY KEY,
-    at TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    event TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE TABLE upgrade_batch_steps (
-    step_key TEXT NOT NULL PRIMARY KEY,
-    checksum TEXT NOT NULL,
-    key_min BIGINT,
-    key_max BIGINT,
-    batch_size BIGINT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'failed', 'done')),
-    error TEXT,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE upgrade_batches (
-    step_key TEXT NOT NULL,
-    lo BIGINT NOT NULL,
-    hi BIGINT NOT NULL,
-    attempt INTEGER NOT NULL,
-    row_count BIGINT NOT NULL,
-    started TEXT NOT NULL,
-    finished TEXT NOT NULL,
-    PRIMARY KEY (step_key, lo)
-);
-";
 
 /// The SQL that migrates a ledger of schema version `found` to
 /// [`SCHEMA_VERSION`] (empty when it is current).
