@@ -117,7 +117,8 @@ pub fn message(e: &postgres::Error) -> String {
     }
 }
 
-fn error(db: &str, action: &str, e: &postgres::Error) -> LedgerError {
+/// Maps a driver error to the ledger error that explains it.
+pub(in crate::site::ledger) fn error(db: &str, action: &str, e: &postgres::Error) -> LedgerError {
     let code = e.code();
     if code == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
         || code == Some(&SqlState::READ_ONLY_SQL_TRANSACTION)

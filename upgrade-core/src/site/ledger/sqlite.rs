@@ -221,7 +221,8 @@ fn schema_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
     .optional()
 }
 
-fn code_of(e: &rusqlite::Error) -> Option<ErrorCode> {
+/// The SQLite result code of a driver error, if it has one.
+pub(in crate::site::ledger) fn code_of(e: &rusqlite::Error) -> Option<ErrorCode> {
     match e {
         rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
         _ => None,
@@ -242,7 +243,7 @@ fn open_error(db: &str, e: &rusqlite::Error) -> LedgerError {
 }
 
 /// Maps a driver error to the ledger error that explains it.
-fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
+pub(in crate::site::ledger) fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
     match code_of(e) {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
             LedgerError::Busy { db: db.to_string() }

@@ -13,7 +13,7 @@ use super::{
     RangeRun, StepRunError, now_utc_ms,
 };
 use crate::model::batch::bind_postgres;
-use crate::site::ledger::postgres::{CONNECT_TIMEOUT, message};
+use crate::site::ledger::postgres::{CONNECT_TIMEOUT, error, message};
 use crate::site::ledger::{now_utc, redact};
 
 /// The batch ledger of a PostgreSQL site database.
@@ -27,20 +27,6 @@ impl std::fmt::Debug for PostgresBatches {
         f.debug_struct("PostgresBatches")
             .field("db", &self.db)
             .finish()
-    }
-}
-
-fn error(db: &str, action: &str, e: &postgres::Error) -> LedgerError {
-    if e.is_closed() || (e.as_db_error().is_none() && e.code().is_none()) {
-        return LedgerError::Open {
-            db: db.to_string(),
-            message: message(e),
-        };
-    }
-    LedgerError::Query {
-        db: db.to_string(),
-        action: action.to_string(),
-        message: message(e),
     }
 }
 

@@ -16,6 +16,7 @@ use super::{
     RangeRun, StepRunError, now_utc_ms,
 };
 use crate::site::ledger::now_utc;
+use crate::site::ledger::sqlite::{code_of, error};
 
 /// How long a range waits for the application's write transactions.
 pub const BATCH_WAIT: Duration = Duration::from_secs(5);
@@ -25,30 +26,6 @@ pub const BATCH_WAIT: Duration = Duration::from_secs(5);
 pub struct SqliteBatches {
     conn: Connection,
     db: String,
-}
-
-fn code_of(e: &rusqlite::Error) -> Option<ErrorCode> {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
-        _ => None,
-    }
-}
-
-fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
-    match code_of(e) {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            LedgerError::Busy { db: db.to_string() }
-        }
-        Some(ErrorCode::ReadOnly) => LedgerError::ReadOnly {
-            db: db.to_string(),
-            message: e.to_string(),
-        },
-        _ => LedgerError::Query {
-            db: db.to_string(),
-            action: action.to_string(),
-            message: e.to_string(),
-        },
-    }
 }
 
 /// An error of the step's own SQL, unless it is the environment's.
