@@ -3,7 +3,6 @@
 //! every file operation (simulated and with a real SIGKILL).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::util::*;
 
@@ -188,27 +187,9 @@ fn killed_after_any_file_operation_a_rerun_completes_the_job() {
 
 #[test]
 fn a_real_kill_midway_is_recovered_by_a_rerun() {
-    for pause_after in ["3", "20"] {
+    for pause_after in [3, 20] {
         let tree = TempTree::copy_of("demo");
-        let mut child = Command::new(bin())
-            .args(RELEASE)
-            .current_dir(tree.path())
-            .env("CONSOLIDATE_PAUSE_AFTER", pause_after)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        // Wait until the process says it paused, then kill it for real.
-        let mut stderr_pipe = child.stderr.take().expect("stderr");
-        let mut seen = String::new();
-        let mut buf = [0u8; 256];
-        while !seen.contains("paused after") {
-            let n = std::io::Read::read(&mut stderr_pipe, &mut buf).expect("read stderr");
-            assert!(n > 0, "process ended before pausing: {seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
+        kill_after(tree.path(), &RELEASE, pause_after);
         assert_ne!(snapshot(tree.path()), snapshot(&fixture("demo-after-20")));
         assert_exit(&tree.run(&RELEASE), 0);
         assert_golden(tree.path());

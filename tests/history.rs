@@ -21,11 +21,11 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use git2::{BranchType, Repository, Signature, Time, build::CheckoutBuilder};
 
-use crate::util::{TempTree, assert_exit, bin, fixture, run_in, snapshot, stderr, stdout};
+use crate::util::{TempTree, assert_exit, fixture, kill_after, run_in, snapshot, stderr, stdout};
 
 /// The root manifest before any release.
 const MANIFEST: &str = r#"# Moodle-like history used by the verify and rebase tests.
@@ -424,29 +424,6 @@ fn assert_committed_once(repo: &Repository, base: git2::Oid) {
     })
     .expect("walk");
     assert!(!staged_temp, "a temporary file was committed");
-}
-
-/// Spawns `consolidate ARGS` paused after `n` file operations and kills it (SIGKILL).
-fn kill_after(root: &Path, args: &[&str], n: usize) {
-    let mut child = Command::new(bin())
-        .args(args)
-        .current_dir(root)
-        .env("LC_ALL", "C")
-        .env("CONSOLIDATE_PAUSE_AFTER", n.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut pipe = child.stderr.take().expect("stderr");
-    let mut seen = String::new();
-    let mut buf = [0u8; 256];
-    while !seen.contains("paused after") {
-        let got = std::io::Read::read(&mut pipe, &mut buf).expect("read stderr");
-        assert!(got > 0, "process ended before pausing: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..got]));
-    }
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
 }
 
 const RELEASE_COMMIT: [&str; 3] = ["release", "MOODLE_20_STABLE", "--commit"];

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The workspace root (where `fixtures/` lives).
 pub fn workspace() -> PathBuf {
@@ -89,6 +89,29 @@ pub fn unprivileged_command() -> Command {
     } else {
         Command::new(bin())
     }
+}
+
+/// Spawns `consolidate ARGS` paused after `n` file operations and kills it (SIGKILL).
+pub fn kill_after(root: &Path, args: &[&str], n: usize) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(root)
+        .env("LC_ALL", "C")
+        .env("CONSOLIDATE_PAUSE_AFTER", n.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut pipe = child.stderr.take().expect("stderr");
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains("paused after") {
+        let got = std::io::Read::read(&mut pipe, &mut buf).expect("read stderr");
+        assert!(got > 0, "process ended before pausing: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..got]));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
 }
 
 /// Runs the binary in `dir` with a fixed, locale-free environment.
