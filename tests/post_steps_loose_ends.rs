@@ -138,7 +138,8 @@ fn old_ledger_answers_without_migrating(site: Site, from: i64) {
     };
     site.exec(&format!(
         "DROP TABLE upgrade_maintenance; DROP TABLE upgrade_events; \
-         DROP TABLE upgrade_batch_steps; DROP TABLE upgrade_batches; {audit} \
+         DROP TABLE upgrade_batch_steps; DROP TABLE upgrade_batches; \
+         DROP TABLE upgrade_components; {audit} \
          UPDATE upgrade_meta SET value = '{from}' WHERE key = 'schema_version';"
     ));
     let out = site.run(&["done", BACKFILL]);

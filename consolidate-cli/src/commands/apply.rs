@@ -110,6 +110,23 @@ impl Progress {
                     None => out!("{text}"),
                 }
             }
+            ApplyEvent::InstallStarted { install } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("install {}", install.snapshot.component));
+                }
+            }
+            ApplyEvent::Installed { install, noop } => {
+                let what = if noop {
+                    format!("no snapshot for {}: only recorded", self.database)
+                } else {
+                    format!("installed from {}", install.snapshot.location())
+                };
+                self.line(format!(
+                    "[install] {} {what}; {} covered step(s) recorded without running",
+                    install.snapshot.component,
+                    install.covered.len()
+                ));
+            }
             ApplyEvent::DriftAccepted { count } => self.line(format!(
                 "accepted drift: recorded the tree's checksum for {count} ledger row(s)"
             )),

@@ -93,8 +93,23 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
                 })
             })
             .collect();
+        let installs: Vec<serde_json::Value> = plan
+            .status
+            .installs
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "component": i.snapshot.component.as_str(),
+                    "file": i.snapshot.location(),
+                    "covers": i.snapshot.covers.as_str(),
+                    "covered_steps": i.covered.iter().map(|s| s.key.name.as_str()).collect::<Vec<_>>(),
+                    "noop": i.snapshot.body.for_database(database).is_none(),
+                })
+            })
+            .collect();
         let doc = serde_json::json!({
             "database": database,
+            "installs": installs,
             "steps": steps,
             "batched": batched,
             "completes_release": plan.completes.as_ref().map(|r| r.as_str()),
@@ -103,11 +118,35 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         });
         out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        out!(
-            "plan for {database} {}: {} step(s)",
-            plan.status.db,
-            plan.steps.len()
-        );
+        let installs = &plan.status.installs;
+        if installs.is_empty() {
+            out!(
+                "plan for {database} {}: {} step(s)",
+                plan.status.db,
+                plan.steps.len()
+            );
+        } else {
+            out!(
+                "plan for {database} {}: install {} component(s) from their snapshots, then {} step(s)",
+                plan.status.db,
+                installs.len(),
+                plan.steps.len()
+            );
+        }
+        let install_width = installs
+            .iter()
+            .map(|i| i.snapshot.component.as_str().len())
+            .max()
+            .unwrap_or(0);
+        for i in installs {
+            out!(
+                "   install {:<install_width$}  {}  (covers {} step(s), up to {}; they do not run)",
+                i.snapshot.component.as_str(),
+                i.snapshot.location(),
+                i.covered.len(),
+                i.snapshot.covers
+            );
+        }
         let width = plan
             .steps
             .iter()
@@ -146,7 +185,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
                 plan.status.code_revision
             );
         }
-        if plan.steps.is_empty() && plan.completes.is_none() && !plan.syncs {
+        if plan.steps.is_empty() && plan.completes.is_none() && !plan.syncs && installs.is_empty() {
             out!("nothing to apply");
         }
         if !plan.batched.is_empty() {

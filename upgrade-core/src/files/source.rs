@@ -102,6 +102,14 @@ pub fn classify(path: &str) -> PathClass {
     if path == "db/component.toml" || path.ends_with("/db/component.toml") {
         return PathClass::Tree;
     }
+    // A component's install snapshot (`install.sql`, `install.<database>.sql`).
+    if let Some((dir, file)) = path.rsplit_once('/')
+        && (dir == "db" || dir.ends_with("/db"))
+        && file.starts_with("install.")
+        && file.ends_with(".sql")
+    {
+        return PathClass::Tree;
+    }
     let Some((dir, file)) = path.rsplit_once('/') else {
         return PathClass::Other;
     };

@@ -166,6 +166,10 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         if let Some(f) = ours.component_files.get(*component) {
             files.push(f.path.clone());
         }
+        // And its install snapshot.
+        if let Some(snapshot) = ours.installs.get(*component) {
+            files.extend(snapshot.files.iter().cloned());
+        }
         let steps: Vec<&Step> = ours
             .steps
             .iter()

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod component;
 pub mod component_settings;
+pub mod install_snapshot;
 pub mod line_index;
 pub mod manifest;
 pub(crate) mod op_count;

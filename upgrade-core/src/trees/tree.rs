@@ -8,6 +8,7 @@ use crate::files::source::TreeSource;
 use crate::files::upgrade_file;
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
+use crate::model::install_snapshot::{InstallSnapshot, install_file_database, install_snapshot};
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{
@@ -68,6 +69,10 @@ pub struct Tree {
     pub components: BTreeMap<ComponentName, ComponentSettings>,
     /// The `db/component.toml` files as read (path and text), by component.
     pub component_files: BTreeMap<ComponentName, UpgradeFile>,
+    /// The install snapshots (`db/install[.<database>].sql`), by component.
+    pub installs: BTreeMap<ComponentName, InstallSnapshot>,
+    /// The text of every install snapshot file, by path.
+    pub install_texts: BTreeMap<String, String>,
 }
 
 struct Variant {
@@ -110,6 +115,8 @@ impl Tree {
         let mut components = BTreeMap::new();
         let mut component_files = BTreeMap::new();
         let mut standalone: BTreeMap<(ComponentName, StepName), Vec<Variant>> = BTreeMap::new();
+        let mut install_files: BTreeMap<ComponentName, Vec<(String, Option<String>, String)>> =
+            BTreeMap::new();
 
         for path in &scan.files {
             if path == MANIFEST_FILE {
@@ -161,6 +168,20 @@ impl Tree {
                         );
                     }
                     Err(e) => errors.push(e),
+                }
+                continue;
+            }
+            if let Some(database) = install_file_database(rest) {
+                match database.and_then(|db| read(path).map(|t| (db, t)).map_err(|e| e.to_string()))
+                {
+                    Ok((database, text)) => install_files.entry(component).or_default().push((
+                        path.clone(),
+                        database,
+                        text,
+                    )),
+                    Err(reason) => {
+                        errors.push(TreeError::new(path.as_str(), TreeErrorKind::Field(reason)))
+                    }
                 }
                 continue;
             }
@@ -251,6 +272,31 @@ impl Tree {
             errors.extend(refused);
             warnings.extend(warned);
         }
+        let mut installs = BTreeMap::new();
+        let mut install_texts = BTreeMap::new();
+        for (component, files) in install_files {
+            match install_snapshot(component.clone(), &files) {
+                Ok(snapshot) => {
+                    let key = StepKey {
+                        component: component.clone(),
+                        name: snapshot.covers.clone(),
+                    };
+                    if steps.contains_key(&key) {
+                        installs.insert(component, snapshot);
+                    } else {
+                        errors.push(TreeError::new(
+                            snapshot.files[0].as_str(),
+                            TreeErrorKind::Header(format!(
+                                "covers {}, which is not a step of {component}: name the newest step of {component} the snapshot includes",
+                                snapshot.covers
+                            )),
+                        ).at_line(1));
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+            install_texts.extend(files.into_iter().map(|(path, _, text)| (path, text)));
+        }
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
                 manifest,
@@ -262,6 +308,8 @@ impl Tree {
                 warnings,
                 components,
                 component_files,
+                installs,
+                install_texts,
             }),
             _ => Err(TreeErrors::new(errors)),
         }
@@ -293,6 +341,7 @@ impl Tree {
                     .find(|f| f.path == path)
                     .map(|f| &f.text)
             })
+            .or_else(|| self.install_texts.get(path))
             .cloned()
     }
 

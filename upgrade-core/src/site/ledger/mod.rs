@@ -124,6 +124,8 @@ pub struct Stored {
     /// sessions (the one holding the upgrade lock, and any still running a
     /// step); on SQLite the process holding the lock file, if any.
     pub sessions: Vec<Session>,
+    /// The rows of `upgrade_components` (none before schema version 4).
+    pub components: Vec<InstalledComponent>,
 }
 
 /// Another database session of `consolidate apply`, seen on the server.
@@ -256,6 +258,27 @@ pub struct SiteChange {
     pub mark_done: Option<(StepKey, Checksum)>,
     /// An operator's decision to keep in `upgrade_audit`.
     pub audit: Option<Audit>,
+    /// Ledger rows to insert: the steps an install snapshot covers.
+    pub record: Vec<(StepKey, Checksum)>,
+    /// Rows of `upgrade_components` to write (insert or replace).
+    pub installed: Vec<InstalledComponent>,
+    /// Components to forget (`upgrade_components` rows deleted).
+    pub uninstalled: Vec<String>,
+}
+
+/// A row of `upgrade_components`: a component the site has installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledComponent {
+    /// The component, as stored.
+    pub component: String,
+    /// How: `snapshot`, `steps`, `adopted` or `baseline`.
+    pub source: String,
+    /// The step the snapshot covered, or the release adopted or the baseline.
+    pub covers: Option<String>,
+    /// The checksum of the snapshot or baseline that ran.
+    pub checksum: Option<String>,
+    /// When (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
+    pub installed_at: String,
 }
 
 /// An operator's decision about an interrupted step, kept in `upgrade_audit`
@@ -284,6 +307,9 @@ impl SiteChange {
             && !self.clear_interrupted
             && self.mark_done.is_none()
             && self.audit.is_none()
+            && self.record.is_empty()
+            && self.installed.is_empty()
+            && self.uninstalled.is_empty()
     }
 }
 
@@ -313,6 +339,10 @@ pub trait Ledger {
     fn run_step(&mut self, run: &StepRun<'_>) -> Result<(), StepRunError>;
     /// Writes a change in one transaction.
     fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError>;
+    /// Runs an install script (a component's snapshot or the project
+    /// baseline) and writes `change` (the rows of the steps it covers, the
+    /// installed component) in one transaction.
+    fn install(&mut self, sql: Option<&str>, change: &SiteChange) -> Result<(), StepRunError>;
     /// The maintenance state and event log, on the same connection (and lock).
     fn maintenance(&mut self) -> &mut dyn MaintenanceStore;
 }

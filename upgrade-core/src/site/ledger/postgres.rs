@@ -19,9 +19,10 @@ use postgres::error::SqlState;
 use postgres::{Client, Config, IsolationLevel, NoTls};
 
 use super::{
-    Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
-    SCHEMA_SQL, Session, SiteChange, StepRun, StepRunError, Stored, application_name,
-    check_schema_version, migration_sql, missing_site_row, now_utc, redact, seed_sql, site_record,
+    Access, Database, INTERRUPTED_KEY, InstalledComponent, Ledger, LedgerError, LedgerRow,
+    MARK_INTERRUPTED_SQL, SCHEMA_SQL, Session, SiteChange, StepRun, StepRunError, Stored,
+    application_name, check_schema_version, migration_sql, missing_site_row, now_utc, redact,
+    seed_sql, site_record,
 };
 
 /// The advisory lock key of upgrades (`"consolid"` as a big-endian integer).
@@ -257,7 +258,25 @@ impl Ledger for PostgresLedger {
             )
             .map_err(err)?
             .map(|r| r.get(0));
-        check_schema_version(&db, version)?;
+        let version = check_schema_version(&db, version)?;
+        let components = if version >= 4 {
+            tx.query(
+                "SELECT component, source, covers, checksum, installed_at FROM upgrade_components ORDER BY component COLLATE \"C\"",
+                &[],
+            )
+            .map_err(err)?
+            .into_iter()
+            .map(|r| InstalledComponent {
+                component: r.get(0),
+                source: r.get(1),
+                covers: r.get(2),
+                checksum: r.get(3),
+                installed_at: r.get(4),
+            })
+            .collect()
+        } else {
+            Vec::new()
+        };
         let rows = tx
             .query(
                 "SELECT component, step, checksum, applied_at FROM upgrade_ledger ORDER BY component COLLATE \"C\", step COLLATE \"C\"",
@@ -301,6 +320,7 @@ impl Ledger for PostgresLedger {
             site: site_record(&db, site.0, site.1, site.2)?,
             interrupted,
             sessions,
+            components,
         })
     }
 
@@ -369,70 +389,113 @@ impl Ledger for PostgresLedger {
     fn commit(&mut self, change: &SiteChange) -> Result<(), LedgerError> {
         let db = self.db.clone();
         let err = |e: postgres::Error| error(&db, "updating the ledger", &e);
-        let now = now_utc();
         let mut tx = self.client.transaction().map_err(err)?;
-        for (component, step) in &change.delete {
-            tx.execute(
-                "DELETE FROM upgrade_ledger WHERE component = $1 AND step = $2",
-                &[component, step],
-            )
-            .map_err(err)?;
+        write_change(&mut tx, change).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn install(&mut self, sql: Option<&str>, change: &SiteChange) -> Result<(), StepRunError> {
+        let db = self.db.clone();
+        let err = |e: postgres::Error| error(&db, "recording the install in the ledger", &e);
+        let mut tx = self.client.transaction().map_err(err)?;
+        if let Some(sql) = sql {
+            tx.batch_execute(sql).map_err(|e| sql_error(&db, sql, &e))?;
         }
-        for (key, checksum) in &change.checksums {
+        write_change(&mut tx, change).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Writes a change inside an open transaction.
+fn write_change(
+    tx: &mut postgres::Transaction<'_>,
+    change: &SiteChange,
+) -> Result<(), postgres::Error> {
+    let now = now_utc();
+    for (component, step) in &change.delete {
+        tx.execute(
+            "DELETE FROM upgrade_ledger WHERE component = $1 AND step = $2",
+            &[component, step],
+        )?;
+    }
+    for (key, checksum) in &change.checksums {
+        tx.execute(
+            "UPDATE upgrade_ledger SET checksum = $3 WHERE component = $1 AND step = $2",
+            &[
+                &key.component.as_str(),
+                &key.name.as_str(),
+                &checksum.as_str(),
+            ],
+        )?;
+    }
+    if let Some(release) = &change.release {
+        tx.execute(
+            "UPDATE upgrade_site SET completed_release = $1, updated_at = $2 WHERE id = 1",
+            &[&release.as_str(), &now],
+        )?;
+    }
+    if let Some((version, revision)) = &change.sync {
+        tx.execute(
+            "UPDATE upgrade_site SET version = $1, revision = $2, updated_at = $3 WHERE id = 1",
+            &[&version.as_str(), revision, &now],
+        )?;
+    }
+    if change.clear_interrupted {
+        tx.execute(
+            "DELETE FROM upgrade_meta WHERE key = $1",
+            &[&INTERRUPTED_KEY],
+        )?;
+    }
+    if let Some((key, checksum)) = &change.mark_done {
+        tx.execute(
+            "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+            &[&key.component.as_str(), &key.name.as_str(), &checksum.as_str(), &now],
+        )?;
+    }
+    if let Some(audit) = &change.audit {
+        tx.execute(
+            "INSERT INTO upgrade_audit (recorded_at, action, step_key, checksum, actor, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &now,
+                &audit.action,
+                &audit.key.to_string(),
+                &audit.checksum.as_str(),
+                &audit.actor,
+                &audit.reason,
+            ],
+        )?;
+    }
+    if !change.record.is_empty() {
+        let insert = tx.prepare(
+            "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+        )?;
+        for (key, checksum) in &change.record {
             tx.execute(
-                "UPDATE upgrade_ledger SET checksum = $3 WHERE component = $1 AND step = $2",
+                &insert,
                 &[
                     &key.component.as_str(),
                     &key.name.as_str(),
                     &checksum.as_str(),
-                ],
-            )
-            .map_err(err)?;
-        }
-        if let Some(release) = &change.release {
-            tx.execute(
-                "UPDATE upgrade_site SET completed_release = $1, updated_at = $2 WHERE id = 1",
-                &[&release.as_str(), &now],
-            )
-            .map_err(err)?;
-        }
-        if let Some((version, revision)) = &change.sync {
-            tx.execute(
-                "UPDATE upgrade_site SET version = $1, revision = $2, updated_at = $3 WHERE id = 1",
-                &[&version.as_str(), revision, &now],
-            )
-            .map_err(err)?;
-        }
-        if change.clear_interrupted {
-            tx.execute(
-                "DELETE FROM upgrade_meta WHERE key = $1",
-                &[&INTERRUPTED_KEY],
-            )
-            .map_err(err)?;
-        }
-        if let Some((key, checksum)) = &change.mark_done {
-            tx.execute(
-                "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-                &[&key.component.as_str(), &key.name.as_str(), &checksum.as_str(), &now],
-            )
-            .map_err(err)?;
-        }
-        if let Some(audit) = &change.audit {
-            tx.execute(
-                "INSERT INTO upgrade_audit (recorded_at, action, step_key, checksum, actor, reason) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
                     &now,
-                    &audit.action,
-                    &audit.key.to_string(),
-                    &audit.checksum.as_str(),
-                    &audit.actor,
-                    &audit.reason,
                 ],
-            )
-            .map_err(err)?;
+            )?;
         }
-        tx.commit().map_err(err)
     }
+    for component in &change.uninstalled {
+        tx.execute(
+            "DELETE FROM upgrade_components WHERE component = $1",
+            &[component],
+        )?;
+    }
+    for c in &change.installed {
+        tx.execute(
+            "INSERT INTO upgrade_components (component, source, covers, checksum, installed_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (component) DO UPDATE SET source = excluded.source, covers = excluded.covers, checksum = excluded.checksum, installed_at = excluded.installed_at",
+            &[&c.component, &c.source, &c.covers, &c.checksum, &c.installed_at],
+        )?;
+    }
+    Ok(())
 }
 
 /// A failure of a step's own SQL: the server's message, unless the

@@ -63,13 +63,29 @@ CREATE TABLE upgrade_batches (
     };
 }
 
+/// The table of version 4 (installed components), written once for
+/// [`MIGRATIONS`] and [`SCHEMA_SQL`] alike.
+macro_rules! components_sql {
+    () => {
+        "\
+CREATE TABLE upgrade_components (
+    component TEXT NOT NULL PRIMARY KEY,
+    source TEXT NOT NULL CHECK (source IN ('snapshot', 'steps', 'adopted', 'baseline')),
+    covers TEXT,
+    checksum TEXT,
+    installed_at TEXT NOT NULL
+);
+"
+    };
+}
+
 /// The version of the ledger schema this code reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The SQL that brings a ledger from version `n` to `n + 1`, at index `n - 1`
 /// (the same on SQLite and PostgreSQL), run in one transaction with the
 /// update of `schema_version`.
-pub const MIGRATIONS: [&str; 2] = [AUDIT_SQL, DOWNTIME_SQL];
+pub const MIGRATIONS: [&str; 3] = [AUDIT_SQL, DOWNTIME_SQL, COMPONENTS_SQL];
 
 /// Version 2: the audit of what operators decided about interrupted steps.
 const AUDIT_SQL: &str = audit_sql!();
@@ -79,6 +95,14 @@ const AUDIT_SQL: &str = audit_sql!();
 /// log the application follows, and the batch ledger of `post` steps that
 /// walk a key range (one row per committed range, one state row per step).
 const DOWNTIME_SQL: &str = downtime_sql!();
+
+/// Version 4: which components the site has installed, and how (from an
+/// install snapshot, by running their steps, adopted at a release, or from
+/// the project baseline). A site migrated from an older version starts with
+/// no rows: a component is then installed when any of its steps is applied
+/// (a ledger row or a completed release that covers it), which is exactly
+/// what the older versions did; `apply` writes those rows as it goes.
+const COMPONENTS_SQL: &str = components_sql!();
 
 /// The ledger table: one row per applied step.
 pub const LEDGER_TABLE: &str = "upgrade_ledger";
@@ -110,7 +134,8 @@ CREATE TABLE upgrade_ledger (
 );
 ",
     audit_sql!(),
-    downtime_sql!()
+    downtime_sql!(),
+    components_sql!()
 );
 
 /// The SQL that migrates a ledger of schema version `found` to

@@ -232,6 +232,11 @@ pub fn apply_on<'t>(
     let total = steps.len();
     on_event(ApplyEvent::Start { total });
     options.hook.reached(0);
+    if !status.installs.is_empty() {
+        // Components installed from their snapshots go before any step.
+        let mut run = Run::new(tree, ledger, options, total)?;
+        report.installed = run.installs(&status.installs, on_event)?;
+    }
     let failures = {
         let mut run = Run::new(tree, ledger, options, total)?;
         // Rows left by earlier runs for scopes with nothing left to do go first.
@@ -254,6 +259,7 @@ pub fn apply_on<'t>(
     if syncs {
         change.sync = Some((tree.manifest.version.clone(), tree.manifest.revision));
     }
+    change.installed = super::installs::recorded_by_steps(&status.unrecorded);
     if !change.is_empty() {
         ledger.commit(&change)?;
     }

@@ -110,6 +110,20 @@ pub enum RunError {
         /// It ran under whole-site maintenance (`*`), which stays `failed`.
         site_failed: bool,
     },
+    /// A component's install snapshot failed; nothing of it is committed.
+    #[error(
+        "installing {component} from its snapshot ({location}) failed on {database}: {message}"
+    )]
+    InstallFailed {
+        /// The component.
+        component: String,
+        /// The snapshot file (and line, when the database says).
+        location: String,
+        /// The engine.
+        database: Database,
+        /// The database's error (or the enter hook's).
+        message: String,
+    },
     /// `--to` names no step.
     #[error("--to {given}: the tree has no such step")]
     UnknownStep {
@@ -247,6 +261,9 @@ impl RunError {
             ),
             RunError::AheadOfPending { .. } => "run the steps listed first (`consolidate apply` without the option, or an earlier --phase), or add --with-requirements to run them in this run, in plan order".into(),
             RunError::Drift { .. } => "a step was changed after this site applied it: restore the step as it was, or, if the site's schema matches the new version, re-run with --accept-drift to record the tree's checksum".into(),
+            RunError::InstallFailed { component, .. } => format!(
+                "nothing of the install is committed, and the scope stays `failed` until an apply succeeds: fix {component}'s install snapshot (run `consolidate verify --apply` to compare it with its steps) or the data it trips over, then re-run `consolidate apply`"
+            ),
             RunError::StepFailed {
                 committed,
                 transaction,

@@ -220,14 +220,6 @@ impl<'a, 't> Run<'a, 't> {
         steps: &[&Step],
         on_event: &mut dyn FnMut(ApplyEvent<'_>),
     ) -> Result<Result<(), String>, RunError> {
-        if self.manual.contains(scope) {
-            on_event(ApplyEvent::Scope {
-                scope,
-                event: ScopeEvent::ManualOn,
-                detail: "kept: set by hand",
-            });
-            return Ok(Ok(()));
-        }
         let detail = format!(
             "{} main step(s): {}",
             steps.len(),
@@ -237,6 +229,25 @@ impl<'a, 't> Run<'a, 't> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        self.enter_with(scope, &detail, on_event)
+    }
+
+    /// [`Run::enter`] with the detail of the event given.
+    pub fn enter_with(
+        &mut self,
+        scope: &str,
+        detail: &str,
+        on_event: &mut dyn FnMut(ApplyEvent<'_>),
+    ) -> Result<Result<(), String>, RunError> {
+        if self.manual.contains(scope) {
+            on_event(ApplyEvent::Scope {
+                scope,
+                event: ScopeEvent::ManualOn,
+                detail: "kept: set by hand",
+            });
+            return Ok(Ok(()));
+        }
+        let detail = detail.to_string();
         self.ledger.maintenance().change_scope(&ScopeChange {
             scope: scope.to_string(),
             state: Some(ScopeState::Maintenance),
@@ -311,7 +322,7 @@ impl<'a, 't> Run<'a, 't> {
     }
 
     /// Marks a scope `failed`.
-    fn fail(
+    pub fn fail(
         &mut self,
         scope: &str,
         message: &str,

@@ -28,6 +28,7 @@
 mod apply;
 mod error;
 pub mod hooks;
+mod installs;
 mod lines;
 mod maintained;
 mod manual;
@@ -38,6 +39,7 @@ mod status;
 use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
+pub use installs::Install;
 pub use lines::file_line;
 pub use maintained::ScopeFailure;
 pub use manual::ManualOutcome;
@@ -121,6 +123,8 @@ pub struct ApplyReport {
     pub batched_left: usize,
     /// The interrupted step recorded as done (`--mark-done`), without running it.
     pub marked_done: Option<String>,
+    /// Components installed from their snapshots.
+    pub installed: usize,
 }
 
 /// Progress of `apply`, for display.
@@ -149,6 +153,18 @@ pub enum ApplyEvent<'a> {
         /// The step.
         step: &'a Step,
         /// It had no body for this database and was only recorded.
+        noop: bool,
+    },
+    /// A component's install snapshot is about to run.
+    InstallStarted {
+        /// The install.
+        install: &'a Install<'a>,
+    },
+    /// A component is installed and the steps its snapshot covers recorded.
+    Installed {
+        /// The install.
+        install: &'a Install<'a>,
+        /// It had no script for this database: only recorded.
         noop: bool,
     },
     /// Drifted rows got the tree's checksums.

@@ -171,6 +171,14 @@ pub struct Status<'t> {
     pub code_version: Version,
     /// The code's revision.
     pub code_revision: i64,
+    /// Components `apply` installs from their snapshots, before any step
+    /// (their covered steps are not in `pending`).
+    pub installs: Vec<Install<'t>>,
+    /// Components the site installed that the tree no longer has.
+    pub removed: Vec<String>,
+    /// Components installed by their steps that `upgrade_components` does
+    /// not list yet (a ledger older than schema 4): `apply` records them.
+    pub unrecorded: Vec<ComponentName>,
 }
 
 impl Status<'_> {
@@ -178,6 +186,7 @@ impl Status<'_> {
     /// version or revision to record)?
     pub fn needs_upgrade(&self) -> bool {
         !self.pending.is_empty()
+            || !self.installs.is_empty()
             || self.release_to_complete.is_some()
             || self.resync
             || self.version_behind
@@ -199,7 +208,7 @@ impl Status<'_> {
     /// when only pre and post steps are pending (the release then completes
     /// with the last of them).
     pub fn downtime(&self) -> Downtime {
-        if self.pending.iter().any(|s| s.phase == Phase::Main) {
+        if self.pending.iter().any(|s| s.phase == Phase::Main) || !self.installs.is_empty() {
             Downtime::Maintenance
         } else if !self.pending.is_empty() {
             Downtime::Online
@@ -282,7 +291,8 @@ pub fn status_of<'t>(
         }),
         _ => None,
     });
-    let pending = plan::pending(tree, order, &site);
+    let mut pending = plan::pending(tree, order, &site);
+    let installed = super::installs::installed(tree, &stored, &mut pending);
     let unreviewed = unreviewed(tree, &pending);
     let running = stored.sessions.iter().find(|s| s.holds_lock).cloned();
     let step_running = stored.interrupted.as_ref().and_then(|step| {
@@ -344,6 +354,9 @@ pub fn status_of<'t>(
         prunable,
         code_version: manifest.version.clone(),
         code_revision: manifest.revision,
+        installs: installed.installs,
+        removed: installed.removed,
+        unrecorded: installed.unrecorded,
         stored,
         site,
     })

@@ -76,6 +76,7 @@ fn at(release: Option<&str>, version: Option<&str>) -> Stored {
         },
         interrupted: None,
         sessions: Vec::new(),
+        components: Vec::new(),
     }
 }
 

@@ -242,11 +242,15 @@ fn a_schema_version_that_is_no_version_is_refused() {
 
 #[test]
 fn a_version_1_ledger_is_migrated_when_locked() {
-    let v3 = "DROP TABLE upgrade_maintenance; DROP TABLE upgrade_events; \
-              DROP TABLE upgrade_batch_steps; DROP TABLE upgrade_batches;";
+    let v4 = "DROP TABLE upgrade_components;";
+    let v3 = format!(
+        "{v4} DROP TABLE upgrade_maintenance; DROP TABLE upgrade_events; \
+         DROP TABLE upgrade_batch_steps; DROP TABLE upgrade_batches;"
+    );
     for (from, downgrade) in [
         ("1", format!("{v3} DROP TABLE upgrade_audit;")),
-        ("2", v3.to_string()),
+        ("2", v3.clone()),
+        ("3", v4.to_string()),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = created(&dir);
@@ -261,10 +265,11 @@ fn a_version_1_ledger_is_migrated_when_locked() {
         let conn = Connection::open(&path).expect("open");
         assert_eq!(
             schema_version(&conn).expect("version").as_deref(),
-            Some("3"),
+            Some("4"),
             "from version {from}"
         );
         for table in [
+            "upgrade_components",
             "upgrade_audit",
             "upgrade_maintenance",
             "upgrade_events",

@@ -1,0 +1,363 @@
+//! `InstallSnapshot`: a component's schema as of one of its steps, from
+//! `<component folder>/db/install.sql` (or `install.sqlite.sql` /
+//! `install.postgres.sql`), so that a fresh site creates the component in one
+//! script instead of replaying every step since its first day.
+//!
+//! The header line `-- covers: NAME` names the newest step of the component
+//! the snapshot includes: every step of the component whose name is at most
+//! `NAME` (all phases) is part of it. The text passes the same checks as a
+//! step's (`step_text`): nothing a reviewer cannot see, no transaction
+//! control (a snapshot always runs in one transaction, with the ledger rows
+//! of the steps it covers). Per-database variants must declare the same
+//! `covers`; the checksum is over the normalised bodies, like a step's.
+
+use std::collections::BTreeMap;
+
+use crate::model::component::ComponentName;
+use crate::model::sql_text::{Dialect, TokenKind};
+use crate::model::step::{Body, Checksum, normalise};
+use crate::model::step_name::StepName;
+use crate::model::step_text::{
+    SqlProblem, TextProblem, check_characters, check_tokens, header_key_of,
+};
+use crate::model::tree_error::{TreeError, TreeErrorKind};
+
+/// The file name of a component's install snapshot (inside its `db/`), plain.
+pub const INSTALL_FILE: &str = "install.sql";
+
+/// A component's install snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallSnapshot {
+    /// The component.
+    pub component: ComponentName,
+    /// The newest step it includes.
+    pub covers: StepName,
+    /// Its SQL: one script, or one per database.
+    pub body: Body,
+    /// The checksum of the normalised body (as a step's).
+    pub checksum: Checksum,
+    /// Its files, sorted.
+    pub files: Vec<String>,
+}
+
+impl InstallSnapshot {
+    /// Where it is, for messages: its file or files.
+    pub fn location(&self) -> String {
+        self.files.join(", ")
+    }
+}
+
+/// The database of an install file name (`None` for the plain `install.sql`),
+/// or `Err` when the name is no install file name. `file` is the name inside
+/// `db/`.
+pub fn install_file_database(file: &str) -> Option<Result<Option<String>, String>> {
+    if file == INSTALL_FILE {
+        return Some(Ok(None));
+    }
+    let middle = file.strip_prefix("install.")?.strip_suffix(".sql")?;
+    Some(match middle {
+        "sqlite" | "postgres" => Ok(Some(middle.to_string())),
+        other => Err(format!(
+            "`{file}`: unknown database `{other}` (an install snapshot is install.sql, install.sqlite.sql or install.postgres.sql)"
+        )),
+    })
+}
+
+/// Parses one install file: its `covers` step name and its normalised body.
+pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), TreeError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let at = |line: usize, kind: TreeErrorKind| TreeError::new(path, kind).at_line(line);
+    let runs_differently = |p: TextProblem| TreeErrorKind::RunsDifferently {
+        problem: p.problem,
+        fix: p.fix,
+    };
+    check_characters(text).map_err(|p| at(p.line, runs_differently(p)))?;
+    let mut covers: Option<StepName> = None;
+    let mut in_body = false;
+    let mut body = String::new();
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if covers.is_some() || in_body {
+            body.push_str(line);
+            continue;
+        }
+        let trimmed = line.trim();
+        let Some(comment) = trimmed.strip_prefix("--") else {
+            body.push_str(line);
+            in_body = true;
+            continue;
+        };
+        match comment.split_once(':') {
+            Some((key, value)) if key.trim().eq_ignore_ascii_case("covers") => {
+                if key != " covers" && key != "covers" {
+                    return Err(at(
+                        index + 1,
+                        TreeErrorKind::Header(format!(
+                            "`{trimmed}` is not spelled as a header line: write it `-- covers: {}`",
+                            value.trim()
+                        )),
+                    ));
+                }
+                let name = StepName::parse(value.trim()).map_err(|e| {
+                    at(
+                        index + 1,
+                        TreeErrorKind::Header(format!(
+                            "covers: {e}; write `-- covers: YYYYMMDDNN-slug`, the newest step of this component the snapshot includes"
+                        )),
+                    )
+                })?;
+                covers = Some(name);
+            }
+            Some(_) if header_key_of(comment).is_some() => {
+                return Err(at(
+                    index + 1,
+                    TreeErrorKind::Header(format!(
+                        "`{trimmed}`: a step header key is no header of an install snapshot (it knows only `-- covers:`; a snapshot always runs first, in one transaction): remove the line"
+                    )),
+                ));
+            }
+            _ => body.push_str(line),
+        }
+    }
+    let Some(covers) = covers else {
+        return Err(TreeError::new(
+            path,
+            TreeErrorKind::Header(
+                "an install snapshot must start with `-- covers: NAME`, the newest step of this component it includes".into(),
+            ),
+        ));
+    };
+    let dialects: &[Dialect] = if path.ends_with(".sqlite.sql") {
+        &[Dialect::Sqlite]
+    } else if path.ends_with(".postgres.sql") {
+        &[Dialect::Postgres]
+    } else {
+        &Dialect::ALL
+    };
+    // A `-- covers:` line after the SQL would be a plain comment: refused.
+    let first = header_line(text);
+    let misplaced = |tokens: &[crate::model::sql_text::Token<'_>]| {
+        tokens
+            .iter()
+            .filter(|t| t.kind == TokenKind::LineComment && t.line != first)
+            .find(|t| {
+                t.text[2..]
+                    .split_once(':')
+                    .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("covers"))
+            })
+            .map(|t| TextProblem {
+                line: t.line,
+                problem: format!(
+                    "`{}` is a second or misplaced covers line: only the first line of the header counts",
+                    t.text.trim_end()
+                ),
+                fix: "keep one `-- covers:` line, at the top of the file".into(),
+            })
+    };
+    check_tokens(text, dialects, true, misplaced).map_err(|p| match p {
+        SqlProblem::Text(p) => at(p.line, runs_differently(p)),
+        SqlProblem::TransactionControl { line, statement } => at(
+            line,
+            TreeErrorKind::TransactionControl {
+                statement: statement.to_string(),
+                within: String::new(),
+                fix: "an install snapshot always runs in one transaction with the ledger rows of the steps it covers: remove the statement".into(),
+            },
+        ),
+    })?;
+    Ok((covers, normalise(&body)))
+}
+
+/// The 1-based line of the (first) `-- covers:` header line.
+fn header_line(text: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim()
+                .strip_prefix("--")
+                .and_then(|c| c.split_once(':'))
+                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("covers"))
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// Builds a component's snapshot from its files (`(path, database, text)`).
+pub fn install_snapshot(
+    component: ComponentName,
+    files: &[(String, Option<String>, String)],
+) -> Result<InstallSnapshot, TreeError> {
+    let plain = files.iter().filter(|(_, db, _)| db.is_none()).count();
+    if plain > 0 && files.len() > 1 {
+        return Err(TreeError::new(
+            files[0].0.as_str(),
+            TreeErrorKind::Field(
+                "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both: remove one".into(),
+            ),
+        ));
+    }
+    let mut covers: Option<(StepName, &str)> = None;
+    let mut bodies: BTreeMap<Option<String>, String> = BTreeMap::new();
+    for (path, database, text) in files {
+        let (name, body) = parse_install_file(path, text)?;
+        match &covers {
+            Some((first, first_path)) if *first != name => {
+                return Err(TreeError::new(
+                    path.as_str(),
+                    TreeErrorKind::Header(format!(
+                        "covers {name} but {first_path} covers {first}: per-database snapshots of one component must cover the same step"
+                    )),
+                ));
+            }
+            Some(_) => {}
+            None => covers = Some((name, path)),
+        }
+        bodies.insert(database.clone(), body);
+    }
+    let Some((covers, _)) = covers else {
+        return Err(TreeError::new(
+            component.as_str(),
+            TreeErrorKind::Io("no install files".into()),
+        ));
+    };
+    let body = match bodies.remove(&None) {
+        Some(sql) => Body::Any(sql),
+        None => Body::PerDatabase(
+            bodies
+                .into_iter()
+                .filter_map(|(db, sql)| db.map(|d| (d, sql)))
+                .collect(),
+        ),
+    };
+    let mut paths: Vec<String> = files.iter().map(|(p, _, _)| p.clone()).collect();
+    paths.sort();
+    Ok(InstallSnapshot {
+        component,
+        covers,
+        checksum: Checksum::of(&body),
+        body,
+        files: paths,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn covers_header_and_body() {
+        let (name, body) = parse_install_file(
+            "lib/db/install.sql",
+            "-- covers: 2008010200-b\n-- The core schema.\nCREATE TABLE a (id INT);\n",
+        )
+        .expect("valid");
+        assert_eq!(name.as_str(), "2008010200-b");
+        assert_eq!(body, "-- The core schema.\nCREATE TABLE a (id INT);\n");
+    }
+
+    #[test]
+    fn bad_headers_and_text_name_the_line() {
+        for (text, line, says) in [
+            (
+                "CREATE TABLE a (id INT);\n",
+                None,
+                "must start with `-- covers: NAME`",
+            ),
+            (
+                "-- covers: yesterday\nSELECT 1;\n",
+                Some(1),
+                "YYYYMMDDNN-slug",
+            ),
+            (
+                "-- Covers: 2008010200-b\nSELECT 1;\n",
+                Some(1),
+                "write it `-- covers: 2008010200-b`",
+            ),
+            (
+                "-- phase: pre\n-- covers: 2008010200-b\n",
+                Some(1),
+                "knows only `-- covers:`",
+            ),
+            ("-- covers: 2008010200-b\nCOMMIT;\n", Some(2), "`COMMIT`"),
+            (
+                "-- covers: 2008010200-b\nSELECT 1;\n-- covers: 2008010300-c\n",
+                Some(3),
+                "misplaced covers line",
+            ),
+            ("-- covers: 2008010200-b\nSELECT 1;\0\n", Some(2), "NUL"),
+        ] {
+            let err = parse_install_file("lib/db/install.sql", text).expect_err(text);
+            assert_eq!(err.line, line, "{text:?}: {err}");
+            assert!(err.to_string().contains(says), "{text:?}: {err}");
+            assert_eq!(err.path, "lib/db/install.sql");
+        }
+    }
+
+    #[test]
+    fn variants_must_agree_and_not_mix_with_plain() {
+        let c = ComponentName::parse("mod_forum").expect("name");
+        let f = |p: &str, db: Option<&str>, t: &str| {
+            (p.to_string(), db.map(String::from), t.to_string())
+        };
+        let ok = install_snapshot(
+            c.clone(),
+            &[
+                f(
+                    "mod/forum/db/install.postgres.sql",
+                    Some("postgres"),
+                    "-- covers: 2008010200-b\nCREATE TABLE f (id SERIAL);\n",
+                ),
+                f(
+                    "mod/forum/db/install.sqlite.sql",
+                    Some("sqlite"),
+                    "-- covers: 2008010200-b\nCREATE TABLE f (id INTEGER);\n",
+                ),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(
+            ok.body.for_database("sqlite"),
+            Some("CREATE TABLE f (id INTEGER);\n")
+        );
+        let err = install_snapshot(
+            c.clone(),
+            &[
+                f(
+                    "mod/forum/db/install.postgres.sql",
+                    Some("postgres"),
+                    "-- covers: 2008010200-b\n",
+                ),
+                f(
+                    "mod/forum/db/install.sqlite.sql",
+                    Some("sqlite"),
+                    "-- covers: 2008010300-c\n",
+                ),
+            ],
+        )
+        .expect_err("differ");
+        assert!(
+            err.to_string().contains("must cover the same step"),
+            "{err}"
+        );
+        let err = install_snapshot(
+            c,
+            &[
+                f(
+                    "mod/forum/db/install.sql",
+                    None,
+                    "-- covers: 2008010200-b\n",
+                ),
+                f(
+                    "mod/forum/db/install.sqlite.sql",
+                    Some("sqlite"),
+                    "-- covers: 2008010200-b\n",
+                ),
+            ],
+        )
+        .expect_err("mixed");
+        assert!(err.to_string().contains("not both"), "{err}");
+        assert_eq!(install_file_database("install.sql"), Some(Ok(None)));
+        assert!(matches!(
+            install_file_database("install.mysql.sql"),
+            Some(Err(_))
+        ));
+        assert_eq!(install_file_database("upgrade.toml"), None);
+    }
+}

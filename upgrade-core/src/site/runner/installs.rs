@@ -1,0 +1,255 @@
+//! Installing components from their snapshots (`db/install.sql`) instead of
+//! running every step since their first day, and which components a site has
+//! installed.
+//!
+//! A component is installed on a site when `upgrade_components` has its row,
+//! or when any of its steps is applied there (a ledger row, or a completed
+//! release that covers it): that is how a site whose ledger predates the
+//! table (schema < 4) is read, and it is exactly what older versions did, so
+//! no step runs twice and none is skipped. `apply` writes the missing rows.
+//!
+//! A component of the tree that is not installed and has a snapshot is
+//! installed from it by the next `apply`, before any step: its snapshot runs
+//! and the rows of the steps it covers (every step of the component up to
+//! and including `covers`) are written in one transaction, without running
+//! them. Installs run in plan rank: core, then plugin types in manifest
+//! order. Under the staged strategy a component that is safe to disable is
+//! installed under its own maintenance scope; every other install runs
+//! under the whole site's (`*`). A component without a snapshot runs its
+//! steps as before.
+//!
+//! A component recorded as installed that the tree no longer has is reported
+//! (`removed`); `prune --orphans` forgets it with its rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::maintained::Run;
+use super::*;
+use crate::model::install_snapshot::InstallSnapshot;
+use crate::model::manifest::Strategy;
+use crate::site::ledger::InstalledComponent;
+
+/// A component `apply` installs from its snapshot.
+#[derive(Debug, Clone)]
+pub struct Install<'t> {
+    /// The snapshot.
+    pub snapshot: &'t InstallSnapshot,
+    /// The steps it covers, recorded as applied without running them.
+    pub covered: Vec<&'t Step>,
+}
+
+/// What the site has installed, against the tree.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Installed<'t> {
+    /// Components to install from their snapshots, in rank order.
+    pub installs: Vec<Install<'t>>,
+    /// Components recorded as installed that the tree no longer has.
+    pub removed: Vec<String>,
+    /// Components installed (applied steps) but not yet recorded.
+    pub unrecorded: Vec<ComponentName>,
+}
+
+/// The components of the tree: those with steps, a snapshot or settings.
+fn tree_components(tree: &Tree) -> BTreeSet<&ComponentName> {
+    tree.steps
+        .iter()
+        .map(|s| &s.key.component)
+        .chain(tree.installs.keys())
+        .chain(tree.components.keys())
+        .collect()
+}
+
+/// Splits the installs out of `pending` (the covered steps leave it).
+pub(super) fn installed<'t>(
+    tree: &'t Tree,
+    stored: &Stored,
+    pending: &mut Vec<&'t Step>,
+) -> Installed<'t> {
+    let recorded: BTreeSet<&str> = stored
+        .components
+        .iter()
+        .map(|c| c.component.as_str())
+        .collect();
+    let mut steps_of: BTreeMap<&ComponentName, usize> = BTreeMap::new();
+    for step in &tree.steps {
+        *steps_of.entry(&step.key.component).or_default() += 1;
+    }
+    let mut pending_of: BTreeMap<&ComponentName, usize> = BTreeMap::new();
+    for step in pending.iter() {
+        *pending_of.entry(&step.key.component).or_default() += 1;
+    }
+    let with_rows: BTreeSet<&str> = stored.rows.iter().map(|r| r.component.as_str()).collect();
+    let applied_any = |c: &ComponentName| {
+        with_rows.contains(c.as_str())
+            || steps_of.get(c).copied().unwrap_or(0) > pending_of.get(c).copied().unwrap_or(0)
+    };
+    let mut out = Installed::default();
+    let mut ranked: Vec<&InstallSnapshot> = tree
+        .installs
+        .values()
+        .filter(|s| !recorded.contains(s.component.as_str()) && !applied_any(&s.component))
+        .collect();
+    ranked.sort_by_key(|s| {
+        (
+            tree.manifest.type_rank(&s.component),
+            s.component.to_string(),
+        )
+    });
+    let mut covered_keys: BTreeSet<&StepKey> = BTreeSet::new();
+    for snapshot in ranked {
+        let covered: Vec<&Step> = pending
+            .iter()
+            .copied()
+            .filter(|s| s.key.component == snapshot.component && s.key.name <= snapshot.covers)
+            .collect();
+        covered_keys.extend(covered.iter().map(|s| &s.key));
+        out.installs.push(Install { snapshot, covered });
+    }
+    if !covered_keys.is_empty() {
+        pending.retain(|s| !covered_keys.contains(&s.key));
+    }
+    let components = tree_components(tree);
+    out.unrecorded = components
+        .iter()
+        .filter(|c| !recorded.contains(c.as_str()) && applied_any(c))
+        .map(|c| (*c).clone())
+        .collect();
+    let known: BTreeSet<&str> = components.iter().map(|c| c.as_str()).collect();
+    out.removed = recorded
+        .iter()
+        .filter(|c| !known.contains(**c))
+        .map(|c| (*c).to_string())
+        .collect();
+    out
+}
+
+/// The `upgrade_components` rows for components whose steps ran.
+pub(super) fn recorded_by_steps(unrecorded: &[ComponentName]) -> Vec<InstalledComponent> {
+    let now = ledger::now_utc();
+    unrecorded
+        .iter()
+        .map(|c| InstalledComponent {
+            component: c.to_string(),
+            source: "steps".into(),
+            covers: None,
+            checksum: None,
+            installed_at: now.clone(),
+        })
+        .collect()
+}
+
+/// The file of the snapshot that runs on `database`.
+fn file_of(snapshot: &InstallSnapshot, database: Database) -> Option<&str> {
+    let variant = format!("install.{}.sql", database.as_str());
+    snapshot
+        .files
+        .iter()
+        .find(|f| f.ends_with(&format!("/{variant}")) || f.ends_with("/install.sql"))
+        .map(String::as_str)
+}
+
+/// The scope an install runs under.
+fn scope_of(tree: &Tree, component: &ComponentName) -> String {
+    if tree.manifest.strategy == Strategy::Staged && tree.safe_to_disable(component) {
+        component.to_string()
+    } else {
+        SITE_SCOPE.to_string()
+    }
+}
+
+impl Run<'_, '_> {
+    /// Runs the installs: those under `*` first (one maintenance window),
+    /// then each safe-to-disable component under its own scope. A failed
+    /// install leaves its scope `failed` and stops the run: nothing of it is
+    /// committed, and the next `apply` installs it again.
+    pub fn installs(
+        &mut self,
+        installs: &[Install<'_>],
+        on_event: &mut dyn FnMut(ApplyEvent<'_>),
+    ) -> Result<usize, RunError> {
+        let mut groups: Vec<(String, Vec<&Install<'_>>)> = Vec::new();
+        for install in installs {
+            let scope = scope_of(self.tree, &install.snapshot.component);
+            match groups.iter_mut().find(|(s, _)| *s == scope) {
+                Some((_, members)) => members.push(install),
+                None => groups.push((scope, vec![install])),
+            }
+        }
+        groups.sort_by_key(|(scope, _)| scope.as_str() != SITE_SCOPE);
+        let mut done = 0;
+        for (scope, members) in groups {
+            let detail = format!(
+                "install {}",
+                members
+                    .iter()
+                    .map(|i| i.snapshot.component.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if let Err(message) = self.enter_with(&scope, &detail, on_event)? {
+                return Err(RunError::InstallFailed {
+                    component: members[0].snapshot.component.to_string(),
+                    location: members[0].snapshot.location(),
+                    database: self.ledger.database(),
+                    message,
+                });
+            }
+            for install in members {
+                if let Err(e) = self.install(install, on_event) {
+                    if let RunError::InstallFailed { message, .. } = &e {
+                        self.fail(&scope, message, on_event)?;
+                    }
+                    return Err(e);
+                }
+                done += 1;
+            }
+            self.leave(&scope, on_event)?;
+        }
+        Ok(done)
+    }
+
+    /// Runs one install and records it, in one transaction.
+    fn install(
+        &mut self,
+        install: &Install<'_>,
+        on_event: &mut dyn FnMut(ApplyEvent<'_>),
+    ) -> Result<(), RunError> {
+        let snapshot = install.snapshot;
+        let database = self.ledger.database();
+        let sql = snapshot.body.for_database(database.as_str());
+        let change = SiteChange {
+            record: install
+                .covered
+                .iter()
+                .map(|s| (s.key.clone(), s.checksum.clone()))
+                .collect(),
+            installed: vec![InstalledComponent {
+                component: snapshot.component.to_string(),
+                source: "snapshot".into(),
+                covers: Some(snapshot.covers.to_string()),
+                checksum: Some(snapshot.checksum.to_string()),
+                installed_at: ledger::now_utc(),
+            }],
+            ..SiteChange::default()
+        };
+        on_event(ApplyEvent::InstallStarted { install });
+        self.ledger.install(sql, &change).map_err(|e| match e {
+            StepRunError::Sql { message, line } => RunError::InstallFailed {
+                component: snapshot.component.to_string(),
+                location: match (line, file_of(snapshot, database)) {
+                    // The body is the file without its `-- covers:` line.
+                    (Some(l), Some(file)) => format!("{file}:{}", l + 1),
+                    _ => snapshot.location(),
+                },
+                database,
+                message,
+            },
+            StepRunError::Ledger(l) => RunError::Ledger(l),
+        })?;
+        on_event(ApplyEvent::Installed {
+            install,
+            noop: sql.is_none(),
+        });
+        Ok(())
+    }
+}
