@@ -79,6 +79,8 @@ enum Command {
     Rebase(commands::rebase::Args),
     /// Which parts of the site are in maintenance; `on|off [COMPONENT]` sets one by hand.
     Maintenance(commands::maintenance::Args),
+    /// Give a ledger at a release to a database built by another upgrade system.
+    Adopt(commands::adopt::Args),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Done(args) => commands::done::run(&cli.root, args),
         Command::Rebase(args) => commands::rebase::run(&cli.root, args),
         Command::Maintenance(args) => commands::maintenance::run(&cli.root, args),
+        Command::Adopt(args) => commands::adopt::run(&cli.root, args),
     };
     let _ = std::io::stdout().flush();
     match result {

@@ -110,6 +110,21 @@ impl Progress {
                     None => out!("{text}"),
                 }
             }
+            ApplyEvent::Baseline {
+                release,
+                files,
+                noop,
+            } => self.line(if noop {
+                format!(
+                    "[baseline] no baseline schema for {}: the site starts at {release}",
+                    self.database
+                )
+            } else {
+                format!(
+                    "[baseline] started the site from {} (release {release})",
+                    files.join(", ")
+                )
+            }),
             ApplyEvent::InstallStarted { install } => {
                 if let Some(bar) = &self.bar {
                     bar.set_message(format!("install {}", install.snapshot.component));

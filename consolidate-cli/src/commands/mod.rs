@@ -1,5 +1,6 @@
 //! One module per command; shared helpers to find and load the tree.
 
+pub mod adopt;
 pub mod apply;
 pub mod check;
 pub mod done;

@@ -109,6 +109,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             .collect();
         let doc = serde_json::json!({
             "database": database,
+            "baseline": plan.status.baseline.as_ref().map(|r| r.as_str()),
             "installs": installs,
             "steps": steps,
             "batched": batched,
@@ -131,6 +132,12 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
                 plan.status.db,
                 installs.len(),
                 plan.steps.len()
+            );
+        }
+        if let (Some(release), Some(b)) = (&plan.status.baseline, &tree.baseline) {
+            out!(
+                "   start from the baseline {release}  {}  (the site then counts as having completed {release})",
+                b.files.join(", ")
             );
         }
         let install_width = installs

@@ -93,6 +93,10 @@ pub fn classify(path: &str) -> PathClass {
         if rest.ends_with(".toml") && !rest.starts_with('.') {
             return PathClass::Tree;
         }
+        // The project baseline's schema snapshot.
+        if rest.contains(".baseline") && rest.ends_with(".sql") && !rest.starts_with('.') {
+            return PathClass::Tree;
+        }
         return PathClass::Other;
     }
     if path == "db/upgrade.toml" || path.ends_with("/db/upgrade.toml") {

@@ -33,6 +33,7 @@ pub mod c1;
 mod compare;
 mod consolidations;
 pub mod history;
+pub mod install_path;
 pub mod on_sqlite;
 pub mod published;
 
@@ -317,6 +318,11 @@ pub fn verify(work: &WorkTree, options: &VerifyOptions) -> Result<Verification, 
     checks.push(c1_history(&consolidations, &trees));
     if options.apply {
         checks.push(c1_on_sqlite(&consolidations, &trees));
+        checks.push(consolidations::install_equals_upgrade(
+            &head_tree,
+            &consolidations,
+            &trees,
+        ));
     }
     Ok(Verification {
         ok: checks.iter().all(|c| c.ok),

@@ -14,11 +14,12 @@
 use std::collections::BTreeMap;
 
 use crate::model::component::ComponentName;
+use crate::model::release_name::ReleaseName;
 use crate::model::sql_text::{Dialect, TokenKind};
 use crate::model::step::{Body, Checksum, normalise};
 use crate::model::step_name::StepName;
 use crate::model::step_text::{
-    SqlProblem, TextProblem, check_characters, check_tokens, header_key_of,
+    SqlProblem, TextProblem, check_characters, check_sql, check_tokens, header_key_of,
 };
 use crate::model::tree_error::{TreeError, TreeErrorKind};
 
@@ -45,6 +46,109 @@ impl InstallSnapshot {
     pub fn location(&self) -> String {
         self.files.join(", ")
     }
+}
+
+/// The project baseline's schema snapshot: `releases/R.baseline.sql` (or
+/// `R.baseline.sqlite.sql` / `R.baseline.postgres.sql`), the whole schema of a
+/// site that completed release R. No header; the same text checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineSnapshot {
+    /// The release it is the schema of.
+    pub release: ReleaseName,
+    /// Its SQL: one script, or one per database.
+    pub body: Body,
+    /// The checksum of the normalised body.
+    pub checksum: Checksum,
+    /// Its files, sorted.
+    pub files: Vec<String>,
+}
+
+/// The release and database of a baseline file name inside `releases/`
+/// (`R.baseline.sql`, `R.baseline.sqlite.sql`, `R.baseline.postgres.sql`).
+pub fn baseline_file(file: &str) -> Option<Result<(String, Option<String>), String>> {
+    let stem = file.strip_suffix(".sql")?;
+    let (release, database) = match stem.rsplit_once(".baseline") {
+        Some((release, "")) => (release, None),
+        Some((release, rest)) => (release, Some(rest.trim_start_matches('.'))),
+        None => return None,
+    };
+    Some(match database {
+        None => Ok((release.to_string(), None)),
+        Some(db @ ("sqlite" | "postgres")) => Ok((release.to_string(), Some(db.to_string()))),
+        Some(other) => Err(format!(
+            "`{file}`: unknown database `{other}` (a baseline is R.baseline.sql, R.baseline.sqlite.sql or R.baseline.postgres.sql)"
+        )),
+    })
+}
+
+/// Builds the baseline from its files (`(path, database, text)`).
+pub fn baseline_snapshot(
+    release: ReleaseName,
+    files: &[(String, Option<String>, String)],
+) -> Result<BaselineSnapshot, TreeError> {
+    let plain = files.iter().filter(|(_, db, _)| db.is_none()).count();
+    if plain > 0 && files.len() > 1 {
+        return Err(TreeError::new(
+            files[0].0.as_str(),
+            TreeErrorKind::Field(
+                "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both: remove one".into(),
+            ),
+        ));
+    }
+    let mut bodies: BTreeMap<Option<String>, String> = BTreeMap::new();
+    for (path, database, text) in files {
+        bodies.insert(database.clone(), checked_sql(path, text)?);
+    }
+    let body = match bodies.remove(&None) {
+        Some(sql) => Body::Any(sql),
+        None => Body::PerDatabase(
+            bodies
+                .into_iter()
+                .filter_map(|(db, sql)| db.map(|d| (d, sql)))
+                .collect(),
+        ),
+    };
+    let mut paths: Vec<String> = files.iter().map(|(p, _, _)| p.clone()).collect();
+    paths.sort();
+    Ok(BaselineSnapshot {
+        release,
+        checksum: Checksum::of(&body),
+        body,
+        files: paths,
+    })
+}
+
+/// The checks of a snapshot's text without a header; the normalised text.
+fn checked_sql(path: &str, text: &str) -> Result<String, TreeError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let at = |line: usize, kind: TreeErrorKind| TreeError::new(path, kind).at_line(line);
+    let dialects: &[Dialect] = if path.ends_with(".sqlite.sql") {
+        &[Dialect::Sqlite]
+    } else if path.ends_with(".postgres.sql") {
+        &[Dialect::Postgres]
+    } else {
+        &Dialect::ALL
+    };
+    check_sql(text, dialects, true).map_err(|p| match p {
+        SqlProblem::Text(p) => at(
+            p.line,
+            TreeErrorKind::RunsDifferently {
+                problem: p.problem,
+                fix: p.fix,
+            },
+        ),
+        SqlProblem::TransactionControl { line, statement } => at(
+            line,
+            TreeErrorKind::TransactionControl {
+                statement: statement.to_string(),
+                within: String::new(),
+                fix:
+                    "a baseline runs in one transaction with the site record: remove the statement"
+                        .into(),
+            },
+        ),
+    })?;
+    Ok(normalise(text))
 }
 
 /// The database of an install file name (`None` for the plain `install.sql`),

@@ -88,6 +88,10 @@ pub struct Manifest {
     pub retired: Vec<RetiredStep>,
     /// The maintenance hooks (`[maintenance]`).
     pub maintenance: MaintenanceHooks,
+    /// The project baseline (`[baseline] release = "R"`): fresh sites start
+    /// from its schema snapshot (`releases/R.baseline[.<database>].sql`)
+    /// as sites that completed R; older sites are refused.
+    pub baseline: Option<ReleaseName>,
     /// The text of the file, for edits that keep its bytes.
     pub text: String,
 }
@@ -187,6 +191,7 @@ impl Manifest {
         let (core_folder, plugin_types) = components(raw.components, &mut errors);
         let releases = releases(raw.release, &mut errors);
         let maintenance = maintenance(raw.maintenance, &mut errors);
+        let baseline = parse::baseline(raw.baseline, &releases, &mut errors);
         if let Some(from) = &upgrade_from
             && !releases.iter().any(|r| &r.name == from)
         {
@@ -221,6 +226,7 @@ impl Manifest {
                 releases,
                 retired,
                 maintenance,
+                baseline,
                 text: text.to_string(),
             }),
             _ => Err(errors.list),

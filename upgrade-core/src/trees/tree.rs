@@ -8,7 +8,10 @@ use crate::files::source::TreeSource;
 use crate::files::upgrade_file;
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
-use crate::model::install_snapshot::{InstallSnapshot, install_file_database, install_snapshot};
+use crate::model::install_snapshot::{
+    BaselineSnapshot, InstallSnapshot, baseline_file, baseline_snapshot, install_file_database,
+    install_snapshot,
+};
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{
@@ -73,6 +76,8 @@ pub struct Tree {
     pub installs: BTreeMap<ComponentName, InstallSnapshot>,
     /// The text of every install snapshot file, by path.
     pub install_texts: BTreeMap<String, String>,
+    /// The project baseline's schema snapshot (`[baseline]` in the manifest).
+    pub baseline: Option<BaselineSnapshot>,
 }
 
 struct Variant {
@@ -117,9 +122,31 @@ impl Tree {
         let mut standalone: BTreeMap<(ComponentName, StepName), Vec<Variant>> = BTreeMap::new();
         let mut install_files: BTreeMap<ComponentName, Vec<(String, Option<String>, String)>> =
             BTreeMap::new();
+        let mut baseline_files: Vec<(String, Option<String>, String)> = Vec::new();
 
         for path in &scan.files {
             if path == MANIFEST_FILE {
+                continue;
+            }
+            if let Some(found) = path.strip_prefix("releases/").and_then(baseline_file) {
+                let read_baseline = |(release, database): (String, Option<String>)| {
+                    let wanted = manifest.as_ref().and_then(|m| m.baseline.as_ref());
+                    if wanted.is_none_or(|w| w.as_str() != release) {
+                        return Err(format!(
+                            "a baseline schema for {release}, but upgrade.toml's [baseline] names {}: rename the file or set `[baseline] release = \"{release}\"`",
+                            wanted.map_or_else(|| "no release".to_string(), ToString::to_string)
+                        ));
+                    }
+                    read(path)
+                        .map(|text| (path.clone(), database, text))
+                        .map_err(|e| e.to_string())
+                };
+                match found.and_then(read_baseline) {
+                    Ok(file) => baseline_files.push(file),
+                    Err(reason) => {
+                        errors.push(TreeError::new(path.as_str(), TreeErrorKind::Field(reason)))
+                    }
+                }
                 continue;
             }
             if let Some(file) = path.strip_prefix("releases/") {
@@ -297,6 +324,28 @@ impl Tree {
             }
             install_texts.extend(files.into_iter().map(|(path, _, text)| (path, text)));
         }
+        let baseline = match manifest.as_ref().and_then(|m| m.baseline.clone()) {
+            Some(release) if baseline_files.is_empty() => {
+                errors.push(TreeError::new(
+                    MANIFEST_FILE,
+                    TreeErrorKind::Field(format!(
+                        "[baseline] names {release}, but there is no releases/{release}.baseline.sql (or .sqlite.sql / .postgres.sql): add the schema snapshot of {release}"
+                    )),
+                ));
+                None
+            }
+            Some(release) => match baseline_snapshot(release, &baseline_files) {
+                Ok(b) => {
+                    install_texts.extend(baseline_files.into_iter().map(|(p, _, t)| (p, t)));
+                    Some(b)
+                }
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            },
+            None => None,
+        };
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
                 manifest,
@@ -310,6 +359,7 @@ impl Tree {
                 component_files,
                 installs,
                 install_texts,
+                baseline,
             }),
             _ => Err(TreeErrors::new(errors)),
         }

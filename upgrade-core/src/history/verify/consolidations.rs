@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::planning::plan;
 use crate::trees::tree::Tree;
 
-use super::{CheckOutcome, ConsolidationCommit, Failure, c1, on_sqlite};
+use super::{CheckOutcome, ConsolidationCommit, Failure, c1, install_path, on_sqlite};
 
 pub(super) fn c1_history(
     consolidations: &[ConsolidationCommit],
@@ -112,6 +112,79 @@ pub(super) fn c1_history(
     out
 }
 
+/// A scratch folder for SQLite databases: in memory (`/dev/shm`) when the
+/// machine has one, so that verifying never waits on the disk; else TMPDIR.
+pub(super) fn scratch_folder() -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("consolidate-verify-");
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = builder.tempdir_in(shm)
+    {
+        return Ok(dir);
+    }
+    builder.tempdir()
+}
+
+/// Install equals upgrade, for the work tree and each consolidation commit
+/// (see [`install_path`]).
+pub(super) fn install_equals_upgrade(
+    head: &Tree,
+    consolidations: &[ConsolidationCommit],
+    trees: &HashMap<String, Tree>,
+) -> CheckOutcome {
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    let mut snapshots = 0;
+    match scratch_folder() {
+        Err(e) => failures.push(Failure {
+            message: format!("cannot create a scratch folder for the SQLite databases: {e}"),
+            hint: "check that the temporary folder (TMPDIR) is writable".into(),
+        }),
+        Ok(scratch) => {
+            let mut subjects: Vec<(String, &Tree)> = vec![("the work tree".into(), head)];
+            for c in consolidations {
+                if let Some(tree) = trees.get(&c.commit.commit) {
+                    subjects.push((format!("consolidation {}", c.commit), tree));
+                }
+            }
+            for (i, (label, tree)) in subjects.iter().enumerate() {
+                if tree.installs.is_empty() {
+                    continue;
+                }
+                let folder = scratch.path().join(format!("install-{i}"));
+                if let Err(e) = std::fs::create_dir_all(&folder) {
+                    failures.push(Failure {
+                        message: format!("cannot create {}: {e}", folder.display()),
+                        hint: "check that the temporary folder (TMPDIR) is writable".into(),
+                    });
+                    continue;
+                }
+                let outcome = install_path::compare(&folder, label, tree);
+                compared += 1;
+                snapshots += outcome.snapshots;
+                failures.extend(outcome.failures);
+            }
+        }
+    }
+    let mut out = CheckOutcome::new(
+        "install equals upgrade",
+        &[
+            ("trees", compared),
+            ("snapshots", snapshots),
+            ("differences", failures.len()),
+        ],
+        format!(
+            "{compared} tree(s) with {snapshots} install snapshot(s), {} difference(s)",
+            failures.len()
+        ),
+    );
+    for f in failures {
+        out.fail(f.message, f.hint);
+    }
+    out
+}
+
 pub(super) fn c1_on_sqlite(
     consolidations: &[ConsolidationCommit],
     trees: &HashMap<String, Tree>,
@@ -119,10 +192,7 @@ pub(super) fn c1_on_sqlite(
     let mut states = 0;
     let mut steps_run = 0;
     let mut failures = Vec::new();
-    match tempfile::Builder::new()
-        .prefix("consolidate-verify-")
-        .tempdir()
-    {
+    match scratch_folder() {
         Err(e) => failures.push(Failure {
             message: format!("cannot create a scratch folder for the SQLite databases: {e}"),
             hint: "check that the temporary folder (TMPDIR) is writable".into(),

@@ -11,16 +11,11 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
-
 use crate::history::verify::c1::StateSpace;
 use crate::model::step::Step;
 use crate::site::ledger::DatabaseUrl;
 use crate::site::runner::{ApplyOptions, Runner, Selection};
 use crate::trees::tree::Tree;
-
-/// The tables of the ledger itself, left out of the schema comparison.
-const LEDGER_TABLES: [&str; 3] = ["upgrade_ledger", "upgrade_meta", "upgrade_site"];
 
 /// What running one consolidation on SQLite found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,37 +38,7 @@ pub fn sampled_prefixes(n: usize, release_prefixes: &[usize]) -> Vec<usize> {
     out
 }
 
-/// Every schema object except the ledger's, one line each, in a stable order,
-/// white space in the SQL collapsed.
-pub fn schema_dump(path: &Path) -> Result<Vec<String>, String> {
-    let conn = Connection::open(path).map_err(|e| e.to_string())?;
-    let mut stmt = conn
-        .prepare(
-            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master \
-             WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-        )
-        .map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (kind, name, table, sql) = row.map_err(|e| e.to_string())?;
-        if LEDGER_TABLES.contains(&table.as_str()) {
-            continue;
-        }
-        let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-        out.push(format!("{kind} {name} on {table}: {sql}"));
-    }
-    Ok(out)
-}
+pub use crate::site::scratch::schema_dump;
 
 fn apply(tree: &Tree, db: &Path, to: Option<&Step>) -> Result<usize, String> {
     let runner =

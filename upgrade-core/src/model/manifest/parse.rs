@@ -23,6 +23,37 @@ pub(super) struct Raw {
     #[serde(default)]
     pub(super) retired: Vec<Spanned<RawRetired>>,
     pub(super) maintenance: Option<Spanned<RawMaintenance>>,
+    pub(super) baseline: Option<Spanned<RawBaseline>>,
+}
+
+/// `[baseline]`: the release whose schema snapshot fresh sites start from.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBaseline {
+    pub(super) release: Spanned<String>,
+}
+
+/// The `[baseline]` table: a release of the history.
+pub(super) fn baseline(
+    raw: Option<Spanned<RawBaseline>>,
+    releases: &[ReleaseEntry],
+    errors: &mut Errors<'_>,
+) -> Option<ReleaseName> {
+    let release = raw?.into_inner().release;
+    let span = release.span();
+    let name = ReleaseName::parse(release.get_ref())
+        .map_err(|e| errors.field(Some(span.clone()), e.to_string()))
+        .ok()?;
+    if !releases.iter().any(|r| r.name == name) {
+        errors.field(
+            Some(span),
+            format!(
+                "[baseline] names {name}, which is not in the release history: the baseline is the schema of a released version"
+            ),
+        );
+        return None;
+    }
+    Some(name)
 }
 
 /// `[maintenance]`: the application's hooks run on entering and leaving a

@@ -25,7 +25,8 @@ pub use address::{DatabaseUrl, redact};
 pub use error::LedgerError;
 pub use maintenance::MaintenanceStore;
 pub use schema::{
-    DEFAULT_DB, LEDGER_TABLE, MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, migration_sql, seed_sql,
+    DEFAULT_DB, LEDGER_TABLE, LEDGER_TABLES, MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, migration_sql,
+    seed_sql,
 };
 use schema::{check_schema_version, missing_site_row};
 

@@ -104,6 +104,19 @@ const DOWNTIME_SQL: &str = downtime_sql!();
 /// what the older versions did; `apply` writes those rows as it goes.
 const COMPONENTS_SQL: &str = components_sql!();
 
+/// Every table of the ledger schema (left out of schema comparisons).
+pub const LEDGER_TABLES: [&str; 9] = [
+    "upgrade_meta",
+    "upgrade_site",
+    "upgrade_ledger",
+    "upgrade_audit",
+    "upgrade_maintenance",
+    "upgrade_events",
+    "upgrade_batch_steps",
+    "upgrade_batches",
+    "upgrade_components",
+];
+
 /// The ledger table: one row per applied step.
 pub const LEDGER_TABLE: &str = "upgrade_ledger";
 

@@ -201,6 +201,11 @@ pub fn apply_on<'t>(
             entries: status.unreviewed,
         });
     }
+    if let Some(release) = status.baseline.clone() {
+        // A fresh site starts from the project baseline, before anything else.
+        super::installs::run_baseline(tree, ledger, &release, on_event)?;
+        status = status_of(tree, order, database, &db, ledger.read()?)?;
+    }
     if let Some(resolved) = resolve_interrupted(tree, ledger, &status, options)? {
         // A step marked done is no longer pending: decide on what is stored now.
         status = status_of(tree, order, database, &db, ledger.read()?)?;

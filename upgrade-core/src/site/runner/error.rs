@@ -124,6 +124,24 @@ pub enum RunError {
         /// The database's error (or the enter hook's).
         message: String,
     },
+    /// `adopt` on a database that already has a ledger.
+    #[error(
+        "{db} already has a ledger (completed release {release}): adopt gives a ledger to a database that has none"
+    )]
+    AlreadyAdopted {
+        /// The database.
+        db: String,
+        /// Its completed release, or `none`.
+        release: String,
+    },
+    /// `adopt --release R` with R unknown to the history or older than the oldest start.
+    #[error("adopt --release {release}: {why}")]
+    CannotAdopt {
+        /// The release given.
+        release: String,
+        /// Why.
+        why: String,
+    },
     /// `--to` names no step.
     #[error("--to {given}: the tree has no such step")]
     UnknownStep {
@@ -261,6 +279,8 @@ impl RunError {
             ),
             RunError::AheadOfPending { .. } => "run the steps listed first (`consolidate apply` without the option, or an earlier --phase), or add --with-requirements to run them in this run, in plan order".into(),
             RunError::Drift { .. } => "a step was changed after this site applied it: restore the step as it was, or, if the site's schema matches the new version, re-run with --accept-drift to record the tree's checksum".into(),
+            RunError::AlreadyAdopted { .. } => "nothing to do: `consolidate status` shows the site; to start over, restore the database from before adopt".into(),
+            RunError::CannotAdopt { .. } => "name the release the database was built at, one of the release history in upgrade.toml (and not older than upgrade_from or the baseline): `consolidate list` shows the history".into(),
             RunError::InstallFailed { component, .. } => format!(
                 "nothing of the install is committed, and the scope stays `failed` until an apply succeeds: fix {component}'s install snapshot (run `consolidate verify --apply` to compare it with its steps) or the data it trips over, then re-run `consolidate apply`"
             ),

@@ -123,6 +123,67 @@ pub(super) fn installed<'t>(
     out
 }
 
+/// Runs the project baseline on a fresh site and records the site as having
+/// completed its release, with every component that has a step tagged with
+/// it (or earlier) installed by it, in one transaction.
+pub(super) fn run_baseline(
+    tree: &Tree,
+    ledger: &mut dyn Ledger,
+    release: &ReleaseName,
+    on_event: &mut dyn FnMut(ApplyEvent<'_>),
+) -> Result<(), RunError> {
+    let Some(baseline) = &tree.baseline else {
+        return Ok(());
+    };
+    let database = ledger.database();
+    let upto = tree.manifest.release_index(release);
+    let now = ledger::now_utc();
+    let components: BTreeSet<&ComponentName> = tree
+        .steps
+        .iter()
+        .filter(|s| {
+            s.release()
+                .and_then(|r| tree.manifest.release_index(r))
+                .zip(upto)
+                .is_some_and(|(i, u)| i <= u)
+        })
+        .map(|s| &s.key.component)
+        .collect();
+    let change = SiteChange {
+        release: Some(release.clone()),
+        installed: components
+            .into_iter()
+            .map(|c| InstalledComponent {
+                component: c.to_string(),
+                source: "baseline".into(),
+                covers: Some(release.to_string()),
+                checksum: Some(baseline.checksum.to_string()),
+                installed_at: now.clone(),
+            })
+            .collect(),
+        ..SiteChange::default()
+    };
+    let sql = baseline.body.for_database(database.as_str());
+    ledger.install(sql, &change).map_err(|e| match e {
+        StepRunError::Sql { message, line } => RunError::InstallFailed {
+            component: format!("the baseline {release}"),
+            location: match line {
+                Some(l) if baseline.files.len() == 1 => format!("{}:{l}", baseline.files[0]),
+                _ => baseline.files.join(", "),
+            },
+            database,
+            message,
+        },
+        StepRunError::Ledger(l) => RunError::Ledger(l),
+    })?;
+    on_event(ApplyEvent::Baseline {
+        release,
+        files: &baseline.files,
+        noop: sql.is_none(),
+    });
+    Ok(())
+}
+
 /// The `upgrade_components` rows for components whose steps ran.
 pub(super) fn recorded_by_steps(unrecorded: &[ComponentName]) -> Vec<InstalledComponent> {
     let now = ledger::now_utc();

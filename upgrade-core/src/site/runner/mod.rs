@@ -25,6 +25,7 @@
 //! covers), `apply` (selecting and running steps, with the test hooks) and
 //! `error` (`RunError`).
 
+mod adopt;
 mod apply;
 mod error;
 pub mod hooks;
@@ -36,6 +37,7 @@ mod post;
 pub mod staged;
 mod status;
 
+pub use adopt::Adopted;
 use apply::after_run;
 pub use apply::{StepHook, apply_on, select};
 pub use error::RunError;
@@ -155,6 +157,15 @@ pub enum ApplyEvent<'a> {
         /// It had no body for this database and was only recorded.
         noop: bool,
     },
+    /// A fresh site was built from the project baseline.
+    Baseline {
+        /// Its release, now completed.
+        release: &'a ReleaseName,
+        /// Its files.
+        files: &'a [String],
+        /// It had no script for this database: only recorded.
+        noop: bool,
+    },
     /// A component's install snapshot is about to run.
     InstallStarted {
         /// The install.
@@ -249,6 +260,11 @@ impl<'t> Runner<'t> {
     /// The site database.
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// The tree.
+    pub fn tree(&self) -> &'t Tree {
+        self.tree
     }
 
     /// The site's status; reads only (a missing SQLite file is a fresh site).

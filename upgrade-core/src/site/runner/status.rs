@@ -174,6 +174,9 @@ pub struct Status<'t> {
     /// Components `apply` installs from their snapshots, before any step
     /// (their covered steps are not in `pending`).
     pub installs: Vec<Install<'t>>,
+    /// A fresh site starts from the project baseline: `apply` runs its
+    /// schema snapshot first and records the site as having completed it.
+    pub baseline: Option<ReleaseName>,
     /// Components the site installed that the tree no longer has.
     pub removed: Vec<String>,
     /// Components installed by their steps that `upgrade_components` does
@@ -187,6 +190,7 @@ impl Status<'_> {
     pub fn needs_upgrade(&self) -> bool {
         !self.pending.is_empty()
             || !self.installs.is_empty()
+            || self.baseline.is_some()
             || self.release_to_complete.is_some()
             || self.resync
             || self.version_behind
@@ -208,7 +212,10 @@ impl Status<'_> {
     /// when only pre and post steps are pending (the release then completes
     /// with the last of them).
     pub fn downtime(&self) -> Downtime {
-        if self.pending.iter().any(|s| s.phase == Phase::Main) || !self.installs.is_empty() {
+        if self.pending.iter().any(|s| s.phase == Phase::Main)
+            || !self.installs.is_empty()
+            || self.baseline.is_some()
+        {
             Downtime::Maintenance
         } else if !self.pending.is_empty() {
             Downtime::Online
@@ -256,8 +263,21 @@ pub fn status_of<'t>(
     db: &str,
     stored: Stored,
 ) -> Result<Status<'t>, RunError> {
-    let site = stored.site_state(db)?;
+    let mut site = stored.site_state(db)?;
     let manifest = &tree.manifest;
+    // A fresh site of a project with a baseline starts as a site that
+    // completed the baseline release (`apply` runs its schema first).
+    let fresh = stored.rows.is_empty()
+        && site.release.is_none()
+        && stored.components.is_empty()
+        && stored.interrupted.is_none();
+    let baseline = manifest
+        .baseline
+        .clone()
+        .filter(|_| fresh && tree.baseline.is_some());
+    if let Some(release) = &baseline {
+        site.release = Some(release.clone());
+    }
     let site_index = site.release.as_ref().map(|r| manifest.release_index(r));
     let refusal = match (&site.release, site_index) {
         (Some(release), Some(None)) => Some(Refusal::UnknownRelease {
@@ -275,8 +295,10 @@ pub fn status_of<'t>(
         }),
         (Some(release), Some(Some(index))) => manifest
             .upgrade_from
-            .as_ref()
-            .and_then(|from| manifest.release_index(from).map(|f| (from, f)))
+            .iter()
+            .chain(&manifest.baseline)
+            .filter_map(|from| manifest.release_index(from).map(|f| (from, f)))
+            .max_by_key(|(_, from_index)| *from_index)
             .filter(|(_, from_index)| index < *from_index)
             .map(|(from, _)| Refusal::TooOld {
                 site: release.clone(),
@@ -355,6 +377,7 @@ pub fn status_of<'t>(
         code_version: manifest.version.clone(),
         code_revision: manifest.revision,
         installs: installed.installs,
+        baseline,
         removed: installed.removed,
         unrecorded: installed.unrecorded,
         stored,
