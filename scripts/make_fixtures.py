@@ -154,6 +154,7 @@ DEMO_COMPONENTS = {
     "mod_assign": "mod/assign",
     "assignsubmission_file": "mod/assign/submission/file",
     "local_reports": "local/reports",
+    "mod_wiki": "mod/wiki",
 }
 
 # ---- MOODLE_19_STABLE: consolidated, all dated before 2007101500 ----------
@@ -694,7 +695,79 @@ PENDING_20 = [
         );
         CREATE INDEX local_reports_schedule_nextrun_ix ON local_reports_schedule (nextrun);
     """)),
+    # mod_wiki: a plugin added after MOODLE_19_STABLE, with an install snapshot
+    pending("mod_wiki", "2008021500-wiki_tables", sql("""
+        -- Wikis and their pages.
+        CREATE TABLE wiki (
+            id BIGINT NOT NULL PRIMARY KEY,
+            course BIGINT NOT NULL DEFAULT 0,
+            name VARCHAR(255) NOT NULL
+        );
+        CREATE TABLE wiki_pages (
+            id BIGINT NOT NULL PRIMARY KEY,
+            wiki BIGINT NOT NULL DEFAULT 0,
+            title VARCHAR(255) NOT NULL,
+            content TEXT NOT NULL
+        );
+    """), requires=["core/2007080200-course"]),
+    pending("mod_wiki", "2008022500-wiki_pages_ix", sql("""
+        -- Pages are looked up by wiki and title.
+        CREATE UNIQUE INDEX wiki_pages_wiki_title_uix ON wiki_pages (wiki, title);
+        ALTER TABLE wiki ADD COLUMN timemodified BIGINT NOT NULL DEFAULT 0;
+    """)),
 ]
+
+
+# --------------------------------------------------------------------------
+# Install snapshots: a component's schema as of one of its steps
+# --------------------------------------------------------------------------
+
+
+def concatenated_snapshot(steps: list[Step], component: str, covers: str, title: str) -> dict[str, str]:
+    """A snapshot made of the component's steps up to `covers`, in name
+    order (what a project's install script holds as of that step): one
+    file, or one per database when a step has per-database bodies."""
+    mine = sorted((s for s in steps if s.component == component and s.name <= covers), key=lambda s: s.name)
+    databases = sorted({db for s in mine for db in s.bodies() if db})
+    header = f"-- covers: {covers}\n-- {title}\n"
+    if not databases:
+        return {"install.sql": header + "".join("\n" + s.body for s in mine)}
+    return {
+        f"install.{db}.sql": header + "".join("\n" + s.bodies().get(db, s.bodies().get(None, "")) for s in mine)
+        for db in databases
+    }
+
+
+WIKI_SNAPSHOT = """-- covers: 2008022500-wiki_pages_ix
+-- The schema of mod_wiki as of its second step, written as a whole.
+CREATE TABLE wiki (
+    id BIGINT NOT NULL PRIMARY KEY,
+    course BIGINT NOT NULL DEFAULT 0,
+    name VARCHAR(255) NOT NULL,
+    timemodified BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE wiki_pages (
+    id BIGINT NOT NULL PRIMARY KEY,
+    wiki BIGINT NOT NULL DEFAULT 0,
+    title VARCHAR(255) NOT NULL,
+    content TEXT NOT NULL
+);
+CREATE UNIQUE INDEX wiki_pages_wiki_title_uix ON wiki_pages (wiki, title);
+"""
+
+
+def install_files(steps: list[Step]) -> dict[str, str]:
+    """Install snapshots of core (per database), mod_forum and mod_wiki."""
+    files = {}
+    for component, covers, title in [
+        ("core", "2007100900-users_email_ix", "The core schema of MOODLE_19_STABLE."),
+        ("mod_forum", "2007092000-forum_posts_index", "The forum schema of MOODLE_19_STABLE."),
+    ]:
+        folder = DEMO_COMPONENTS[component]
+        for name, text in concatenated_snapshot(steps, component, covers, title).items():
+            files[f"{folder}/db/{name}"] = text
+    files["mod/wiki/db/install.sql"] = WIKI_SNAPSHOT
+    return files
 
 
 # --------------------------------------------------------------------------
@@ -999,7 +1072,11 @@ def main() -> None:
         if target.exists():
             shutil.rmtree(target)
 
-    demo = {"upgrade.toml": DEMO_MANIFEST, **tree_files(DEMO_COMPONENTS, steps)}
+    demo = {
+        "upgrade.toml": DEMO_MANIFEST,
+        **tree_files(DEMO_COMPONENTS, steps),
+        **install_files(steps),
+    }
     write_tree(DEMO, demo)
 
     for case, (expected, files) in sorted(bad_cases().items()):

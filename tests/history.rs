@@ -404,7 +404,7 @@ fn assert_committed_once(repo: &Repository, base: git2::Oid) {
     let head = repo.head().expect("head").peel_to_commit().expect("commit");
     let message = head.message().expect("utf-8");
     assert!(
-        message.starts_with("Consolidate MOODLE_20_STABLE: fold 28 standalone steps"),
+        message.starts_with("Consolidate MOODLE_20_STABLE: fold 30 standalone steps"),
         "{message}"
     );
     assert_eq!(head.parent_id(0).expect("parent"), base);

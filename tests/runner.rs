@@ -324,12 +324,12 @@ impl Drop for Db {
 
 /// The demo before consolidation: MOODLE_19_STABLE released, standalone steps for 20.
 fn before() -> TempTree {
-    TempTree::copy_of("demo")
+    TempTree::demo_steps_only()
 }
 
 /// The demo after `consolidate release MOODLE_20_STABLE`.
 fn after() -> TempTree {
-    let tree = TempTree::copy_of("demo");
+    let tree = TempTree::demo_steps_only();
     assert_exit(
         &tree.run(&["release", "MOODLE_20_STABLE", "--allow-dirty"]),
         0,
@@ -341,7 +341,7 @@ const BACKPORT: &str = "mod_forum/2007120300-forum_backport_fix";
 
 /// The code of the 1.9 stable branch: the released steps and the backported fix.
 fn at_19() -> TempTree {
-    let tree = TempTree::copy_of("demo");
+    let tree = TempTree::demo_steps_only();
     let mut files = Vec::new();
     collect(tree.path(), &mut files);
     for f in files {

@@ -32,6 +32,23 @@ impl TempTree {
         TempTree { dir }
     }
 
+    /// A copy of the demo as the step-by-step tests know it: without its
+    /// install snapshots and without mod_wiki, the plugin added with them
+    /// (tests/adoption.rs covers those), so that a fresh site runs every
+    /// step and the counts of those tests stay what they check.
+    pub fn demo_steps_only() -> Self {
+        let tree = TempTree::copy_of("demo");
+        for file in [
+            "lib/db/install.sqlite.sql",
+            "lib/db/install.postgres.sql",
+            "mod/forum/db/install.sql",
+        ] {
+            std::fs::remove_file(tree.path().join(file)).expect("remove snapshot");
+        }
+        std::fs::remove_dir_all(tree.path().join("mod/wiki")).expect("remove mod_wiki");
+        tree
+    }
+
     /// An empty temporary folder.
     pub fn empty() -> Self {
         TempTree {

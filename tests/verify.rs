@@ -239,7 +239,7 @@ fn verify_reads_a_tree_in_a_subfolder_of_the_repository() {
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(
-        text.contains("pass  C1 against history: 1 consolidation commit(s), 71 site state(s), 42 step(s), 0 difference(s)"),
+        text.contains("pass  C1 against history: 1 consolidation commit(s), 75 site state(s), 44 step(s), 0 difference(s)"),
         "{text}"
     );
 }

@@ -42,15 +42,23 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     let runner = Runner::new(&tree, url)?;
     if args.orphans {
         if args.yes {
-            let deleted = runner.delete_orphans()?;
+            let (deleted, forgotten) = runner.delete_orphans()?;
             if deleted.is_empty() {
                 out!("no orphan ledger rows");
             } else {
                 out!("deleted {} orphan ledger row(s):", deleted.len());
                 print_rows(&deleted);
             }
+            for component in &forgotten {
+                out!("forgot {component}: installed on the site, no longer in the tree");
+            }
         } else {
-            let orphans = runner.orphans()?;
+            let (orphans, removed) = runner.orphans()?;
+            for component in &removed {
+                out!(
+                    "{component} is installed on the site but no longer in the tree: --yes forgets it"
+                );
+            }
             if orphans.is_empty() {
                 out!("no orphan ledger rows");
             } else {

@@ -300,6 +300,20 @@ fn json(tree: &Tree, status: &Status<'_>) -> serde_json::Value {
         })),
         "orphans": status.orphans.iter().map(|r| r.key_text()).collect::<Vec<_>>(),
         "prunable": status.prunable.len(),
+        "baseline": status.baseline.as_ref().map(|r| r.as_str()),
+        "installs": status.installs.iter().map(|i| serde_json::json!({
+            "component": i.snapshot.component.as_str(),
+            "file": i.snapshot.location(),
+            "covers": i.snapshot.covers.as_str(),
+            "covered_steps": i.covered.len(),
+        })).collect::<Vec<_>>(),
+        "installed_components": status.stored.components.iter().map(|c| serde_json::json!({
+            "component": c.component,
+            "source": c.source,
+            "covers": c.covers,
+            "installed_at": c.installed_at,
+        })).collect::<Vec<_>>(),
+        "removed_components": status.removed,
     })
 }
 
@@ -332,6 +346,21 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
     if let Some(refusal) = &status.refusal {
         out.push_str(&format!("refused:  {refusal}\n"));
         return out;
+    }
+    if let (Some(release), Some(b)) = (&status.baseline, &tree.baseline) {
+        out.push_str(&format!(
+            "baseline: a fresh site starts from {release} ({})\n",
+            b.files.join(", ")
+        ));
+    }
+    for i in &status.installs {
+        out.push_str(&format!(
+            "install:  {} from {} (covers {} step(s) up to {}, which do not run)\n",
+            i.snapshot.component,
+            i.snapshot.location(),
+            i.covered.len(),
+            i.snapshot.covers
+        ));
     }
     if status.pending.is_empty() {
         out.push_str("pending:  no steps\n");
@@ -402,6 +431,11 @@ fn text(tree: &Tree, status: &Status<'_>) -> String {
         out.push_str(&format!(
             "orphans:  {} ledger row(s) of steps in no file (`consolidate prune --orphans`)\n",
             status.orphans.len()
+        ));
+    }
+    for component in &status.removed {
+        out.push_str(&format!(
+            "removed:  {component} is installed on the site but no longer in the tree (`consolidate prune --orphans` forgets it with its rows)\n"
         ));
     }
     out.push_str(match state(status) {

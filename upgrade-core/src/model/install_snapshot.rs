@@ -90,7 +90,7 @@ pub fn baseline_snapshot(
     if plain > 0 && files.len() > 1 {
         return Err(TreeError::new(
             files[0].0.as_str(),
-            TreeErrorKind::Field(
+            TreeErrorKind::Snapshot(
                 "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both: remove one".into(),
             ),
         ));
@@ -195,7 +195,7 @@ pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), 
                 if key != " covers" && key != "covers" {
                     return Err(at(
                         index + 1,
-                        TreeErrorKind::Header(format!(
+                        TreeErrorKind::Snapshot(format!(
                             "`{trimmed}` is not spelled as a header line: write it `-- covers: {}`",
                             value.trim()
                         )),
@@ -204,7 +204,7 @@ pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), 
                 let name = StepName::parse(value.trim()).map_err(|e| {
                     at(
                         index + 1,
-                        TreeErrorKind::Header(format!(
+                        TreeErrorKind::Snapshot(format!(
                             "covers: {e}; write `-- covers: YYYYMMDDNN-slug`, the newest step of this component the snapshot includes"
                         )),
                     )
@@ -214,7 +214,7 @@ pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), 
             Some(_) if header_key_of(comment).is_some() => {
                 return Err(at(
                     index + 1,
-                    TreeErrorKind::Header(format!(
+                    TreeErrorKind::Snapshot(format!(
                         "`{trimmed}`: a step header key is no header of an install snapshot (it knows only `-- covers:`; a snapshot always runs first, in one transaction): remove the line"
                     )),
                 ));
@@ -225,7 +225,7 @@ pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), 
     let Some(covers) = covers else {
         return Err(TreeError::new(
             path,
-            TreeErrorKind::Header(
+            TreeErrorKind::Snapshot(
                 "an install snapshot must start with `-- covers: NAME`, the newest step of this component it includes".into(),
             ),
         ));
@@ -292,7 +292,7 @@ pub fn install_snapshot(
     if plain > 0 && files.len() > 1 {
         return Err(TreeError::new(
             files[0].0.as_str(),
-            TreeErrorKind::Field(
+            TreeErrorKind::Snapshot(
                 "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both: remove one".into(),
             ),
         ));
@@ -305,7 +305,7 @@ pub fn install_snapshot(
             Some((first, first_path)) if *first != name => {
                 return Err(TreeError::new(
                     path.as_str(),
-                    TreeErrorKind::Header(format!(
+                    TreeErrorKind::Snapshot(format!(
                         "covers {name} but {first_path} covers {first}: per-database snapshots of one component must cover the same step"
                     )),
                 ));

@@ -130,6 +130,9 @@ pub enum TreeErrorKind {
         /// Which rule it breaks: what it does to the old code, and the fix.
         rule: crate::model::pre_lint::Rule,
     },
+    /// An install snapshot or baseline that cannot be used as written.
+    #[error("{0}")]
+    Snapshot(String),
 }
 
 impl TreeError {
@@ -192,6 +195,7 @@ impl TreeError {
             TreeErrorKind::RunsDifferently { fix, .. }
             | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
             TreeErrorKind::NotAdditive { rule, .. } => rule.fix().into(),
+            TreeErrorKind::Snapshot(_) => "an install snapshot is `db/install.sql` (or install.sqlite.sql / install.postgres.sql) starting with `-- covers: NAME`, NAME the newest step of the component it includes; a baseline is releases/R.baseline.sql for the release `[baseline]` names (docs/install.md)".into(),
         }
     }
 }

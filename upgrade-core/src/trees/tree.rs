@@ -143,9 +143,10 @@ impl Tree {
                 };
                 match found.and_then(read_baseline) {
                     Ok(file) => baseline_files.push(file),
-                    Err(reason) => {
-                        errors.push(TreeError::new(path.as_str(), TreeErrorKind::Field(reason)))
-                    }
+                    Err(reason) => errors.push(TreeError::new(
+                        path.as_str(),
+                        TreeErrorKind::Snapshot(reason),
+                    )),
                 }
                 continue;
             }
@@ -206,9 +207,10 @@ impl Tree {
                         database,
                         text,
                     )),
-                    Err(reason) => {
-                        errors.push(TreeError::new(path.as_str(), TreeErrorKind::Field(reason)))
-                    }
+                    Err(reason) => errors.push(TreeError::new(
+                        path.as_str(),
+                        TreeErrorKind::Snapshot(reason),
+                    )),
                 }
                 continue;
             }
@@ -313,7 +315,7 @@ impl Tree {
                     } else {
                         errors.push(TreeError::new(
                             snapshot.files[0].as_str(),
-                            TreeErrorKind::Header(format!(
+                            TreeErrorKind::Snapshot(format!(
                                 "covers {}, which is not a step of {component}: name the newest step of {component} the snapshot includes",
                                 snapshot.covers
                             )),
@@ -328,7 +330,7 @@ impl Tree {
             Some(release) if baseline_files.is_empty() => {
                 errors.push(TreeError::new(
                     MANIFEST_FILE,
-                    TreeErrorKind::Field(format!(
+                    TreeErrorKind::Snapshot(format!(
                         "[baseline] names {release}, but there is no releases/{release}.baseline.sql (or .sqlite.sql / .postgres.sql): add the schema snapshot of {release}"
                     )),
                 ));

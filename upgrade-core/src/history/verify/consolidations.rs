@@ -228,6 +228,12 @@ pub(super) fn c1_on_sqlite(
                         hint: "upgrading with the consolidated tree must give the same schema: compare the steps named, and redo the consolidation with `consolidate release`".into(),
                     });
                 }
+                for problem in outcome.both_fail {
+                    failures.push(Failure {
+                        message: format!("consolidation {}: {problem}", c.commit),
+                        hint: "not a consolidation difference: the step fails the same way before and after it; fix the step, or declare the schema the steps start from as the project baseline ([baseline] in upgrade.toml)".into(),
+                    });
+                }
             }
         }
     }

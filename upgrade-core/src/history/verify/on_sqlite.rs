@@ -12,9 +12,10 @@
 use std::path::Path;
 
 use crate::history::verify::c1::StateSpace;
+use crate::history::verify::install_path::without_snapshots;
 use crate::model::step::Step;
 use crate::site::ledger::DatabaseUrl;
-use crate::site::runner::{ApplyOptions, Runner, Selection};
+use crate::site::runner::{ApplyOptions, RunError, Runner, Selection};
 use crate::trees::tree::Tree;
 
 /// What running one consolidation on SQLite found.
@@ -26,6 +27,9 @@ pub struct SqliteOutcome {
     pub steps_run: usize,
     /// What went wrong, one line each.
     pub problems: Vec<String>,
+    /// Steps that fail the same way with both trees: the step or its
+    /// starting schema is wrong, not the consolidation.
+    pub both_fail: Vec<String>,
 }
 
 /// The prefixes sampled from a plan of `n` steps whose releases can be
@@ -40,9 +44,8 @@ pub fn sampled_prefixes(n: usize, release_prefixes: &[usize]) -> Vec<usize> {
 
 pub use crate::site::scratch::schema_dump;
 
-fn apply(tree: &Tree, db: &Path, to: Option<&Step>) -> Result<usize, String> {
-    let runner =
-        Runner::new(tree, DatabaseUrl::Sqlite(db.to_path_buf())).map_err(|e| e.to_string())?;
+fn apply(tree: &Tree, db: &Path, to: Option<&Step>) -> Result<usize, RunError> {
+    let runner = Runner::new(tree, DatabaseUrl::Sqlite(db.to_path_buf()))?;
     let options = ApplyOptions {
         selection: Selection {
             to: to.map(|s| s.key.to_string()),
@@ -50,14 +53,22 @@ fn apply(tree: &Tree, db: &Path, to: Option<&Step>) -> Result<usize, String> {
         },
         ..ApplyOptions::default()
     };
-    let report = runner
-        .apply(&options, &mut |_| {})
-        .map_err(|e| e.to_string())?;
+    let report = runner.apply(&options, &mut |_| {})?;
     Ok(report.applied + report.noops)
 }
 
+/// The step and the database's message of a failed step, to tell a step
+/// that fails with both trees from a consolidation difference.
+fn failed_step(e: &RunError) -> Option<(String, String)> {
+    match e {
+        RunError::StepFailed { step, message, .. } => Some((step.to_string(), message.clone())),
+        _ => None,
+    }
+}
+
 /// Runs `before` and `after` from sampled states of `before` (labels name
-/// them in messages) in scratch databases under `scratch`.
+/// them in messages) in scratch databases under `scratch`, by the upgrade
+/// path (install snapshots are left out: `install_path` checks them).
 pub fn compare(
     scratch: &Path,
     before: (&str, &Tree, &[&Step]),
@@ -65,6 +76,8 @@ pub fn compare(
 ) -> SqliteOutcome {
     let (label_before, tree_before, plan_before) = before;
     let (label_after, tree_after) = after;
+    let tree_before = &without_snapshots(tree_before);
+    let tree_after = &without_snapshots(tree_after);
     let mut outcome = SqliteOutcome::default();
     let space = StateSpace::new(tree_before, plan_before);
     for k in sampled_prefixes(plan_before.len(), space.release_prefixes()) {
@@ -97,18 +110,36 @@ pub fn compare(
             }
         }
         let mut dumps = Vec::new();
+        let mut failed = Vec::new();
         for (label, tree, db) in [
             (label_before, tree_before, &db_before),
             (label_after, tree_after, &db_after),
         ] {
-            match apply(tree, db, None).and_then(|n| schema_dump(db).map(|d| (n, d))) {
-                Ok((n, dump)) => {
-                    outcome.steps_run += n;
-                    dumps.push(dump);
+            match apply(tree, db, None) {
+                Ok(n) => match schema_dump(db) {
+                    Ok(dump) => {
+                        outcome.steps_run += n;
+                        dumps.push(dump);
+                    }
+                    Err(e) => outcome.problems.push(format!(
+                        "{state}: reading the schema after {label} failed: {e}"
+                    )),
+                },
+                Err(e) => failed.push((label, e)),
+            }
+        }
+        match failed.as_slice() {
+            [(_, a), (_, b)] if failed_step(a).is_some() && failed_step(a) == failed_step(b) => {
+                outcome.both_fail.push(format!(
+                    "{state}: fails on both trees: {a}: the step or its starting schema is wrong"
+                ));
+            }
+            _ => {
+                for (label, e) in failed {
+                    outcome
+                        .problems
+                        .push(format!("{state}: upgrading it with {label} failed: {e}"));
                 }
-                Err(e) => outcome
-                    .problems
-                    .push(format!("{state}: upgrading it with {label} failed: {e}")),
             }
         }
         if let [a, b] = dumps.as_slice()

@@ -355,26 +355,32 @@ impl<'t> Runner<'t> {
     }
 
     /// Ledger rows whose step is in no file of the tree (and which the site's
-    /// release does not cover); reads only.
-    pub fn orphans(&self) -> Result<Vec<LedgerRow>, RunError> {
-        Ok(self.status()?.orphans)
+    /// release does not cover), and the installed components the tree no
+    /// longer has; reads only.
+    pub fn orphans(&self) -> Result<(Vec<LedgerRow>, Vec<String>), RunError> {
+        let status = self.status()?;
+        Ok((status.orphans, status.removed))
     }
 
-    /// Deletes the orphan rows and returns them. Dangerous: a row of a step
+    /// Deletes the orphan rows and forgets the components the tree no longer
+    /// has; returns both. Dangerous: a row of a step
     /// that another branch of the code still has makes that step run again
     /// when the site moves to that code.
-    pub fn delete_orphans(&self) -> Result<Vec<LedgerRow>, RunError> {
-        if self.status()?.orphans.is_empty() {
-            return Ok(Vec::new());
+    pub fn delete_orphans(&self) -> Result<(Vec<LedgerRow>, Vec<String>), RunError> {
+        let status = self.status()?;
+        if status.orphans.is_empty() && status.removed.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
         let mut ledger = self.open_for_writing()?;
         let status = self.locked_status(ledger.as_mut())?;
+        // Components no longer in the tree are forgotten with their rows.
         let change = SiteChange {
             delete: keys_of(&status.orphans),
+            uninstalled: status.removed.clone(),
             ..SiteChange::default()
         };
         ledger.commit(&change)?;
-        Ok(status.orphans)
+        Ok((status.orphans, status.removed))
     }
 
     fn open_for_writing(&self) -> Result<Box<dyn Ledger>, RunError> {

@@ -315,7 +315,15 @@ pub fn status_of<'t>(
     });
     let mut pending = plan::pending(tree, order, &site);
     let installed = super::installs::installed(tree, &stored, &mut pending);
-    let unreviewed = unreviewed(tree, &pending);
+    // Steps an install records without running are checked as if they ran.
+    let mut checked = pending.clone();
+    checked.extend(
+        installed
+            .installs
+            .iter()
+            .flat_map(|i| i.covered.iter().copied()),
+    );
+    let unreviewed = unreviewed(tree, &checked);
     let running = stored.sessions.iter().find(|s| s.holds_lock).cloned();
     let step_running = stored.interrupted.as_ref().and_then(|step| {
         stored
