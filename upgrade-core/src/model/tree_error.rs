@@ -130,6 +130,18 @@ pub enum TreeErrorKind {
         /// Which rule it breaks: what it does to the old code, and the fix.
         rule: crate::model::pre_lint::Rule,
     },
+    /// A `db/` folder that belongs to no component of the manifest or of a
+    /// plugin-declared type, with what to declare where
+    /// (`model/plugin_types.rs`).
+    #[error(
+        "`{folder}` is not the folder of any component the manifest knows (nor of a plugin type a plugin's db/component.toml declares)"
+    )]
+    UnknownPluginFolder {
+        /// The folder holding `db/`.
+        folder: String,
+        /// What to declare where.
+        fix: String,
+    },
 }
 
 impl TreeError {
@@ -192,6 +204,7 @@ impl TreeError {
             TreeErrorKind::RunsDifferently { fix, .. }
             | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
             TreeErrorKind::NotAdditive { rule, .. } => rule.fix().into(),
+            TreeErrorKind::UnknownPluginFolder { fix, .. } => fix.clone(),
         }
     }
 }

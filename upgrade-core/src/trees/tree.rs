@@ -9,6 +9,7 @@ use crate::files::upgrade_file;
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
+use crate::model::plugin_types;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{
     Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name,
@@ -96,6 +97,12 @@ impl Tree {
                 None
             }
         };
+        // First pass: the plugin types plugins declare in their own
+        // db/component.toml join the manifest's before any folder is resolved.
+        let manifest = manifest.map(|mut m| {
+            errors.extend(plugin_types::add_declared_types(&mut m, &scan.files, &read));
+            m
+        });
         if let Some(manifest) = &manifest {
             errors.extend(
                 scan.unfollowed
@@ -250,6 +257,9 @@ impl Tree {
             });
             errors.extend(refused);
             warnings.extend(warned);
+        }
+        if let Some(manifest) = &manifest {
+            plugin_types::explain_unknown_folders(manifest, &mut errors);
         }
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
