@@ -233,18 +233,20 @@ pub fn declaring_plugin_for(manifest: &Manifest, folder: &str) -> Option<(String
 /// What to write where to make `folder` (whose parent folder would hold the
 /// plugins of an unknown type) a component: the fix for an unknown
 /// component folder and for a rebase onto a tree that lacks the type.
-pub fn declare_type_hint(manifest: &Manifest, folder: &str) -> String {
+/// `type_name` fills in the type when it is known (else `<type>`).
+pub fn declare_type_hint(manifest: &Manifest, folder: &str, type_name: Option<&str>) -> String {
+    let name = type_name.unwrap_or("<type>");
     let Some((type_folder, _)) = folder.rsplit_once('/') else {
         return format!(
             "a plugin lives in the folder of its plugin type: move the folder there, or make it the core folder (`core` in {MANIFEST_FILE} [components])"
         );
     };
     let upstream = format!(
-        "add {{ name = \"<type>\", folder = \"{type_folder}\" }} to [components] plugin_types in {MANIFEST_FILE}"
+        "add {{ name = \"{name}\", folder = \"{type_folder}\" }} to [components] plugin_types in {MANIFEST_FILE}"
     );
     match declaring_plugin_for(manifest, folder) {
         Some((plugin, relative)) => format!(
-            "declare its plugin type in {plugin}/db/{COMPONENT_SETTINGS_FILE} as [[plugin_types]] name = \"<type>\", folder = \"{relative}\", or {upstream}; or move the folder"
+            "declare its plugin type in {plugin}/db/{COMPONENT_SETTINGS_FILE} as [[plugin_types]] name = \"{name}\", folder = \"{relative}\", or {upstream}; or move the folder"
         ),
         None => format!("{upstream}, or move the folder"),
     }
@@ -256,7 +258,7 @@ pub fn explain_unknown_folders(manifest: &Manifest, errors: &mut [TreeError]) {
     for e in errors.iter_mut() {
         if let TreeErrorKind::UnknownComponentFolder { folder } = &e.kind {
             e.kind = TreeErrorKind::UnknownPluginFolder {
-                fix: declare_type_hint(manifest, folder),
+                fix: declare_type_hint(manifest, folder, None),
                 folder: folder.clone(),
             };
         }

@@ -177,17 +177,17 @@ fn folders_overlapping_components_or_types_are_refused() {
 #[test]
 fn the_fix_for_an_unknown_folder_names_the_file_to_declare_in() {
     let (m, _) = declare(&[]);
-    let hint = declare_type_hint(&m, "mod/quiz/accessrule/seb");
+    let hint = declare_type_hint(&m, "mod/quiz/accessrule/seb", Some("quizaccess"));
     assert!(
-        hint.contains("mod/quiz/db/component.toml")
+        hint.contains("mod/quiz/db/component.toml as [[plugin_types]] name = \"quizaccess\"")
             && hint.contains("folder = \"accessrule\"")
             && hint.contains("folder = \"mod/quiz/accessrule\" }"),
         "{hint}"
     );
-    let hint = declare_type_hint(&m, "local/myplugin");
+    let hint = declare_type_hint(&m, "local/myplugin", None);
     assert!(
         hint.starts_with("add { name = \"<type>\", folder = \"local\" }"),
         "{hint}"
     );
-    assert!(declare_type_hint(&m, "stray").contains("move the folder"));
+    assert!(declare_type_hint(&m, "stray", None).contains("move the folder"));
 }
