@@ -329,3 +329,49 @@ fn rebase_of_a_subplugin_type_only_the_branch_manifest_lists_says_what_to_declar
     assert_exit(&h.run(&["rebase", "--onto", "MOODLE_20_STABLE"]), 0);
     assert_exit(&h.run(&["check"]), 0);
 }
+
+#[test]
+fn rebase_keeps_the_branch_declaring_a_subplugin_type_in_an_upstream_plugin() {
+    let h = History::build();
+    h.checkout("custom-19");
+    let settings = "safe_to_disable = true\n\n[[plugin_types]]\nname = \"forumfeature\"\nfolder = \"feature\"\n";
+    h.write("mod/forum/db/component.toml", settings);
+    h.write(
+        "mod/forum/feature/pin/db/upgrades/2007111800-pin.sql",
+        "CREATE TABLE mdl_forumfeature_pin (id INTEGER PRIMARY KEY);\n",
+    );
+    h.commit("MyUni: forum features of our own");
+    let out = h.run(&["rebase", "--onto", "MOODLE_20_STABLE"]);
+    assert_exit(&out, 0);
+    assert_eq!(h.read("mod/forum/db/component.toml"), settings);
+    assert!(
+        stdout(&out).contains("carried component forumfeature_pin whole (1 step(s), 1 file(s))"),
+        "{}",
+        stdout(&out)
+    );
+    assert_exit(&h.run(&["check"]), 0);
+
+    // The target changed the same file otherwise: a conflict, nothing written.
+    let h = History::build();
+    h.checkout("main");
+    h.branch("upstream-next");
+    h.checkout("upstream-next");
+    h.write("mod/forum/db/component.toml", "safe_to_disable = false\n");
+    h.commit("Upstream: forum settings");
+    h.checkout("custom-19");
+    h.write("mod/forum/db/component.toml", settings);
+    h.write(
+        "mod/forum/feature/pin/db/upgrades/2007111800-pin.sql",
+        "CREATE TABLE mdl_forumfeature_pin (id INTEGER PRIMARY KEY);\n",
+    );
+    h.commit("MyUni: forum features of our own");
+    let before = h.snapshot();
+    let out = h.run(&["rebase", "--onto", "upstream-next"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("mod/forum/db/component.toml: the branch and upstream-next both changed this component's settings"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(h.snapshot(), before, "nothing is written");
+}

@@ -28,6 +28,7 @@
 //! [`Rebase::expected`] tells the caller which uncommitted changes such a run left.
 
 mod conflict;
+mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -40,7 +41,7 @@ use crate::files::source::{MemoryTree, TreeSource, WorkTree};
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Origin, Step, StepKey};
-use crate::model::tree_error::{TreeErrorKind, TreeErrors};
+use crate::model::tree_error::TreeErrors;
 use crate::trees::git_tree::{Revision, TreeRepository};
 use crate::trees::tree::Tree;
 
@@ -201,6 +202,15 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         });
     }
 
+    settings::carry_settings_edits(
+        &ours,
+        &base_tree,
+        &theirs,
+        &custom,
+        &target.label,
+        &mut result,
+    )?;
+
     for step in &ours.steps {
         if custom.contains(&step.key.component) {
             continue;
@@ -251,7 +261,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
                                 key: step.key.clone(),
                                 component: step.key.component.clone(),
                                 onto: target.label.clone(),
-                                fix: declare_fix(&ours, &theirs, &step.key.component),
+                                fix: settings::declare_fix(&ours, &theirs, &step.key.component),
                             })?;
                     let mut placed = Vec::new();
                     for file in files {
@@ -295,7 +305,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
     };
     let rebased = Tree::load(&memory).map_err(|e| RebaseError::ResultDoesNotLoad {
         onto: target.label.clone(),
-        error: Box::new(with_declare_fixes(e, &ours, &theirs)),
+        error: Box::new(settings::with_declare_fixes(e, &ours, &theirs)),
     })?;
     let problems = check::check(&rebased);
     if !problems.is_empty() {
@@ -356,35 +366,6 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         changes,
         files: result,
     })
-}
-
-/// What to declare where so that `component` (a plugin of a type `ours`
-/// knows) has a folder in `theirs`.
-fn declare_fix(ours: &Tree, theirs: &Tree, component: &ComponentName) -> String {
-    let type_name = component.as_str().split('_').next();
-    match ours.manifest.folder_of(component) {
-        Some(folder) => {
-            crate::model::plugin_types::declare_type_hint(&theirs.manifest, &folder, type_name)
-        }
-        None => "add its plugin type to [components] plugin_types in upgrade.toml upstream, or move the plugin to a known plugin type folder".into(),
-    }
-}
-
-/// The errors of a rebased tree that does not load, each unknown component
-/// folder of the branch's own components with the fix naming its type.
-fn with_declare_fixes(errors: TreeErrors, ours: &Tree, theirs: &Tree) -> TreeErrors {
-    let mut list = errors.errors().to_vec();
-    for e in &mut list {
-        if let TreeErrorKind::UnknownPluginFolder { folder, fix } = &mut e.kind
-            && let Some(c) = ours
-                .manifest
-                .component_for_folder(folder)
-                .filter(|c| !c.is_core())
-        {
-            *fix = declare_fix(ours, theirs, &c);
-        }
-    }
-    TreeErrors::new(list)
 }
 
 impl Rebase {

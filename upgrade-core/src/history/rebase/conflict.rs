@@ -101,6 +101,17 @@ pub enum RebaseError {
         /// Why.
         error: Box<TreeErrors>,
     },
+    /// The branch and the target both changed a component's
+    /// `db/component.toml`, differently.
+    #[error(
+        "{path}: the branch and {onto} both changed this component's settings, differently; nothing written"
+    )]
+    SettingsConflict {
+        /// The file, as the branch has it.
+        path: String,
+        /// The target revision.
+        onto: String,
+    },
     /// The result would not pass `check`.
     #[error("the rebased tree would fail its checks, nothing written:\n  - {}", .0.join("\n  - "))]
     ResultFails(Vec<String>),
@@ -131,6 +142,9 @@ impl RebaseError {
             RebaseError::ResultDoesNotLoad { onto, error } => format!(
                 "{}; the rebase keeps the upgrade.toml of {onto}: plugin types the branch listed there are not carried, those a plugin declares in its own db/component.toml go with the plugin",
                 error.hint()
+            ),
+            RebaseError::SettingsConflict { onto, .. } => format!(
+                "on the branch, merge the file by hand (take the one of {onto} and redo the branch's change in it), commit, and re-run the rebase"
             ),
             RebaseError::ResultFails(_) => {
                 "fix the branch's steps (e.g. a `requires` naming a step the target renamed) and re-run".into()
