@@ -137,7 +137,9 @@ pub fn valid_type_name(name: &str) -> Result<(), String> {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if ok {
+    if name == "core" {
+        Err("plugin type `core` would make plugins look like core (`core_<plugin>`): choose another name".into())
+    } else if ok {
         Ok(())
     } else {
         Err(format!(
@@ -266,6 +268,7 @@ mod tests {
             (entry("quiz_access", "x"), "lowercase letters and digits"),
             (entry("Quiz", "x"), "lowercase letters and digits"),
             (entry("1quiz", "x"), "lowercase letters and digits"),
+            (entry("core", "x"), "look like core"),
         ];
         for (text, want) in cases {
             let errors = ComponentSettings::parse_all("mod/quiz/db/component.toml", &text)
