@@ -10,5 +10,6 @@ mod post_steps;
 mod pre_lint;
 mod runner;
 mod sqlite_readers;
+mod subplugins;
 mod util;
 mod verify;

@@ -28,6 +28,7 @@
 //! [`Rebase::expected`] tells the caller which uncommitted changes such a run left.
 
 mod conflict;
+mod settings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -134,7 +135,9 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
     let (theirs, their_files) = load(&target)?;
 
     let known = |tree: &Tree, c: &ComponentName| {
-        tree.upgrade_files.contains_key(c) || tree.steps.iter().any(|s| &s.key.component == c)
+        tree.upgrade_files.contains_key(c)
+            || tree.component_files.contains_key(c)
+            || tree.steps.iter().any(|s| &s.key.component == c)
     };
     let mut custom: BTreeSet<&ComponentName> = BTreeSet::new();
     for step in &ours.steps {
@@ -143,7 +146,9 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
             custom.insert(c);
         }
     }
-    for c in ours.upgrade_files.keys() {
+    // A plugin with only its settings (e.g. one that declares plugin types
+    // for its subplugins, `db/component.toml`) is carried whole too.
+    for c in ours.upgrade_files.keys().chain(ours.component_files.keys()) {
         if !known(&theirs, c) && !known(&base_tree, c) {
             custom.insert(c);
         }
@@ -201,6 +206,15 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         });
     }
 
+    settings::carry_settings_edits(
+        &ours,
+        &base_tree,
+        &theirs,
+        &custom,
+        &target.label,
+        &mut result,
+    )?;
+
     for step in &ours.steps {
         if custom.contains(&step.key.component) {
             continue;
@@ -251,6 +265,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
                                 key: step.key.clone(),
                                 component: step.key.component.clone(),
                                 onto: target.label.clone(),
+                                fix: settings::declare_fix(&ours, &theirs, &step.key.component),
                             })?;
                     let mut placed = Vec::new();
                     for file in files {
@@ -292,7 +307,10 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
     let memory = MemoryTree {
         files: result.clone(),
     };
-    let rebased = Tree::load(&memory).map_err(|e| RebaseError::ResultFails(vec![e.to_string()]))?;
+    let rebased = Tree::load(&memory).map_err(|e| RebaseError::ResultDoesNotLoad {
+        onto: target.label.clone(),
+        error: Box::new(settings::with_declare_fixes(e, &ours, &theirs)),
+    })?;
     let problems = check::check(&rebased);
     if !problems.is_empty() {
         return Err(RebaseError::ResultFails(

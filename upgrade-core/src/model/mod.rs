@@ -8,6 +8,7 @@ pub mod install_snapshot;
 pub mod line_index;
 pub mod manifest;
 pub(crate) mod op_count;
+pub mod plugin_types;
 pub mod pre_lint;
 pub mod release_name;
 pub mod sql_text;

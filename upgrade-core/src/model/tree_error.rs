@@ -133,6 +133,18 @@ pub enum TreeErrorKind {
     /// An install snapshot or baseline that cannot be used as written.
     #[error("{0}")]
     Snapshot(String),
+    /// A `db/` folder that belongs to no component of the manifest or of a
+    /// plugin-declared type, with what to declare where
+    /// (`model/plugin_types.rs`).
+    #[error(
+        "`{folder}` is not the folder of any component the manifest knows (nor of a plugin type a plugin's db/component.toml declares)"
+    )]
+    UnknownPluginFolder {
+        /// The folder holding `db/`.
+        folder: String,
+        /// What to declare where.
+        fix: String,
+    },
 }
 
 impl TreeError {
@@ -196,6 +208,7 @@ impl TreeError {
             | TreeErrorKind::TransactionControl { fix, .. } => fix.clone(),
             TreeErrorKind::NotAdditive { rule, .. } => rule.fix().into(),
             TreeErrorKind::Snapshot(_) => "an install snapshot is `db/install.sql` (or install.sqlite.sql / install.postgres.sql) starting with `-- covers: NAME`, NAME the newest step of the component it includes; a baseline is releases/R.baseline.sql for the release `[baseline]` names (docs/install.md)".into(),
+            TreeErrorKind::UnknownPluginFolder { fix, .. } => fix.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::model::install_snapshot::{
     install_snapshot,
 };
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
+use crate::model::plugin_types;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{
     Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name,
@@ -106,6 +107,12 @@ impl Tree {
                 None
             }
         };
+        // First pass: the plugin types plugins declare in their own
+        // db/component.toml join the manifest's before any folder is resolved.
+        let manifest = manifest.map(|mut m| {
+            errors.extend(plugin_types::add_declared_types(&mut m, &scan.files, &read));
+            m
+        });
         if let Some(manifest) = &manifest {
             errors.extend(
                 scan.unfollowed
@@ -348,6 +355,9 @@ impl Tree {
             },
             None => None,
         };
+        if let Some(manifest) = &manifest {
+            plugin_types::explain_unknown_folders(manifest, &mut errors);
+        }
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
                 manifest,

@@ -79,12 +79,36 @@ pub enum RebaseError {
         conflicts: Vec<Conflict>,
     },
     /// An own step's component has no folder in the target's manifest.
-    #[error("{key} cannot be carried onto {onto}: its manifest has no plugin type for {component}")]
+    #[error(
+        "{key} cannot be carried onto {onto}: neither its manifest nor a plugin's db/component.toml declares a plugin type for {component}"
+    )]
     NoFolder {
         /// The step.
         key: StepKey,
         /// Its component.
         component: ComponentName,
+        /// The target revision.
+        onto: String,
+        /// What to declare where (`model/plugin_types.rs`).
+        fix: String,
+    },
+    /// The result would not load (e.g. a carried plugin whose plugin type
+    /// only the branch's upgrade.toml listed: the target's is kept).
+    #[error("the rebased tree onto {onto} would not load, nothing written:\n  - {}", .error.to_string().replace('\n', "\n  - "))]
+    ResultDoesNotLoad {
+        /// The target revision.
+        onto: String,
+        /// Why.
+        error: Box<TreeErrors>,
+    },
+    /// The branch and the target both changed a component's
+    /// `db/component.toml`, differently.
+    #[error(
+        "{path}: the branch and {onto} both changed this component's settings, differently; nothing written"
+    )]
+    SettingsConflict {
+        /// The file, as the branch has it.
+        path: String,
         /// The target revision.
         onto: String,
     },
@@ -114,9 +138,14 @@ impl RebaseError {
             RebaseError::Conflicts { .. } => {
                 "give the branch's step a new name (`consolidate new`, then move its SQL there) or make it identical to the target's, commit, and re-run the rebase".into()
             }
-            RebaseError::NoFolder { .. } => {
-                "add the plugin type to [components] plugin_types upstream, or move the plugin to a known plugin type folder".into()
-            }
+            RebaseError::NoFolder { fix, .. } => fix.clone(),
+            RebaseError::ResultDoesNotLoad { onto, error } => format!(
+                "{}; the rebase keeps the upgrade.toml of {onto}: plugin types the branch listed there are not carried, those a plugin declares in its own db/component.toml go with the plugin",
+                error.hint()
+            ),
+            RebaseError::SettingsConflict { onto, .. } => format!(
+                "on the branch, merge the file by hand (take the one of {onto} and redo the branch's change in it), commit, and re-run the rebase"
+            ),
             RebaseError::ResultFails(_) => {
                 "fix the branch's steps (e.g. a `requires` naming a step the target renamed) and re-run".into()
             }
