@@ -226,12 +226,20 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         None => None,
     };
     let ran = report.applied + report.noops;
+    if report.installed > 0 {
+        out!(
+            "installed {} component(s) from their snapshots on {database} {}",
+            report.installed,
+            runner.url()
+        );
+    }
     if batched_to.is_some() && ran == 0 && report.marked_done.is_none() {
         // Said below, instead of "nothing to apply".
     } else if ran == 0
         && report.completed.is_none()
         && report.synced.is_none()
         && report.marked_done.is_none()
+        && report.installed == 0
     {
         if report.remaining == 0 && report.batched_left == 0 {
             out!("nothing to apply: the site is up to date");

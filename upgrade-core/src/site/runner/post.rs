@@ -202,6 +202,18 @@ pub fn post_gate(status: &Status<'_>, progress: &[StepProgress]) -> Result<(), R
 
 /// Why a pending batched step may not run yet, if it may not.
 pub fn waits_for(status: &Status<'_>, step: &Step) -> Option<String> {
+    // Installs (and the baseline) go before every step.
+    if let Some(release) = &status.baseline {
+        return Some(format!(
+            "waits for the baseline {release}: run `consolidate apply` first"
+        ));
+    }
+    if let Some(install) = status.installs.first() {
+        return Some(format!(
+            "waits for the install of {} from its snapshot: run `consolidate apply` first",
+            install.snapshot.component
+        ));
+    }
     let pending = |key: &StepKey| status.pending.iter().any(|p| p.key == *key);
     if let Some(required) = step.requires.iter().find(|r| pending(r)) {
         return Some(format!("waits for {required}, which it requires"));
