@@ -314,3 +314,6 @@ impl Run<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! Which components a site has installed, and what `apply` installs.
+
+use super::super::*;
+use crate::files::source::MemoryTree;
+use crate::site::ledger::{InstalledComponent, SiteRecord};
+
+const MANIFEST: &str = r#"
+[project]
+name = "t"
+version = "2008030100.00"
+revision = 1
+[components]
+core = "lib"
+plugin_types = [{ name = "mod", folder = "mod" }, { name = "local", folder = "local" }]
+[[release]]
+name = "R1"
+version = "2008010500.00"
+"#;
+
+fn tree() -> Tree {
+    let mut mem = MemoryTree::default();
+    for (path, text) in [
+        ("upgrade.toml", MANIFEST),
+        (
+            "lib/db/upgrades/2008010100-a.sql",
+            "CREATE TABLE a (id INT);\n",
+        ),
+        (
+            "lib/db/upgrades/2008010200-b.sql",
+            "ALTER TABLE a ADD COLUMN x INT;\n",
+        ),
+        (
+            "lib/db/upgrades/2008010300-c.sql",
+            "CREATE TABLE c (id INT);\n",
+        ),
+        (
+            "lib/db/install.sql",
+            "-- covers: 2008010200-b\nCREATE TABLE a (id INT, x INT);\n",
+        ),
+        (
+            "mod/wiki/db/upgrades/2008010150-w.sql",
+            "CREATE TABLE w (id INT);\n",
+        ),
+        (
+            "mod/wiki/db/install.sql",
+            "-- covers: 2008010150-w\nCREATE TABLE w (id INT);\n",
+        ),
+        (
+            "local/x/db/upgrades/2008010160-x.sql",
+            "CREATE TABLE x (id INT);\n",
+        ),
+    ] {
+        mem.files.insert(path.into(), text.as_bytes().to_vec());
+    }
+    Tree::load(&mem).expect("valid tree")
+}
+
+fn row(component: &str, step: &str) -> LedgerRow {
+    LedgerRow {
+        component: component.into(),
+        step: step.into(),
+        checksum: format!("sha256:{}", "0".repeat(64)),
+        applied_at: "2008-01-01T00:00:00Z".into(),
+    }
+}
+
+fn stored(rows: Vec<LedgerRow>, components: &[&str]) -> Stored {
+    Stored {
+        exists: true,
+        rows,
+        site: SiteRecord::default(),
+        components: components
+            .iter()
+            .map(|c| InstalledComponent {
+                component: (*c).into(),
+                source: "steps".into(),
+                covers: None,
+                checksum: None,
+                installed_at: "2008-01-01T00:00:00Z".into(),
+            })
+            .collect(),
+        ..Stored::default()
+    }
+}
+
+/// Installs (`component:covered+steps`), pending keys, unrecorded and removed components.
+type Summary = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
+
+fn summary(tree: &Tree, stored: Stored) -> Summary {
+    let order = plan::order(tree).expect("order");
+    let status = status_of(tree, &order, Database::Sqlite, "t.db", stored).expect("status");
+    (
+        status
+            .installs
+            .iter()
+            .map(|i| {
+                let covered: Vec<&str> = i.covered.iter().map(|s| s.key.name.as_str()).collect();
+                format!("{}:{}", i.snapshot.component, covered.join("+"))
+            })
+            .collect(),
+        status.pending.iter().map(|s| s.key.to_string()).collect(),
+        status.unrecorded.iter().map(ToString::to_string).collect(),
+        status.removed.clone(),
+    )
+}
+
+#[test]
+fn a_fresh_site_installs_each_component_with_a_snapshot_first_in_rank_order() {
+    let t = tree();
+    let (installs, pending, unrecorded, removed) = summary(&t, Stored::default());
+    assert_eq!(
+        installs,
+        ["core:2008010100-a+2008010200-b", "mod_wiki:2008010150-w"]
+    );
+    assert_eq!(pending, ["local_x/2008010160-x", "core/2008010300-c"]);
+    assert!(unrecorded.is_empty() && removed.is_empty());
+}
+
+#[test]
+fn a_component_with_an_applied_step_or_a_row_is_installed_and_runs_its_steps() {
+    let t = tree();
+    // core has a ledger row (a site older than the snapshot): its steps run.
+    let (installs, pending, unrecorded, _) =
+        summary(&t, stored(vec![row("core", "2008010100-a")], &[]));
+    assert_eq!(installs, ["mod_wiki:2008010150-w"]);
+    assert_eq!(
+        pending,
+        [
+            "local_x/2008010160-x",
+            "core/2008010200-b",
+            "core/2008010300-c"
+        ]
+    );
+    assert_eq!(unrecorded, ["core"]);
+    // Recorded in upgrade_components without any row (e.g. adopted): no install either.
+    let (installs, pending, unrecorded, _) = summary(&t, stored(Vec::new(), &["mod_wiki"]));
+    assert_eq!(installs, ["core:2008010100-a+2008010200-b"]);
+    assert!(
+        pending.contains(&"mod_wiki/2008010150-w".to_string()),
+        "{pending:?}"
+    );
+    assert!(unrecorded.is_empty());
+}
+
+#[test]
+fn a_component_no_longer_in_the_tree_is_reported_removed() {
+    let t = tree();
+    let (_, _, _, removed) = summary(&t, stored(Vec::new(), &["core", "mod_gone"]));
+    assert_eq!(removed, ["mod_gone"]);
+}
