@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
-use crate::model::sql_text::{Dialect, TokenKind};
+use crate::model::sql_text::TokenKind;
 use crate::model::step::{Body, Checksum, normalise};
+use crate::model::step_file::dialects_of;
 use crate::model::step_name::StepName;
 use crate::model::step_text::{
     SqlProblem, TextProblem, check_characters, check_sql, check_tokens, header_key_of,
@@ -86,30 +87,16 @@ pub fn baseline_snapshot(
     release: ReleaseName,
     files: &[(String, Option<String>, String)],
 ) -> Result<BaselineSnapshot, TreeError> {
-    let plain = files.iter().filter(|(_, db, _)| db.is_none()).count();
-    if plain > 0 && files.len() > 1 {
-        return Err(TreeError::new(
-            files[0].0.as_str(),
-            TreeErrorKind::Snapshot(
-                "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both: remove one".into(),
-            ),
-        ));
-    }
+    one_kind(
+        files,
+        "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both: remove one",
+    )?;
     let mut bodies: BTreeMap<Option<String>, String> = BTreeMap::new();
     for (path, database, text) in files {
         bodies.insert(database.clone(), checked_sql(path, text)?);
     }
-    let body = match bodies.remove(&None) {
-        Some(sql) => Body::Any(sql),
-        None => Body::PerDatabase(
-            bodies
-                .into_iter()
-                .filter_map(|(db, sql)| db.map(|d| (d, sql)))
-                .collect(),
-        ),
-    };
-    let mut paths: Vec<String> = files.iter().map(|(p, _, _)| p.clone()).collect();
-    paths.sort();
+    let body = Body::from_variants(bodies);
+    let paths = sorted_paths(files);
     Ok(BaselineSnapshot {
         release,
         checksum: Checksum::of(&body),
@@ -118,17 +105,30 @@ pub fn baseline_snapshot(
     })
 }
 
+/// Refuses a plain file beside per-database ones (`files`: path, database, text).
+fn one_kind(files: &[(String, Option<String>, String)], message: &str) -> Result<(), TreeError> {
+    let plain = files.iter().filter(|(_, db, _)| db.is_none()).count();
+    match files.first() {
+        Some((path, _, _)) if plain > 0 && files.len() > 1 => Err(TreeError::new(
+            path.as_str(),
+            TreeErrorKind::Snapshot(message.into()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The paths of `files`, sorted.
+fn sorted_paths(files: &[(String, Option<String>, String)]) -> Vec<String> {
+    let mut paths: Vec<String> = files.iter().map(|(p, _, _)| p.clone()).collect();
+    paths.sort();
+    paths
+}
+
 /// The checks of a snapshot's text without a header; the normalised text.
 fn checked_sql(path: &str, text: &str) -> Result<String, TreeError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let at = |line: usize, kind: TreeErrorKind| TreeError::new(path, kind).at_line(line);
-    let dialects: &[Dialect] = if path.ends_with(".sqlite.sql") {
-        &[Dialect::Sqlite]
-    } else if path.ends_with(".postgres.sql") {
-        &[Dialect::Postgres]
-    } else {
-        &Dialect::ALL
-    };
+    let dialects = dialects_of(path);
     check_sql(text, dialects, true).map_err(|p| match p {
         SqlProblem::Text(p) => at(
             p.line,
@@ -230,13 +230,7 @@ pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), 
             ),
         ));
     };
-    let dialects: &[Dialect] = if path.ends_with(".sqlite.sql") {
-        &[Dialect::Sqlite]
-    } else if path.ends_with(".postgres.sql") {
-        &[Dialect::Postgres]
-    } else {
-        &Dialect::ALL
-    };
+    let dialects = dialects_of(path);
     // A `-- covers:` line after the SQL would be a plain comment: refused.
     let first = header_line(text);
     let misplaced = |tokens: &[crate::model::sql_text::Token<'_>]| {
@@ -288,15 +282,10 @@ pub fn install_snapshot(
     component: ComponentName,
     files: &[(String, Option<String>, String)],
 ) -> Result<InstallSnapshot, TreeError> {
-    let plain = files.iter().filter(|(_, db, _)| db.is_none()).count();
-    if plain > 0 && files.len() > 1 {
-        return Err(TreeError::new(
-            files[0].0.as_str(),
-            TreeErrorKind::Snapshot(
-                "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both: remove one".into(),
-            ),
-        ));
-    }
+    one_kind(
+        files,
+        "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both: remove one",
+    )?;
     let mut covers: Option<(StepName, &str)> = None;
     let mut bodies: BTreeMap<Option<String>, String> = BTreeMap::new();
     for (path, database, text) in files {
@@ -321,17 +310,8 @@ pub fn install_snapshot(
             TreeErrorKind::Io("no install files".into()),
         ));
     };
-    let body = match bodies.remove(&None) {
-        Some(sql) => Body::Any(sql),
-        None => Body::PerDatabase(
-            bodies
-                .into_iter()
-                .filter_map(|(db, sql)| db.map(|d| (d, sql)))
-                .collect(),
-        ),
-    };
-    let mut paths: Vec<String> = files.iter().map(|(p, _, _)| p.clone()).collect();
-    paths.sort();
+    let body = Body::from_variants(bodies);
+    let paths = sorted_paths(files);
     Ok(InstallSnapshot {
         component,
         covers,

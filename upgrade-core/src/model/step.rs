@@ -158,6 +158,20 @@ pub enum Body {
 }
 
 impl Body {
+    /// The body of one file per variant: the plain file (`None`) is the body
+    /// for every database, else one script per named database.
+    pub fn from_variants(mut variants: BTreeMap<Option<String>, String>) -> Body {
+        match variants.remove(&None) {
+            Some(sql) => Body::Any(sql),
+            None => Body::PerDatabase(
+                variants
+                    .into_iter()
+                    .filter_map(|(db, sql)| db.map(|d| (d, sql)))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The script to run on `database`, or `None` when the step is a no-op there.
     pub fn for_database(&self, database: &str) -> Option<&str> {
         match self {

@@ -106,7 +106,7 @@ fn check_batch(
 }
 
 /// The dialects a step file is read in: its database's, or both for a plain `.sql`.
-fn dialects_of(path: &str) -> &'static [Dialect] {
+pub(crate) fn dialects_of(path: &str) -> &'static [Dialect] {
     if path.ends_with(".sqlite.sql") {
         &[Dialect::Sqlite]
     } else if path.ends_with(".postgres.sql") {

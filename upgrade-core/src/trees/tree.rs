@@ -568,15 +568,7 @@ fn standalone_step(
             TreeErrorKind::Io("no files".into()),
         ));
     };
-    let body = match bodies.remove(&None) {
-        Some(sql) => Body::Any(sql),
-        None => Body::PerDatabase(
-            bodies
-                .into_iter()
-                .filter_map(|(db, sql)| db.map(|d| (d, sql)))
-                .collect(),
-        ),
-    };
+    let body = Body::from_variants(bodies);
     let checksum = Checksum::of(&body);
     Ok(Step {
         key: StepKey { component, name },
