@@ -13,3 +13,4 @@ mod sqlite_readers;
 mod subplugins;
 mod util;
 mod verify;
+mod verify_rebase;

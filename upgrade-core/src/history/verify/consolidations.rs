@@ -191,6 +191,9 @@ pub(super) fn c1_on_sqlite(
 ) -> CheckOutcome {
     let mut states = 0;
     let mut steps_run = 0;
+    let mut left_out = 0;
+    let mut differences = 0;
+    let mut both_fail = 0;
     let mut failures = Vec::new();
     match scratch_folder() {
         Err(e) => failures.push(Failure {
@@ -222,16 +225,19 @@ pub(super) fn c1_on_sqlite(
                 );
                 states += outcome.states;
                 steps_run += outcome.steps_run;
+                left_out += outcome.left_out;
+                differences += outcome.problems.len();
+                both_fail += outcome.both_fail.len();
                 for problem in outcome.problems {
                     failures.push(Failure {
                         message: format!("consolidation {}: {problem}", c.commit),
-                        hint: "upgrading with the consolidated tree must give the same schema: compare the steps named, and redo the consolidation with `consolidate release`".into(),
+                        hint: "upgrading with the consolidated tree must give the same schema: compare the steps named, and redo the consolidation with `consolidate release` (a rebase with `consolidate rebase --onto`)".into(),
                     });
                 }
                 for problem in outcome.both_fail {
                     failures.push(Failure {
                         message: format!("consolidation {}: {problem}", c.commit),
-                        hint: "not a consolidation difference: the step fails the same way before and after it; fix the step, or declare the schema the steps start from as the project baseline ([baseline] in upgrade.toml)".into(),
+                        hint: "not a consolidation difference: the step fails with the tree before the consolidation already (and the same way after it); fix the step, or declare the schema the steps start from as the project baseline ([baseline] in upgrade.toml)".into(),
                     });
                 }
             }
@@ -243,11 +249,13 @@ pub(super) fn c1_on_sqlite(
             ("consolidations", consolidations.len()),
             ("states", states),
             ("steps_run", steps_run),
+            ("new_steps_left_out", left_out),
+            ("differences", differences),
+            ("failing_before_too", both_fail),
         ],
         format!(
-            "{} consolidation commit(s), {states} sampled state(s), {steps_run} step(s) run, {} difference(s)",
+            "{} consolidation commit(s), {states} sampled state(s), {steps_run} step(s) run, {left_out} new step(s) left out, {differences} difference(s), {both_fail} step(s) failing before the consolidation too",
             consolidations.len(),
-            failures.len()
         ),
     );
     for f in failures {
