@@ -90,9 +90,14 @@ pub fn baseline_snapshot(
     if plain > 0 && files.len() > 1 {
         return Err(TreeError::new(
             files[0].0.as_str(),
-            TreeErrorKind::Snapshot(
-                "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both: remove one".into(),
-            ),
+            TreeErrorKind::Snapshot(format!(
+                "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both ({}): remove one",
+                files
+                    .iter()
+                    .map(|(p, _, _)| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         ));
     }
     let mut bodies: BTreeMap<Option<String>, String> = BTreeMap::new();
@@ -292,9 +297,14 @@ pub fn install_snapshot(
     if plain > 0 && files.len() > 1 {
         return Err(TreeError::new(
             files[0].0.as_str(),
-            TreeErrorKind::Snapshot(
-                "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both: remove one".into(),
-            ),
+            TreeErrorKind::Snapshot(format!(
+                "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both ({}): remove one",
+                files
+                    .iter()
+                    .map(|(p, _, _)| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         ));
     }
     let mut covers: Option<(StepName, &str)> = None;

@@ -5,9 +5,13 @@
 //!
 //! The database must have no ledger. R must be in the release history and
 //! not older than `upgrade_from` or the baseline. The ledger written (in one
-//! transaction) says: R completed, every component of the tree installed
-//! (`adopted`, covering R). Steps tagged with R or an earlier release are
-//! then applied by the contract; every other step is pending.
+//! transaction) says: R completed, and every component that existed at R
+//! installed (`adopted`, covering R): those with a step tagged with R or an
+//! earlier release, or named by the cleanup rules of such a release (their
+//! early steps may be gone from the tree). Steps tagged with R or an earlier
+//! release are then applied by the contract; every other step is pending. A
+//! component added after R is not in the database: the next `apply`
+//! installs it from its snapshot, or runs its steps, as on any site.
 
 use super::*;
 use crate::site::ledger::InstalledComponent;
@@ -19,6 +23,28 @@ pub struct Adopted {
     pub release: ReleaseName,
     /// The components recorded as installed.
     pub components: Vec<String>,
+}
+
+/// The components that existed at `release`: a step of theirs is tagged
+/// with it or an earlier release, or a release file up to it covers one.
+fn components_at(tree: &Tree, release: &ReleaseName) -> std::collections::BTreeSet<String> {
+    let manifest = &tree.manifest;
+    let Some(upto) = manifest.release_index(release) else {
+        return std::collections::BTreeSet::new();
+    };
+    let tagged = tree.steps.iter().filter(|s| {
+        s.release()
+            .and_then(|r| manifest.release_index(r))
+            .is_some_and(|i| i <= upto)
+    });
+    let covered = manifest.releases[..=upto]
+        .iter()
+        .filter_map(|entry| tree.release_files.get(&entry.name))
+        .flat_map(|file| file.rules.covers.keys());
+    tagged
+        .map(|s| s.key.component.to_string())
+        .chain(covered.map(ToString::to_string))
+        .collect()
 }
 
 impl Runner<'_> {
@@ -54,14 +80,7 @@ impl Runner<'_> {
         let stored = ledger.read()?;
         self.refuse_ledger(&stored)?;
         let now = ledger::now_utc();
-        let components: std::collections::BTreeSet<String> = self
-            .tree()
-            .steps
-            .iter()
-            .map(|s| s.key.component.to_string())
-            .chain(self.tree().installs.keys().map(ToString::to_string))
-            .chain(self.tree().components.keys().map(ToString::to_string))
-            .collect();
+        let components = components_at(self.tree(), &release);
         let change = SiteChange {
             release: Some(release.clone()),
             installed: components
