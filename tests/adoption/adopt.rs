@@ -144,6 +144,21 @@ pub fn check_schema() {
         stdout(&out)
     );
     assert_eq!(components(&right).len(), 6);
+
+    // A mistyped --db is not adopted as an empty site claiming 19.
+    let missing = Db::sqlite();
+    for extra in [None, Some("--check-schema")] {
+        let mut args = vec!["adopt", "--release", R];
+        args.extend(extra);
+        let out = cmd(&tree, &missing, &args);
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains("does not exist: adopt gives a ledger to a database built by another upgrade system, it creates none"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!std::path::Path::new(&missing.arg()).exists(), "created");
+    }
 }
 
 /// A plugin added after R whose steps all assume its snapshot (its first

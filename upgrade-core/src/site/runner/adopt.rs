@@ -3,7 +3,8 @@
 //! `--fake-initial` do, with the schema check they lack (`--check-schema`,
 //! in `site::scratch`).
 //!
-//! The database must have no ledger. R must be in the release history and
+//! The database must exist (a SQLite file is never created) and have no
+//! ledger. R must be in the release history and
 //! not older than `upgrade_from` or the baseline. The ledger written (in one
 //! transaction) says: R completed, and every component that existed at R
 //! installed (`adopted`, covering R): those with a step tagged with R or an
@@ -48,7 +49,8 @@ fn components_at(tree: &Tree, release: &ReleaseName) -> std::collections::BTreeS
 }
 
 impl Runner<'_> {
-    /// Checks that `release` can be adopted at (see the module documentation).
+    /// Checks that `release` can be adopted at and that the database exists
+    /// (see the module documentation).
     pub fn adoptable(&self, release: &str) -> Result<ReleaseName, RunError> {
         let cannot = |why: String| RunError::CannotAdopt {
             release: release.to_string(),
@@ -67,6 +69,13 @@ impl Runner<'_> {
                     "it is older than {start}, the oldest release this code upgrades from"
                 )));
             }
+        }
+        if let ledger::DatabaseUrl::Sqlite(path) = self.url()
+            && !path.exists()
+        {
+            return Err(RunError::AdoptMissing {
+                db: self.url().describe(),
+            });
         }
         Ok(name)
     }
