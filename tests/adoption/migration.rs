@@ -112,6 +112,7 @@ pub fn stale_snapshot() {
 
     let file = dir.path().join("mod/forum/db/install.sql");
     let text = std::fs::read_to_string(&file).expect("read");
+    let text_of_good = text.clone();
     let stale = text.replacen(
         "    intro TEXT,\n    timemodified BIGINT NOT NULL DEFAULT 0\n);",
         "    intro TEXT\n);",
@@ -132,4 +133,30 @@ pub fn stale_snapshot() {
     );
     assert!(!all.contains("snapshot of core"), "{all}");
     assert!(!all.contains("snapshot of mod_wiki"), "{all}");
+
+    // Stale in a consolidation commit, fixed afterwards: still named.
+    crate::history::commit_in(&repo, "Stale forum snapshot", 1_200_000_100);
+    let out = run_in(
+        dir.path(),
+        &["release", "MOODLE_20_STABLE", "--commit"],
+        &[],
+    );
+    assert_exit(&out, 0);
+    let text = stdout(&out) + &stderr(&out);
+    let commit = text
+        .lines()
+        .find_map(|l| l.strip_prefix("committed "))
+        .unwrap_or_else(|| panic!("no commit: {text}"))
+        .trim()
+        .to_string();
+    std::fs::write(&file, &text_of_good).expect("write");
+    crate::history::commit_in(&repo, "Fix the forum snapshot", 1_200_000_200);
+    let out = run_in(dir.path(), &["verify", "--apply"], &[]);
+    assert_exit(&out, 1);
+    let all = stdout(&out) + &stderr(&out);
+    assert!(
+        all.contains(&format!("consolidation {commit}: the install snapshot of mod_forum (mod/forum/db/install.sql) is stale")),
+        "{all}"
+    );
+    assert!(!all.contains("the work tree: the install"), "{all}");
 }
