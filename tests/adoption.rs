@@ -305,6 +305,11 @@ fn sqlite_prune_orphans_forgets_a_removed_component() {
 }
 
 #[test]
+fn sqlite_staged_install_of_a_safe_to_disable_plugin_fails_alone() {
+    failures::staged_install_scope(&Db::sqlite);
+}
+
+#[test]
 fn bad_snapshots_are_refused_at_load_naming_the_file() {
     failures::bad_snapshots();
 }
@@ -383,4 +388,13 @@ fn postgres_failing_snapshot_leaves_nothing_and_a_fixed_rerun_converges() {
 )]
 fn postgres_prune_orphans_forgets_a_removed_component() {
     failures::removed_component(&|| Db::postgres("removed"));
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
+fn postgres_staged_install_of_a_safe_to_disable_plugin_fails_alone() {
+    failures::staged_install_scope(&|| Db::postgres("staged"));
 }

@@ -133,3 +133,55 @@ pub fn removed_component(new_db: &dyn Fn() -> Db) {
     let doc = json(&cmd(&tree, &db, &["status", "--json"]));
     assert_eq!(doc["removed_components"], serde_json::json!([]));
 }
+
+/// Under the staged strategy a safe-to-disable plugin installs under its
+/// own scope: its failing snapshot leaves that scope failed and the site
+/// (`*`, where core and mod_forum installed) online; the fix converges.
+pub fn staged_install_scope(new_db: &dyn Fn() -> Db) {
+    let tree = demo(false);
+    let manifest = tree
+        .read("upgrade.toml")
+        .replace("strategy = \"global\"", "strategy = \"staged\"");
+    tree.write("upgrade.toml", &manifest);
+    tree.write("mod/wiki/db/component.toml", "safe_to_disable = true\n");
+    let wiki = "mod/wiki/db/install.sql";
+    let good = tree.read(wiki);
+    tree.write(
+        wiki,
+        &format!("{good}INSERT INTO no_such_table (id) VALUES (1);\n"),
+    );
+    let db = new_db();
+    let out = cmd(&tree, &db, &["apply"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    let line = good.lines().count() + 1;
+    assert!(
+        err.contains(&format!(
+            "installing mod_wiki from its snapshot ({wiki}:{line})"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        query(&db, "SELECT scope || ' ' || state FROM upgrade_maintenance"),
+        ["mod_wiki failed"],
+        "only mod_wiki's scope is down"
+    );
+    assert_eq!(
+        components(&db),
+        [
+            "core snapshot 2007100900-users_email_ix",
+            "mod_forum snapshot 2007092000-forum_posts_index",
+        ]
+    );
+    assert!(!has_table(&db, "wiki"));
+    tree.write(wiki, &good);
+    let out = apply_ok(&tree, &db);
+    assert!(
+        out.contains("maintenance: mod_wiki in maintenance (install mod_wiki)"),
+        "{out}"
+    );
+    assert!(query(&db, "SELECT scope FROM upgrade_maintenance").is_empty());
+    let fresh = new_db();
+    apply_ok(&demo(false), &fresh);
+    assert_eq!(structure(&db), structure(&fresh));
+}
