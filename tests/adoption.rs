@@ -295,6 +295,11 @@ fn sqlite_baseline_starts_fresh_sites_and_refuses_older_ones() {
 }
 
 #[test]
+fn sqlite_baseline_counts_components_whose_steps_are_retired() {
+    adopt::baseline_with_retired_steps(&Db::sqlite);
+}
+
+#[test]
 fn sqlite_failing_snapshot_leaves_nothing_and_a_fixed_rerun_converges() {
     failures::failing_snapshot(&Db::sqlite);
 }
@@ -397,4 +402,13 @@ fn postgres_prune_orphans_forgets_a_removed_component() {
 )]
 fn postgres_staged_install_of_a_safe_to_disable_plugin_fails_alone() {
     failures::staged_install_scope(&|| Db::postgres("staged"));
+}
+
+#[test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "set CONSOLIDATE_TEST_POSTGRES_URL (scripts/ci-postgres.sh)"
+)]
+fn postgres_baseline_counts_components_whose_steps_are_retired() {
+    adopt::baseline_with_retired_steps(&|| Db::postgres("retired"));
 }

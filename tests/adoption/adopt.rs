@@ -281,3 +281,55 @@ pub fn baseline(new_db: &dyn Fn() -> Db) {
     assert_eq!(old.ledger(), before);
     assert!(!has_table(&old, "baseline_marker"));
 }
+
+/// A project that starts from its baseline at 20 and retired mod_wiki's
+/// steps up to it (only releases/MOODLE_20_STABLE.toml still names them;
+/// its snapshot now covers a step after the baseline): a fresh site counts
+/// mod_wiki as installed by the baseline and runs the new step, never the
+/// snapshot on top of the tables the baseline made.
+pub fn baseline_with_retired_steps(new_db: &dyn Fn() -> Db) {
+    let tree = demo(true);
+    for (database, sql) in ["sqlite", "postgres"].map(|database| {
+        let sql = released_sql(&tree, &[R, "MOODLE_20_STABLE"], database)
+            .concat()
+            .replace("CONCURRENTLY ", "");
+        (database, sql)
+    }) {
+        tree.write(
+            &format!("releases/MOODLE_20_STABLE.baseline.{database}.sql"),
+            &sql,
+        );
+    }
+    let manifest = tree.read("upgrade.toml") + "\n[baseline]\nrelease = \"MOODLE_20_STABLE\"\n";
+    tree.write("upgrade.toml", &manifest);
+    std::fs::remove_file(tree.path().join("mod/wiki/db/upgrade.toml")).expect("retire");
+    tree.write(
+        "mod/wiki/db/upgrades/2008031100-wiki_summary.sql",
+        "ALTER TABLE wiki ADD COLUMN summary TEXT;\n",
+    );
+    let snapshot = tree
+        .read("mod/wiki/db/install.sql")
+        .replace("2008022500-wiki_pages_ix", "2008031100-wiki_summary")
+        .replace(
+            "    timemodified BIGINT NOT NULL DEFAULT 0\n",
+            "    timemodified BIGINT NOT NULL DEFAULT 0,\n    summary TEXT\n",
+        );
+    tree.write("mod/wiki/db/install.sql", &snapshot);
+    let db = new_db();
+    let (installs, _, keys) = plan(&tree, &db);
+    assert!(
+        installs.is_empty(),
+        "the baseline made mod_wiki: {installs:?}"
+    );
+    assert_eq!(keys, ["mod_wiki/2008031100-wiki_summary"]);
+    let out = apply_ok(&tree, &db);
+    assert!(!out.contains("[install]"), "{out}");
+    assert!(structure(&db).contains("summary"));
+    assert!(
+        components(&db)
+            .iter()
+            .any(|c| c == "mod_wiki baseline MOODLE_20_STABLE"),
+        "{:?}",
+        components(&db)
+    );
+}

@@ -26,28 +26,6 @@ pub struct Adopted {
     pub components: Vec<String>,
 }
 
-/// The components that existed at `release`: a step of theirs is tagged
-/// with it or an earlier release, or a release file up to it covers one.
-fn components_at(tree: &Tree, release: &ReleaseName) -> std::collections::BTreeSet<String> {
-    let manifest = &tree.manifest;
-    let Some(upto) = manifest.release_index(release) else {
-        return std::collections::BTreeSet::new();
-    };
-    let tagged = tree.steps.iter().filter(|s| {
-        s.release()
-            .and_then(|r| manifest.release_index(r))
-            .is_some_and(|i| i <= upto)
-    });
-    let covered = manifest.releases[..=upto]
-        .iter()
-        .filter_map(|entry| tree.release_files.get(&entry.name))
-        .flat_map(|file| file.rules.covers.keys());
-    tagged
-        .map(|s| s.key.component.to_string())
-        .chain(covered.map(ToString::to_string))
-        .collect()
-}
-
 impl Runner<'_> {
     /// Checks that `release` can be adopted at and that the database exists
     /// (see the module documentation).
@@ -89,7 +67,7 @@ impl Runner<'_> {
         let stored = ledger.read()?;
         self.refuse_ledger(&stored)?;
         let now = ledger::now_utc();
-        let components = components_at(self.tree(), &release);
+        let components = super::installs::components_at(self.tree(), &release);
         let change = SiteChange {
             release: Some(release.clone()),
             installed: components
