@@ -17,8 +17,8 @@ mod guards;
 
 // ---------------------------------------------------------------- databases
 
-/// A site database under test.
-enum Db {
+/// A site database under test (also used by tests/adoption.rs).
+pub(crate) enum Db {
     Sqlite {
         _dir: tempfile::TempDir,
         path: PathBuf,
@@ -68,20 +68,20 @@ fn with_database(url: &str, name: &str) -> String {
     format!("{base}/{name}{query}")
 }
 
-fn pg_connect(url: &str) -> postgres::Client {
+pub(crate) fn pg_connect(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls)
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
 impl Db {
-    fn sqlite() -> Db {
+    pub(crate) fn sqlite() -> Db {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("site.db");
         Db::Sqlite { _dir: dir, path }
     }
 
     /// A new, empty PostgreSQL database (panics without a server: see `pg_admin_url`).
-    fn postgres(test: &str) -> Db {
+    pub(crate) fn postgres(test: &str) -> Db {
         let admin_url = pg_admin_url();
         let name = format!(
             "consolidate_{}_{}_{}",
@@ -100,7 +100,7 @@ impl Db {
     }
 
     /// The `--db` argument.
-    fn arg(&self) -> String {
+    pub(crate) fn arg(&self) -> String {
         match self {
             Db::Sqlite { path, .. } => path.display().to_string(),
             Db::Postgres { url, .. } => url.clone(),
@@ -115,7 +115,7 @@ impl Db {
     }
 
     /// A copy of the database in its current state.
-    fn copy(&self) -> Db {
+    pub(crate) fn copy(&self) -> Db {
         match self {
             Db::Sqlite { path, .. } => {
                 let copy = Db::sqlite();
@@ -144,7 +144,7 @@ impl Db {
         }
     }
 
-    fn exec(&self, sql: &str) {
+    pub(crate) fn exec(&self, sql: &str) {
         match self {
             Db::Sqlite { path, .. } => rusqlite::Connection::open(path)
                 .expect("open")
@@ -174,7 +174,7 @@ impl Db {
     }
 
     /// Every schema object, normalised, the ledger's own tables included.
-    fn schema(&self) -> String {
+    pub(crate) fn schema(&self) -> String {
         match self {
             Db::Sqlite { path, .. } => {
                 let conn = rusqlite::Connection::open(path).expect("open");
@@ -217,7 +217,7 @@ impl Db {
     }
 
     /// The rows of every application table (not the ledger's), sorted.
-    fn data(&self) -> String {
+    pub(crate) fn data(&self) -> String {
         let mut out = Vec::new();
         match self {
             Db::Sqlite { path, .. } => {
@@ -275,7 +275,7 @@ impl Db {
     }
 
     /// Ledger rows without their time, and the site record.
-    fn ledger(&self) -> (Vec<String>, String) {
+    pub(crate) fn ledger(&self) -> (Vec<String>, String) {
         let rows_sql =
             "SELECT component || '/' || step || ' ' || checksum FROM upgrade_ledger ORDER BY 1";
         let site_sql = "SELECT coalesce(completed_release, '-') || ' ' || coalesce(version, '-') || ' ' || coalesce(CAST(revision AS TEXT), '-') FROM upgrade_site";

@@ -89,7 +89,7 @@ pub fn baseline_snapshot(
 ) -> Result<BaselineSnapshot, TreeError> {
     one_kind(
         files,
-        "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both: remove one",
+        "a baseline is either one R.baseline.sql or per-database R.baseline.sqlite.sql / R.baseline.postgres.sql, not both",
     )?;
     let mut bodies: BTreeMap<Option<String>, String> = BTreeMap::new();
     for (path, database, text) in files {
@@ -111,7 +111,10 @@ fn one_kind(files: &[(String, Option<String>, String)], message: &str) -> Result
     match files.first() {
         Some((path, _, _)) if plain > 0 && files.len() > 1 => Err(TreeError::new(
             path.as_str(),
-            TreeErrorKind::Snapshot(message.into()),
+            TreeErrorKind::Snapshot(format!(
+                "{message} ({}): remove one",
+                sorted_paths(files).join(", ")
+            )),
         )),
         _ => Ok(()),
     }
@@ -284,7 +287,7 @@ pub fn install_snapshot(
 ) -> Result<InstallSnapshot, TreeError> {
     one_kind(
         files,
-        "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both: remove one",
+        "an install snapshot is either one install.sql or per-database install.sqlite.sql / install.postgres.sql, not both",
     )?;
     let mut covers: Option<(StepName, &str)> = None;
     let mut bodies: BTreeMap<Option<String>, String> = BTreeMap::new();

@@ -3,11 +3,16 @@
 //! `--fake-initial` do, with the schema check they lack (`--check-schema`,
 //! in `site::scratch`).
 //!
-//! The database must have no ledger. R must be in the release history and
+//! The database must exist (a SQLite file is never created) and have no
+//! ledger. R must be in the release history and
 //! not older than `upgrade_from` or the baseline. The ledger written (in one
-//! transaction) says: R completed, every component of the tree installed
-//! (`adopted`, covering R). Steps tagged with R or an earlier release are
-//! then applied by the contract; every other step is pending.
+//! transaction) says: R completed, and every component that existed at R
+//! installed (`adopted`, covering R): those with a step tagged with R or an
+//! earlier release, or named by the cleanup rules of such a release (their
+//! early steps may be gone from the tree). Steps tagged with R or an earlier
+//! release are then applied by the contract; every other step is pending. A
+//! component added after R is not in the database: the next `apply`
+//! installs it from its snapshot, or runs its steps, as on any site.
 
 use super::*;
 use crate::site::ledger::InstalledComponent;
@@ -22,7 +27,8 @@ pub struct Adopted {
 }
 
 impl Runner<'_> {
-    /// Checks that `release` can be adopted at (see the module documentation).
+    /// Checks that `release` can be adopted at and that the database exists
+    /// (see the module documentation).
     pub fn adoptable(&self, release: &str) -> Result<ReleaseName, RunError> {
         let cannot = |why: String| RunError::CannotAdopt {
             release: release.to_string(),
@@ -42,6 +48,13 @@ impl Runner<'_> {
                 )));
             }
         }
+        if let ledger::DatabaseUrl::Sqlite(path) = self.url()
+            && !path.exists()
+        {
+            return Err(RunError::AdoptMissing {
+                db: self.url().describe(),
+            });
+        }
         Ok(name)
     }
 
@@ -54,14 +67,7 @@ impl Runner<'_> {
         let stored = ledger.read()?;
         self.refuse_ledger(&stored)?;
         let now = ledger::now_utc();
-        let components: std::collections::BTreeSet<String> = self
-            .tree()
-            .steps
-            .iter()
-            .map(|s| s.key.component.to_string())
-            .chain(self.tree().installs.keys().map(ToString::to_string))
-            .chain(self.tree().components.keys().map(ToString::to_string))
-            .collect();
+        let components = super::installs::components_at(self.tree(), &release);
         let change = SiteChange {
             release: Some(release.clone()),
             installed: components

@@ -134,6 +134,16 @@ pub enum RunError {
         /// Its completed release, or `none`.
         release: String,
     },
+    /// `adopt` on a SQLite database file that does not exist: there is
+    /// nothing built by another upgrade system to adopt (a mistyped `--db`
+    /// would otherwise become an empty site that claims a release).
+    #[error(
+        "{db} does not exist: adopt gives a ledger to a database built by another upgrade system, it creates none"
+    )]
+    AdoptMissing {
+        /// The database.
+        db: String,
+    },
     /// `adopt --release R` with R unknown to the history or older than the oldest start.
     #[error("adopt --release {release}: {why}")]
     CannotAdopt {
@@ -280,6 +290,7 @@ impl RunError {
             RunError::AheadOfPending { .. } => "run the steps listed first (`consolidate apply` without the option, or an earlier --phase), or add --with-requirements to run them in this run, in plan order".into(),
             RunError::Drift { .. } => "a step was changed after this site applied it: restore the step as it was, or, if the site's schema matches the new version, re-run with --accept-drift to record the tree's checksum".into(),
             RunError::AlreadyAdopted { .. } => "nothing to do: `consolidate status` shows the site; to start over, restore the database from before adopt".into(),
+            RunError::AdoptMissing { .. } => "check --db: name the existing database file; a new site needs no adopt (`consolidate apply` installs it)".into(),
             RunError::CannotAdopt { .. } => "name the release the database was built at, one of the release history in upgrade.toml (and not older than upgrade_from or the baseline): `consolidate list` shows the history".into(),
             RunError::InstallFailed { component, .. } => format!(
                 "nothing of the install is committed, and the scope stays `failed` until an apply succeeds: fix {component}'s install snapshot (run `consolidate verify --apply` to compare it with its steps) or the data it trips over, then re-run `consolidate apply`"

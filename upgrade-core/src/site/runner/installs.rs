@@ -60,15 +60,20 @@ fn tree_components(tree: &Tree) -> BTreeSet<&ComponentName> {
 }
 
 /// Splits the installs out of `pending` (the covered steps leave it).
+/// `baseline`: the release a fresh site starts from, whose components the
+/// baseline installs (recorded by `run_baseline`, not yet stored).
 pub(super) fn installed<'t>(
     tree: &'t Tree,
     stored: &Stored,
+    baseline: Option<&ReleaseName>,
     pending: &mut Vec<&'t Step>,
 ) -> Installed<'t> {
+    let by_baseline = baseline.map(|r| components_at(tree, r)).unwrap_or_default();
     let recorded: BTreeSet<&str> = stored
         .components
         .iter()
         .map(|c| c.component.as_str())
+        .chain(by_baseline.iter().map(String::as_str))
         .collect();
     let mut steps_of: BTreeMap<&ComponentName, usize> = BTreeMap::new();
     for step in &tree.steps {
@@ -123,9 +128,36 @@ pub(super) fn installed<'t>(
     out
 }
 
+/// The components of the tree that existed at `release`: a step of theirs
+/// is tagged with it or an earlier release, or a release file up to it
+/// covers one (its early steps may be gone from the tree).
+pub(super) fn components_at(tree: &Tree, release: &ReleaseName) -> BTreeSet<String> {
+    let manifest = &tree.manifest;
+    let Some(upto) = manifest.release_index(release) else {
+        return BTreeSet::new();
+    };
+    let tagged = tree.steps.iter().filter(|s| {
+        s.release()
+            .and_then(|r| manifest.release_index(r))
+            .is_some_and(|i| i <= upto)
+    });
+    let covered = manifest.releases[..=upto]
+        .iter()
+        .filter_map(|entry| tree.release_files.get(&entry.name))
+        .flat_map(|file| file.rules.covers.keys());
+    let known = tree_components(tree);
+    tagged
+        .map(|s| &s.key.component)
+        .chain(covered)
+        .filter(|c| known.contains(c))
+        .map(ToString::to_string)
+        .collect()
+}
+
 /// Runs the project baseline on a fresh site and records the site as having
-/// completed its release, with every component that has a step tagged with
-/// it (or earlier) installed by it, in one transaction.
+/// completed its release, with every component that existed at it
+/// ([`components_at`]: its steps up to the release may be gone from the
+/// tree, named only by release files) installed by it, in one transaction.
 pub(super) fn run_baseline(
     tree: &Tree,
     ledger: &mut dyn Ledger,
@@ -136,19 +168,8 @@ pub(super) fn run_baseline(
         return Ok(());
     };
     let database = ledger.database();
-    let upto = tree.manifest.release_index(release);
     let now = ledger::now_utc();
-    let components: BTreeSet<&ComponentName> = tree
-        .steps
-        .iter()
-        .filter(|s| {
-            s.release()
-                .and_then(|r| tree.manifest.release_index(r))
-                .zip(upto)
-                .is_some_and(|(i, u)| i <= u)
-        })
-        .map(|s| &s.key.component)
-        .collect();
+    let components = components_at(tree, release);
     let change = SiteChange {
         release: Some(release.clone()),
         installed: components

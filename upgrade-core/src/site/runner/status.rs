@@ -314,7 +314,7 @@ pub fn status_of<'t>(
         _ => None,
     });
     let mut pending = plan::pending(tree, order, &site);
-    let installed = super::installs::installed(tree, &stored, &mut pending);
+    let installed = super::installs::installed(tree, &stored, baseline.as_ref(), &mut pending);
     // Steps an install records without running are checked as if they ran.
     let mut checked = pending.clone();
     checked.extend(
