@@ -65,6 +65,7 @@ fn tree_components(tree: &Tree) -> BTreeSet<&ComponentName> {
 pub(super) fn installed<'t>(
     tree: &'t Tree,
     stored: &Stored,
+    database: Database,
     baseline: Option<&ReleaseName>,
     pending: &mut Vec<&'t Step>,
 ) -> Installed<'t> {
@@ -93,6 +94,9 @@ pub(super) fn installed<'t>(
         .installs
         .values()
         .filter(|s| !recorded.contains(s.component.as_str()) && !applied_any(&s.component))
+        // A snapshot without a script for this database is not used there:
+        // the component runs its steps (a missing variant is never a schema).
+        .filter(|s| s.body.for_database(database.as_str()).is_some())
         .collect();
     ranked.sort_by_key(|s| {
         (

@@ -271,10 +271,14 @@ pub fn status_of<'t>(
         && site.release.is_none()
         && stored.components.is_empty()
         && stored.interrupted.is_none();
-    let baseline = manifest
-        .baseline
-        .clone()
-        .filter(|_| fresh && tree.baseline.is_some());
+    // A baseline without a script for this database is not used there.
+    let baseline = manifest.baseline.clone().filter(|_| {
+        fresh
+            && tree
+                .baseline
+                .as_ref()
+                .is_some_and(|b| b.body.for_database(database.as_str()).is_some())
+    });
     if let Some(release) = &baseline {
         site.release = Some(release.clone());
     }
@@ -314,7 +318,8 @@ pub fn status_of<'t>(
         _ => None,
     });
     let mut pending = plan::pending(tree, order, &site);
-    let installed = super::installs::installed(tree, &stored, baseline.as_ref(), &mut pending);
+    let installed =
+        super::installs::installed(tree, &stored, database, baseline.as_ref(), &mut pending);
     // Steps an install records without running are checked as if they ran.
     let mut checked = pending.clone();
     checked.extend(

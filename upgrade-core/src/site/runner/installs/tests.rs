@@ -148,3 +148,28 @@ fn a_component_no_longer_in_the_tree_is_reported_removed() {
     let (_, _, _, removed) = summary(&t, stored(Vec::new(), &["core", "mod_gone"]));
     assert_eq!(removed, ["mod_gone"]);
 }
+
+#[test]
+fn a_snapshot_without_a_script_for_the_database_is_not_used_there() {
+    let mut mem = MemoryTree::default();
+    for (path, text) in [
+        ("upgrade.toml", MANIFEST),
+        (
+            "lib/db/upgrades/2008010100-a.sql",
+            "CREATE TABLE a (id INT);\n",
+        ),
+        (
+            "lib/db/install.sqlite.sql",
+            "-- covers: 2008010100-a\nCREATE TABLE a (id INT);\n",
+        ),
+    ] {
+        mem.files.insert(path.into(), text.as_bytes().to_vec());
+    }
+    let t = Tree::load(&mem).expect("valid tree");
+    let order = plan::order(&t).expect("order");
+    for (database, installs, pending) in [(Database::Sqlite, 1, 0), (Database::Postgres, 0, 1)] {
+        let status = status_of(&t, &order, database, "t", Stored::default()).expect("status");
+        assert_eq!(status.installs.len(), installs, "{database}");
+        assert_eq!(status.pending.len(), pending, "{database}");
+    }
+}
