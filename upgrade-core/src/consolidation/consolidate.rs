@@ -277,6 +277,11 @@ impl Consolidation {
         crate::files::fsio::unified_diff(&self.changes)
     }
 
+    /// [`Consolidation::diff`] written to `out` file by file, never held whole.
+    pub fn write_diff(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        crate::files::fsio::write_unified_diff(&self.changes, out)
+    }
+
     /// Applies the changes to the tree at `root` in crash-safe order. A path
     /// that would leave `root` (see [`crate::consolidation::paths`]) is
     /// refused before anything is written.
