@@ -1,6 +1,7 @@
 //! End-to-end tests of the `consolidate` binary: one test binary, one module per
 //! capability, and a small helper that copies fixture trees and runs the command.
 
+mod bigstep;
 mod cases;
 mod consolidation;
 mod downtime;

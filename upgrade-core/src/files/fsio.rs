@@ -159,12 +159,9 @@ fn resolve_folder(folder: &Path) -> Result<PathBuf, String> {
             None => break,
         }
     }
-    existing.canonicalize().map_err(|e| {
-        format!(
-            "its folder {} cannot be resolved ({e})",
-            existing.display()
-        )
-    })
+    existing
+        .canonicalize()
+        .map_err(|e| format!("its folder {} cannot be resolved ({e})", existing.display()))
 }
 
 /// Applies file changes under `root` in crash-safe order: standalone step
