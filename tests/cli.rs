@@ -2,6 +2,7 @@
 //! capability, and a small helper that copies fixture trees and runs the command.
 
 mod adoption;
+mod bigstep;
 mod cases;
 mod consolidation;
 mod downtime;

@@ -66,7 +66,11 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         consolidate(&tree, &release)?
     };
     if args.dry_run {
-        print!("{}", consolidation.diff());
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        consolidation
+            .write_diff(&mut out)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .map_err(|e| io_error(work.root(), &e))?;
         eprintln!("{}", summary(&consolidation, true));
         return Ok(EXIT_OK);
     }

@@ -131,6 +131,7 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
                 newest: tree.manifest.releases[newest].name.clone(),
             });
         }
+        keep_emptied_folders(tree, &mut changes);
         changes.sort_by(|a, b| a.path.cmp(&b.path));
         return Ok(Consolidation {
             release: release.clone(),
@@ -232,6 +233,7 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
         )),
     });
     changes.retain(|c| c.before != c.after);
+    keep_emptied_folders(tree, &mut changes);
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Consolidation {
         release: release.clone(),
@@ -241,6 +243,47 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
         leftovers,
         changes,
     })
+}
+
+/// A `db/upgrades` folder the release empties stays, for the next steps: it
+/// gets an empty `.gitkeep` (so that git keeps it too) unless it holds one,
+/// or a `.keep`, already.
+fn keep_emptied_folders(tree: &Tree, changes: &mut Vec<FileChange>) {
+    let deleted: std::collections::BTreeSet<String> = changes
+        .iter()
+        .filter(|c| c.after.is_none())
+        .map(|c| c.path.clone())
+        .collect();
+    let folders: std::collections::BTreeSet<&str> = deleted
+        .iter()
+        .filter_map(|p| p.rsplit_once('/').map(|(dir, _)| dir))
+        .filter(|dir| crate::files::source::is_upgrades_dir(dir))
+        .collect();
+    for folder in folders {
+        let prefix = format!("{folder}/");
+        let emptied = tree
+            .standalone_texts
+            .keys()
+            .filter(|p| p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+            .all(|p| deleted.contains(p));
+        let kept = tree.kept_files.iter().any(|f| {
+            f.strip_prefix(&prefix)
+                .is_some_and(|name| !name.contains('/'))
+        });
+        if emptied && !kept {
+            changes.push(FileChange {
+                path: format!("{folder}/.gitkeep"),
+                before: None,
+                after: Some(String::new()),
+            });
+        }
+    }
+}
+
+/// A file name that [`crate::consolidation::paths::inside_root`] accepts as
+/// the last segment of a path whose folder it accepted.
+fn plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['\\', ':', '/'])
 }
 
 /// Appends `[[release]]` to the manifest's history with toml_edit: every other
@@ -277,17 +320,32 @@ impl Consolidation {
         crate::files::fsio::unified_diff(&self.changes)
     }
 
+    /// [`Consolidation::diff`] written to `out` file by file, never held whole.
+    pub fn write_diff(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        crate::files::fsio::write_unified_diff(&self.changes, out)
+    }
+
     /// Applies the changes to the tree at `root` in crash-safe order. A path
     /// that would leave `root` (see [`crate::consolidation::paths`]) is
     /// refused before anything is written.
+    ///
+    /// The folders are checked on the file system once each (a release
+    /// deletes 100,000 files in a few hundred folders); every other path of
+    /// a checked folder only has its file name checked.
     pub fn apply(&self, root: &Path) -> std::io::Result<()> {
+        let mut checked: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for change in &self.changes {
+            let (folder, name) = change.path.rsplit_once('/').unwrap_or(("", &change.path));
+            if checked.contains(folder) && plain_file_name(name) {
+                continue;
+            }
             crate::consolidation::paths::inside_root(root, &change.path).map_err(|why| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!("{}: outside the tree root ({why})", change.path),
                 )
             })?;
+            checked.insert(folder);
         }
         crate::files::fsio::apply_changes(root, &self.changes)
     }

@@ -24,6 +24,9 @@ pub struct Scan {
     pub unfollowed: Vec<TreeError>,
     /// Files ignored on purpose (editor leftovers).
     pub warnings: Vec<TreeWarning>,
+    /// The `.gitkeep` and `.keep` files of `db/upgrades` folders (git keeps
+    /// such a folder when it holds no step).
+    pub kept: Vec<String>,
 }
 
 /// The files of a step tree.
@@ -154,7 +157,14 @@ impl Scan {
             PathClass::Unseen(why) => self
                 .errors
                 .push(TreeError::new(path, TreeErrorKind::Unseen(why))),
-            PathClass::Other => {}
+            PathClass::Other => {
+                if let Some((dir, file)) = path.rsplit_once('/')
+                    && is_upgrades_dir(dir)
+                    && (file == ".gitkeep" || file == ".keep")
+                {
+                    self.kept.push(path.to_string());
+                }
+            }
         }
     }
 

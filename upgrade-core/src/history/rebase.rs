@@ -125,7 +125,10 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         };
         let tree = Tree::load(&source).map_err(tree_error)?;
         let mut files = BTreeMap::new();
-        for path in source.files().map_err(|e| tree_error(e.into()))? {
+        // The tree's files, and the `.gitkeep` files that keep its empty
+        // `db/upgrades` folders.
+        let listed = source.files().map_err(|e| tree_error(e.into()))?;
+        for path in listed.into_iter().chain(tree.kept_files.iter().cloned()) {
             let bytes = source.read(&path).map_err(|e| tree_error(e.into()))?;
             files.insert(path, bytes);
         }
@@ -325,7 +328,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
     })?;
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     for (path, bytes) in &result {
-        let before = if current.contains(path) {
+        let before = if current.contains(path) || ours.kept_files.contains(path) {
             Some(text(&work.read(path).map_err(|error| {
                 RebaseError::Tree {
                     revision: "the work tree".into(),

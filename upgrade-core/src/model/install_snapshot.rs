@@ -236,23 +236,20 @@ pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), 
     let dialects = dialects_of(path);
     // A `-- covers:` line after the SQL would be a plain comment: refused.
     let first = header_line(text);
-    let misplaced = |tokens: &[crate::model::sql_text::Token<'_>]| {
-        tokens
-            .iter()
-            .filter(|t| t.kind == TokenKind::LineComment && t.line != first)
-            .find(|t| {
-                t.text[2..]
-                    .split_once(':')
-                    .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("covers"))
-            })
-            .map(|t| TextProblem {
+    let misplaced = |t: &crate::model::sql_text::Token<'_>| {
+        let covers_line = t.kind == TokenKind::LineComment
+            && t.line != first
+            && t.text[2..]
+                .split_once(':')
+                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("covers"));
+        covers_line.then(|| TextProblem {
                 line: t.line,
                 problem: format!(
                     "`{}` is a second or misplaced covers line: only the first line of the header counts",
                     t.text.trim_end()
                 ),
-                fix: "keep one `-- covers:` line, at the top of the file".into(),
-            })
+            fix: "keep one `-- covers:` line, at the top of the file".into(),
+        })
     };
     check_tokens(text, dialects, true, misplaced).map_err(|p| match p {
         SqlProblem::Text(p) => at(p.line, runs_differently(p)),

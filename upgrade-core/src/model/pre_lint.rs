@@ -21,14 +21,14 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::sql_text::{Dialect, Statement, Token, TokenKind, statements};
+use crate::model::sql_text::{Dialect, Splitter, Statement, Token, TokenKind, tokens};
 
 #[path = "pre_lint_step.rs"]
 mod step;
 pub use step::lint_step;
 
 /// Why a statement may not run in a pre step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
     /// `DROP ...`, `ALTER TABLE ... DROP ...`.
     Drop,
@@ -179,14 +179,33 @@ pub fn lint(statements: &[Statement<'_>], dialect: Dialect) -> Vec<Finding> {
 }
 
 /// [`lint`] of `text` read by each of `dialects`: every finding once, by line.
+/// The statements are split as a stream (one statement's tokens held at a
+/// time) and findings are deduplicated by a set: linear in the text.
 pub fn lint_text(text: &str, dialects: &[Dialect]) -> Vec<Finding> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out: Vec<Finding> = Vec::new();
+    let mut seen: std::collections::HashSet<(usize, Rule)> = std::collections::HashSet::new();
     for &dialect in dialects {
-        for f in lint(&statements(text, dialect), dialect) {
-            if !out.iter().any(|o| o.line == f.line && o.rule == f.rule) {
-                out.push(f);
+        let mut created: BTreeSet<String> = BTreeSet::new();
+        let mut splitter = Splitter::new(text);
+        let mut one = |st: Statement<'_>| {
+            if let Some(rule) = check(&st.tokens, dialect, &mut created)
+                && seen.insert((st.line, rule))
+            {
+                out.push(Finding {
+                    line: st.line,
+                    rule,
+                    statement: excerpt(st.text),
+                });
             }
+        };
+        for token in tokens(text, dialect) {
+            if let Some(st) = splitter.push(token) {
+                one(st);
+            }
+        }
+        if let Some(st) = splitter.finish() {
+            one(st);
         }
     }
     out.sort_by_key(|f| f.line);

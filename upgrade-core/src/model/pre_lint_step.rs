@@ -39,10 +39,29 @@ pub fn lint_step<'t>(
                     .collect(),
             };
             let toml = text_of(file).unwrap_or("");
+            let entry_start = entry_offset(toml, *line);
             for (sql, dialects) in bodies {
+                // Findings come by line: the body's lines and the entry's
+                // text are each walked once, forward.
+                let mut body_lines = sql.lines().enumerate();
+                let mut from = entry_start;
+                let mut prev: Option<(usize, Option<usize>)> = None;
                 for f in lint_text(sql, dialects) {
-                    let body_line = sql.lines().nth(f.line.saturating_sub(1)).unwrap_or("");
-                    let at = released_line(toml, *line, body_line).or(*line);
+                    let at = match prev {
+                        Some((l, at)) if l == f.line => at,
+                        _ => {
+                            let wanted = f.line.saturating_sub(1);
+                            let body_line = body_lines
+                                .find(|(i, _)| *i >= wanted)
+                                .map_or("", |(_, l)| l);
+                            let found = from.and_then(|from| released_line(toml, from, body_line));
+                            if let Some((_, end)) = found {
+                                from = Some(end);
+                            }
+                            found.map(|(l, _)| l).or(*line)
+                        }
+                    };
+                    prev = Some((f.line, at));
                     let within =
                         format!(" (line {} of the `sql` of step {})", f.line, step.key.name);
                     let message = kind(&f, within).to_string();
@@ -87,22 +106,35 @@ fn dialects_of_database(db: &str) -> &'static [Dialect] {
     }
 }
 
-/// The line of the upgrade.toml where a released entry's statement starts:
-/// the statement's first line of SQL, searched from the entry's `[[step]]`
-/// line on (`None` when the string is escaped beyond recognition).
-fn released_line(toml: &str, entry: Option<usize>, sql_line: &str) -> Option<usize> {
-    let needle = sql_line.trim();
-    if needle.is_empty() {
-        return None;
-    }
+/// The byte offset and line of a released entry's `[[step]]` line (1-based).
+fn entry_offset(toml: &str, entry: Option<usize>) -> Option<(usize, usize)> {
     let entry = entry?.max(1);
     let start = toml
         .split_inclusive('\n')
         .take(entry - 1)
         .map(str::len)
         .sum::<usize>();
+    Some((start, entry))
+}
+
+/// The line of the upgrade.toml where a released entry's statement starts —
+/// the statement's first line of SQL, searched from `from` (a byte offset
+/// and its line: the entry's `[[step]]` line, or where the previous
+/// finding's line ended) — and the offset and line where that line ends
+/// (`None` when the string is escaped beyond recognition).
+fn released_line(
+    toml: &str,
+    from: (usize, usize),
+    sql_line: &str,
+) -> Option<(usize, (usize, usize))> {
+    let needle = sql_line.trim();
+    if needle.is_empty() {
+        return None;
+    }
+    let (start, start_line) = from;
     let rest = toml.get(start..)?;
     let found = rest.find(needle)?;
-    // Lines counted from the entry on, not again from the start of the file.
-    Some(entry + line_of(rest, found) - 1)
+    // Lines counted from `from` on, not again from the start of the file.
+    let line = start_line + line_of(rest, found) - 1;
+    Some((line, (start + found + needle.len(), line)))
 }

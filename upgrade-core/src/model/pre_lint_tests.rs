@@ -449,3 +449,43 @@ proptest::proptest! {
         proptest::prop_assert_eq!(rules(&text), vec![(blank_lines + 1, plain[0].1)]);
     }
 }
+
+/// Warnings of a released pre entry with `n` refused statements (the same
+/// statement twice in a row each time), counted in bytes scanned.
+fn released_lint_work(n: usize) -> u64 {
+    let file = "lib/db/upgrade.toml";
+    let sql: String = (0..n)
+        .map(|i| format!("UPDATE big SET v = {i};\nUPDATE big SET v = {i};\n"))
+        .collect();
+    let toml = format!(
+        "[[step]]\nname = \"2008010500-drop\"\nrelease = \"MOODLE_20_STABLE\"\nphase = \"pre\"\nsql = '''\n{sql}'''\n"
+    );
+    let s = step(
+        Phase::Pre,
+        Body::Any(sql),
+        Origin::Released {
+            release: ReleaseName::parse("MOODLE_20_STABLE").expect("release"),
+            file: file.into(),
+            line: Some(1),
+        },
+    );
+    crate::model::op_count::take();
+    let (_, warnings) = lint_step(&s, |p| (p == file).then_some(toml.as_str()));
+    let work = crate::model::op_count::take();
+    assert_eq!(warnings.len(), 2 * n);
+    // Each warning names its own line, the repeated statement included.
+    assert!(
+        warnings[1].message.starts_with("line 7: "),
+        "{}",
+        warnings[1].message
+    );
+    let last = &warnings[2 * n - 1].message;
+    assert!(last.starts_with(&format!("line {}: ", 5 + 2 * n)), "{last}");
+    work
+}
+
+#[test]
+fn released_pre_entries_are_linted_in_linear_work() {
+    let (small, large) = (released_lint_work(1_000), released_lint_work(2_000));
+    assert!(large * 10 <= small * 22, "not linear: {small} then {large}");
+}

@@ -101,32 +101,60 @@ impl Token<'_> {
 /// Splits `sql` into tokens; white space is skipped. Never fails: an unclosed
 /// string or comment is one token running to the end (`closed` is false).
 pub fn tokenize(sql: &str, dialect: Dialect) -> Vec<Token<'_>> {
-    let bytes = sql.as_bytes();
-    let mut tokens = Vec::new();
-    let mut pos = 0;
-    let mut line = 1;
-    while pos < bytes.len() {
-        let b = bytes[pos];
-        if b.is_ascii_whitespace() {
-            if b == b'\n' {
-                line += 1;
+    tokens(sql, dialect).collect()
+}
+
+/// The tokens of `sql` one at a time, as [`tokenize`] gives them, without
+/// holding them all: each byte is scanned a bounded number of times.
+pub fn tokens(sql: &str, dialect: Dialect) -> Tokens<'_> {
+    Tokens {
+        sql,
+        dialect,
+        pos: 0,
+        line: 1,
+    }
+}
+
+/// The iterator of [`tokens`].
+#[derive(Debug, Clone)]
+pub struct Tokens<'a> {
+    sql: &'a str,
+    dialect: Dialect,
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let bytes = self.sql.as_bytes();
+        let start = self.pos;
+        while self.pos < bytes.len() && bytes[self.pos].is_ascii_whitespace() {
+            if bytes[self.pos] == b'\n' {
+                self.line += 1;
             }
-            pos += 1;
-            continue;
+            self.pos += 1;
         }
-        let (kind, end, closed) = scan(sql, pos, dialect);
-        let text = &sql[pos..end];
-        tokens.push(Token {
+        if self.pos >= bytes.len() {
+            crate::model::op_count::tick(self.pos - start);
+            return None;
+        }
+        let pos = self.pos;
+        let (kind, end, closed) = scan(self.sql, pos, self.dialect);
+        let text = &self.sql[pos..end];
+        let token = Token {
             kind,
             text,
             offset: pos,
-            line,
+            line: self.line,
             closed,
-        });
-        line += text.bytes().filter(|&c| c == b'\n').count();
-        pos = end;
+        };
+        self.line += text.bytes().filter(|&c| c == b'\n').count();
+        self.pos = end;
+        crate::model::op_count::tick(end - start);
+        Some(token)
     }
-    tokens
 }
 
 /// The token starting at `pos`: its kind, end offset and whether it is closed.
@@ -242,15 +270,27 @@ fn block_comment_end(bytes: &[u8], pos: usize, nested: bool) -> (usize, bool) {
     (bytes.len(), false)
 }
 
-/// The `$tag$` opening a dollar quote at `pos`, if there is one there.
+/// The `$tag$` opening a dollar quote at `pos`, if there is one there. Only
+/// the tag's own bytes are looked at (a `$1` parameter does not send a search
+/// through the rest of the script).
 fn dollar_tag(sql: &str, pos: usize) -> Option<&str> {
-    let rest = &sql[pos + 1..];
-    let close = rest.find('$')?;
-    let tag = &rest[..close];
-    let ok = tag.bytes().enumerate().all(|(i, b)| {
-        b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 || (i > 0 && b.is_ascii_digit())
-    });
-    ok.then(|| &sql[pos..pos + close + 2])
+    let bytes = sql.as_bytes();
+    let mut i = pos + 1;
+    while let Some(&b) = bytes.get(i) {
+        crate::model::op_count::tick(1);
+        if b == b'$' {
+            return Some(&sql[pos..=i]);
+        }
+        let tag_byte = b.is_ascii_alphabetic()
+            || b == b'_'
+            || b >= 0x80
+            || (i > pos + 1 && b.is_ascii_digit());
+        if !tag_byte {
+            return None;
+        }
+        i += 1;
+    }
+    None
 }
 
 /// One statement of a script.
@@ -287,74 +327,132 @@ impl Statement<'_> {
 /// statements are dropped.
 ///
 /// A `;` ends a statement unless it is inside parentheses (PostgreSQL's
-/// `CREATE RULE ... DO (a; b)`) or inside a body that `CREATE ... TRIGGER ...
-/// BEGIN` (SQLite) or `BEGIN ATOMIC` (PostgreSQL) opens; such a body ends at
-/// the `END` that starts a statement inside it, so `CASE ... END` does not
+/// `CREATE RULE ... DO (a; b)`) or inside a body that `CREATE [TEMP] TRIGGER
+/// ... BEGIN` (SQLite) or `BEGIN ATOMIC` (PostgreSQL) opens; such a body ends
+/// at the `END` that starts a statement inside it, so `CASE ... END` does not
 /// close it.
 pub fn statements<'a>(sql: &'a str, dialect: Dialect) -> Vec<Statement<'a>> {
-    split_statements(sql, &tokenize(sql, dialect))
+    let mut splitter = Splitter::new(sql);
+    let mut out: Vec<Statement<'a>> = tokens(sql, dialect)
+        .filter_map(|t| splitter.push(t))
+        .collect();
+    out.extend(splitter.finish());
+    out
 }
 
 /// [`statements`] from the tokens [`tokenize`] gave for `sql`.
 pub fn split_statements<'a>(sql: &'a str, tokens: &[Token<'a>]) -> Vec<Statement<'a>> {
-    let tokens: Vec<Token<'a>> = tokens.iter().filter(|t| !t.is_comment()).copied().collect();
-    let mut out = Vec::new();
-    let mut current: Vec<Token<'a>> = Vec::new();
-    let mut depth = 0usize;
-    // Inside a trigger or atomic body: whether the next token starts a statement.
-    let mut body: Option<bool> = None;
-    let finish = |current: &mut Vec<Token<'a>>, end: usize, out: &mut Vec<Statement<'a>>| {
-        if let Some(first) = current.first() {
-            out.push(Statement {
-                line: first.line,
-                offset: first.offset,
-                text: &sql[first.offset..end],
-                tokens: std::mem::take(current),
-            });
-        }
-    };
-    for (i, token) in tokens.iter().enumerate() {
-        match token.kind {
-            TokenKind::OpenParen => depth += 1,
-            TokenKind::CloseParen => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        if token.kind == TokenKind::Semicolon && depth == 0 {
-            match body {
-                Some(_) => body = Some(true),
-                None => {
-                    finish(&mut current, token.offset + 1, &mut out);
-                    continue;
-                }
-            }
-            current.push(*token);
-            continue;
-        }
-        let after_begin = current.last().is_some_and(|t| t.is_word("BEGIN"));
-        match body {
-            Some(true) if token.is_word("END") => body = None,
-            // `BEGIN ATOMIC`: the body's first statement starts after ATOMIC.
-            Some(true) if after_begin && token.is_word("ATOMIC") => {}
-            Some(_) => body = Some(false),
-            None if token.is_word("BEGIN") && opens_body(&current, tokens.get(i + 1)) => {
-                body = Some(true);
-            }
-            None => {}
-        }
-        current.push(*token);
-    }
-    finish(&mut current, sql.len(), &mut out);
+    let mut splitter = Splitter::new(sql);
+    let mut out: Vec<Statement<'a>> = tokens.iter().filter_map(|t| splitter.push(*t)).collect();
+    out.extend(splitter.finish());
     out
 }
 
-/// Whether a `BEGIN` after the tokens `before` of a statement opens a body:
-/// the statement is a `CREATE ... TRIGGER` or the `BEGIN` is `BEGIN ATOMIC`
-/// inside a `CREATE` statement.
-fn opens_body(before: &[Token<'_>], next: Option<&Token<'_>>) -> bool {
-    let create = before.first().is_some_and(|t| t.is_word("CREATE"));
-    create
-        && (before.iter().any(|t| t.is_word("TRIGGER"))
-            || next.is_some_and(|n| n.is_word("ATOMIC")))
+/// The words that may come between `CREATE` and `TRIGGER`.
+const TRIGGER_MODIFIERS: [&str; 5] = ["TEMP", "TEMPORARY", "OR", "REPLACE", "CONSTRAINT"];
+
+/// Splits a stream of tokens into statements as [`statements`] does, one
+/// token at a time: only the tokens of the current statement are held, and
+/// each token costs O(1).
+#[derive(Debug)]
+pub struct Splitter<'a> {
+    sql: &'a str,
+    current: Vec<Token<'a>>,
+    depth: usize,
+    /// Inside a trigger or atomic body: whether the next token starts a statement.
+    body: Option<bool>,
+    /// The current statement so far is `CREATE [TEMP|TEMPORARY] [OR REPLACE]
+    /// [CONSTRAINT]` (`Some(true)` once `TRIGGER` follows).
+    head: Option<bool>,
+    /// The previous token (comments aside) was `BEGIN` opening a body.
+    pending_begin: bool,
+}
+
+impl<'a> Splitter<'a> {
+    /// A splitter of the tokens of `sql`.
+    pub fn new(sql: &'a str) -> Self {
+        Splitter {
+            sql,
+            current: Vec::new(),
+            depth: 0,
+            body: None,
+            head: None,
+            pending_begin: false,
+        }
+    }
+
+    /// Takes the next token of the script; returns the statement it ends, if any.
+    pub fn push(&mut self, token: Token<'a>) -> Option<Statement<'a>> {
+        if token.is_comment() {
+            return None;
+        }
+        // A `BEGIN` seen last time opens a body if this is ATOMIC, or if the
+        // statement is a trigger.
+        if std::mem::take(&mut self.pending_begin) {
+            if token.is_word("ATOMIC") {
+                self.body = Some(true);
+                self.current.push(token);
+                return None;
+            }
+            if self.head == Some(true) {
+                self.body = Some(true);
+            }
+        }
+        match token.kind {
+            TokenKind::OpenParen => self.depth += 1,
+            TokenKind::CloseParen => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+        if token.kind == TokenKind::Semicolon && self.depth == 0 {
+            if self.body.is_none() {
+                return self.take(token.offset + 1);
+            }
+            self.body = Some(true);
+            self.current.push(token);
+            return None;
+        }
+        self.head = match self.head {
+            _ if self.current.is_empty() => token.is_word("CREATE").then_some(false),
+            Some(false) if token.is_word("TRIGGER") => Some(true),
+            Some(false) if TRIGGER_MODIFIERS.iter().any(|w| token.is_word(w)) => Some(false),
+            Some(true) => Some(true),
+            _ => None,
+        };
+        match self.body {
+            Some(true) if token.is_word("END") => self.body = None,
+            Some(_) => self.body = Some(false),
+            None if token.is_word("BEGIN") && self.is_create() => self.pending_begin = true,
+            None => {}
+        }
+        self.current.push(token);
+        None
+    }
+
+    /// Whether the current statement is a `CREATE` statement.
+    fn is_create(&self) -> bool {
+        self.current.first().is_some_and(|t| t.is_word("CREATE"))
+    }
+
+    /// The statement ending at `end`, if it has tokens; resets the state.
+    fn take(&mut self, end: usize) -> Option<Statement<'a>> {
+        self.depth = 0;
+        self.body = None;
+        self.head = None;
+        self.pending_begin = false;
+        let tokens = std::mem::take(&mut self.current);
+        let first = *tokens.first()?;
+        Some(Statement {
+            line: first.line,
+            offset: first.offset,
+            text: &self.sql[first.offset..end],
+            tokens,
+        })
+    }
+
+    /// The last statement, not closed by a `;`, if any.
+    pub fn finish(&mut self) -> Option<Statement<'a>> {
+        self.take(self.sql.len())
+    }
 }
 
 #[cfg(test)]

@@ -204,3 +204,59 @@ proptest! {
         }
     }
 }
+
+/// The work of tokenizing and splitting `sql` in both dialects, in bytes
+/// scanned.
+fn split_work(sql: &str) -> u64 {
+    crate::model::op_count::take();
+    for d in Dialect::ALL {
+        let _ = statements(sql, d);
+    }
+    crate::model::op_count::take()
+}
+
+#[test]
+fn tokenizing_and_splitting_scan_each_byte_a_bounded_number_of_times() {
+    // Inserts, PostgreSQL parameters (a `$` not opening a dollar quote once
+    // searched the rest of the script) and a CREATE statement with many
+    // `BEGIN` words (each once searched its statement for TRIGGER).
+    let inserts = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("INSERT INTO t VALUES ({i}, 'v;{i}', $1); -- c{i}\n"))
+            .collect()
+    };
+    let begins = |n: usize| -> String {
+        let cols: Vec<String> = (0..n).map(|i| format!("begin{i} int, begin")).collect();
+        format!("CREATE TABLE x ({} int);\n", cols.join(", "))
+    };
+    for make in [&inserts as &dyn Fn(usize) -> String, &begins] {
+        let (small, large) = (make(5_000), make(10_000));
+        let (ws, wl) = (split_work(&small), split_work(&large));
+        assert!(
+            ws <= 2 * 2 * small.len() as u64,
+            "{ws} units for {} bytes",
+            small.len()
+        );
+        assert!(wl * 10 <= ws * 22, "not linear: {ws} then {wl}");
+    }
+}
+
+#[test]
+fn only_create_trigger_opens_a_body_in_sqlite() {
+    // A view that merely names columns `trigger` and `begin` opens no body:
+    // the statements after it stay statements (SQLite reads them so too).
+    let sql = "CREATE VIEW v AS SELECT trigger, begin FROM x;\nCOMMIT;\nSELECT 1;\n";
+    assert_eq!(
+        starts(sql, Dialect::Sqlite),
+        vec![
+            (1, "CREATE".into()),
+            (2, "COMMIT".into()),
+            (3, "SELECT".into())
+        ]
+    );
+    let sql = "CREATE TEMPORARY TRIGGER IF NOT EXISTS tr AFTER INSERT ON t BEGIN\n  SELECT 1;\nEND;\nCOMMIT;\n";
+    assert_eq!(
+        starts(sql, Dialect::Sqlite),
+        vec![(1, "CREATE".into()), (4, "COMMIT".into())]
+    );
+}

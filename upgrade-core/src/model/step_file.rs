@@ -39,7 +39,7 @@ pub fn parse_step_file(path: &str, text: &str) -> Result<(Header, String), TreeE
     check_characters(text).map_err(|p| at(p.line, runs_differently(p)))?;
     let (header, body, header_lines) = split_header(path, text)?;
     let dialects = dialects_of(path);
-    let misplaced = |tokens: &[Token<'_>]| misplaced_header(text, tokens, header_lines).err();
+    let misplaced = |token: &Token<'_>| misplaced_header(text, token, header_lines).err();
     check_tokens(text, dialects, header.transaction, misplaced).map_err(|p| match p {
         SqlProblem::Text(p) => at(p.line, runs_differently(p)),
         SqlProblem::TransactionControl { line, statement } => at(
@@ -206,39 +206,34 @@ fn split_header(path: &str, text: &str) -> Result<(Header, String, usize), TreeE
 
 /// Refuses a comment line after the header block that looks like a header
 /// line: it would be a plain comment, and what it declares would be lost.
-fn misplaced_header(
-    text: &str,
-    tokens: &[Token<'_>],
-    header_lines: usize,
-) -> Result<(), TextProblem> {
-    for token in tokens {
-        if token.kind != TokenKind::LineComment || token.line <= header_lines {
-            continue;
-        }
-        let line_start = text[..token.offset].rfind('\n').map_or(0, |i| i + 1);
-        if !text[line_start..token.offset].trim().is_empty() {
-            continue;
-        }
-        let comment = &token.text[2..];
-        if let Some(key) = header_key_of(comment) {
-            let value = comment.split_once(':').map_or("", |(_, v)| v.trim());
-            let blank_first = text.lines().next().is_some_and(|l| l.trim().is_empty());
-            return Err(TextProblem {
-                line: token.line,
-                problem: format!(
-                    "`{}` looks like a header line but comes after the header block, so it is a plain comment and the step would run without it",
-                    token.text.trim_end()
-                ),
-                fix: format!(
-                    "header lines must be the first lines of the file{}: move it there as `-- {key}: {value}`, or reword the comment",
-                    if blank_first {
-                        " (remove the blank line at the top)"
-                    } else {
-                        ", with no blank line or SQL before them"
-                    }
-                ),
-            });
-        }
+/// Looks at one token (and back to the start of its line only).
+fn misplaced_header(text: &str, token: &Token<'_>, header_lines: usize) -> Result<(), TextProblem> {
+    if token.kind != TokenKind::LineComment || token.line <= header_lines {
+        return Ok(());
+    }
+    let line_start = text[..token.offset].rfind('\n').map_or(0, |i| i + 1);
+    if !text[line_start..token.offset].trim().is_empty() {
+        return Ok(());
+    }
+    let comment = &token.text[2..];
+    if let Some(key) = header_key_of(comment) {
+        let value = comment.split_once(':').map_or("", |(_, v)| v.trim());
+        let blank_first = text.lines().next().is_some_and(|l| l.trim().is_empty());
+        return Err(TextProblem {
+            line: token.line,
+            problem: format!(
+                "`{}` looks like a header line but comes after the header block, so it is a plain comment and the step would run without it",
+                token.text.trim_end()
+            ),
+            fix: format!(
+                "header lines must be the first lines of the file{}: move it there as `-- {key}: {value}`, or reword the comment",
+                if blank_first {
+                    " (remove the blank line at the top)"
+                } else {
+                    ", with no blank line or SQL before them"
+                }
+            ),
+        });
     }
     Ok(())
 }

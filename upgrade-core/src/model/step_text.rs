@@ -14,9 +14,7 @@
 //! Header rules (`-- key: value` lines) live with the header parser in
 //! `step.rs`; this module only says which comments look like header lines.
 
-use crate::model::sql_text::{
-    Dialect, Statement, Token, TokenKind, split_statements, statements, tokenize,
-};
+use crate::model::sql_text::{Dialect, Splitter, Statement, Token, TokenKind, statements, tokens};
 
 /// A problem with a step's text, at a 1-based line of that text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,12 +60,14 @@ pub fn check_sql(text: &str, dialects: &[Dialect], transactional: bool) -> Resul
 }
 
 /// The checks of [`check_sql`] after [`check_characters`], plus `extra` on
-/// the tokens of each dialect; each dialect's reading is tokenized once.
+/// each token of each dialect; each dialect's reading is tokenized once, as a
+/// stream (the tokens are never all held: a 50 MB step is checked in memory
+/// bounded by its longest statement).
 pub fn check_tokens(
     text: &str,
     dialects: &[Dialect],
     transactional: bool,
-    extra: impl Fn(&[Token<'_>]) -> Option<TextProblem>,
+    mut extra: impl FnMut(&Token<'_>) -> Option<TextProblem>,
 ) -> Result<(), SqlProblem> {
     let mut found: Option<SqlProblem> = None;
     let mut keep = |p: SqlProblem| {
@@ -76,17 +76,25 @@ pub fn check_tokens(
         }
     };
     for &dialect in dialects {
-        let tokens = tokenize(text, dialect);
-        if let Some(p) = extra(&tokens) {
-            keep(SqlProblem::Text(p));
+        // Each check reports its first problem in this dialect's reading.
+        let (mut extra_done, mut quoted_done, mut control_done) = (false, false, !transactional);
+        let mut splitter = Splitter::new(text);
+        for token in tokens(text, dialect) {
+            if !extra_done && let Some(p) = extra(&token) {
+                keep(SqlProblem::Text(p));
+                extra_done = true;
+            }
+            if !quoted_done && let Err(p) = quoted_line_end(&token) {
+                keep(SqlProblem::Text(p));
+                quoted_done = true;
+            }
+            if !control_done && let Some(p) = splitter.push(token).and_then(control_problem) {
+                keep(p);
+                control_done = true;
+            }
         }
-        if let Err(p) = quoted_line_ends(&tokens) {
-            keep(SqlProblem::Text(p));
-        }
-        if transactional
-            && let Some((line, statement)) = control_in(&split_statements(text, &tokens))
-        {
-            keep(SqlProblem::TransactionControl { line, statement });
+        if !control_done && let Some(p) = splitter.finish().and_then(control_problem) {
+            keep(p);
         }
     }
     found.map_or(Ok(()), Err)
@@ -184,11 +192,12 @@ fn refused_character(c: char, at_start: bool) -> Option<(String, &'static str, &
 /// in white space: normalisation removes white space at line ends, which
 /// there would change the data.
 pub fn check_quoted_line_ends(text: &str, dialect: Dialect) -> Result<(), TextProblem> {
-    quoted_line_ends(&tokenize(text, dialect))
+    tokens(text, dialect).try_for_each(|t| quoted_line_end(&t))
 }
 
-fn quoted_line_ends(tokens: &[Token<'_>]) -> Result<(), TextProblem> {
-    for token in tokens.iter().filter(|t| t.is_quoted()) {
+/// [`check_quoted_line_ends`] of one token.
+fn quoted_line_end(token: &Token<'_>) -> Result<(), TextProblem> {
+    if token.is_quoted() {
         let breaks = token.text.matches('\n').count();
         for (i, part) in token.text.split('\n').enumerate() {
             let line = token.line + i;
@@ -218,6 +227,14 @@ fn quoted_line_ends(tokens: &[Token<'_>]) -> Result<(), TextProblem> {
 /// INDEX CONCURRENTLY`...).
 pub fn transaction_control(text: &str, dialect: Dialect) -> Option<(usize, &'static str)> {
     control_in(&statements(text, dialect))
+}
+
+/// The refusal of `statement` if it is transaction control.
+fn control_problem(statement: Statement<'_>) -> Option<SqlProblem> {
+    control_kind(&statement).map(|kind| SqlProblem::TransactionControl {
+        line: statement.line,
+        statement: kind,
+    })
 }
 
 fn control_in(statements: &[Statement<'_>]) -> Option<(usize, &'static str)> {

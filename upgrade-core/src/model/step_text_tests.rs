@@ -183,3 +183,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn checking_a_large_step_is_linear() {
+    let work = |n: usize| {
+        let text: String = (0..n)
+            .map(|i| format!("INSERT INTO t VALUES ({i}, 'v{i}');\n"))
+            .collect();
+        crate::model::op_count::take();
+        check_sql(&text, &Dialect::ALL, true).expect("fine");
+        crate::model::op_count::take()
+    };
+    let (small, large) = (work(5_000), work(10_000));
+    assert!(large * 10 <= small * 22, "not linear: {small} then {large}");
+}

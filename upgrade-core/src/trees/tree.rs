@@ -79,6 +79,8 @@ pub struct Tree {
     pub install_texts: BTreeMap<String, String>,
     /// The project baseline's schema snapshot (`[baseline]` in the manifest).
     pub baseline: Option<BaselineSnapshot>,
+    /// The `.gitkeep` and `.keep` files of `db/upgrades` folders.
+    pub kept_files: std::collections::BTreeSet<String>,
 }
 
 struct Variant {
@@ -91,6 +93,7 @@ impl Tree {
     /// once, sorted by file and line.
     pub fn load(source: &dyn TreeSource) -> Result<Tree, TreeErrors> {
         let scan = source.scan()?;
+        let kept_files = scan.kept.iter().cloned().collect();
         let mut errors: Vec<TreeError> = scan.errors;
         if !scan.files.iter().any(|f| f == MANIFEST_FILE) {
             errors.push(TreeError::new(MANIFEST_FILE, TreeErrorKind::NoManifest));
@@ -372,6 +375,7 @@ impl Tree {
                 installs,
                 install_texts,
                 baseline,
+                kept_files,
             }),
             _ => Err(TreeErrors::new(errors)),
         }
