@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use upgrade_core::Tree;
 use upgrade_core::model::step::Phase;
-use upgrade_core::site::ledger::{DEFAULT_DB, DatabaseUrl};
+use upgrade_core::site::ledger::{self, DEFAULT_DB, DatabaseUrl};
 use upgrade_core::site::runner::{Downtime, Runner, Status, StepProgress, post_gate};
+use upgrade_core::trees::site_view::SiteView;
 
 use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK, EXIT_PENDING};
 
@@ -54,9 +55,25 @@ pub const EXIT_ONLINE_ONLY: u8 = 3;
 /// an interrupted `transaction: no` step, another `apply` running) or on
 /// error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
-    let (tree, url) = tree_and_url(root, &args.db)?;
+    let url = args.db.url()?;
+    let work = super::work_tree(root)?;
+    // The ledger first: what the site completed decides what of the tree
+    // the answer needs (docs/semantics.md, "What status reads").
+    let stored = ledger::read_site(&url)?;
+    let view = SiteView {
+        completed: stored.site.release.clone(),
+        rows: stored
+            .rows
+            .iter()
+            .map(|r| (r.component.clone(), r.step.clone()))
+            .collect(),
+    };
+    let tree = Tree::load_for_site(&work, &view)?;
+    for warning in &tree.warnings {
+        eprintln!("warning: {warning}");
+    }
     let runner = Runner::new(&tree, url)?;
-    let status = runner.status()?;
+    let status = runner.status_from(stored)?;
     let post = post_part(&runner, &status);
     if args.json {
         let mut doc = json(&tree, &status);

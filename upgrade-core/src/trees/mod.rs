@@ -3,4 +3,5 @@
 
 pub mod git_repo;
 pub mod git_tree;
+pub mod site_view;
 pub mod tree;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::files::release_file::ReleaseFile;
 use crate::files::source::TreeSource;
-use crate::files::upgrade_file;
+use crate::files::{upgrade_file, upgrade_scan};
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
@@ -16,6 +16,7 @@ use crate::model::step::{
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
+pub use crate::trees::site_view::SiteView;
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -79,6 +80,16 @@ impl Tree {
     /// Reads and validates a tree. Every problem of the tree is reported at
     /// once, sorted by file and line.
     pub fn load(source: &dyn TreeSource) -> Result<Tree, TreeErrors> {
+        Tree::load_with(source, None)
+    }
+
+    /// [`Tree::load`], or with `view` the quick load of
+    /// [`Tree::load_for_site`] (which falls back to the full load on any
+    /// error, so messages are the same).
+    pub(super) fn load_with(
+        source: &dyn TreeSource,
+        view: Option<&SiteView>,
+    ) -> Result<Tree, TreeErrors> {
         let scan = source.scan()?;
         let mut errors: Vec<TreeError> = scan.errors;
         if !scan.files.iter().any(|f| f == MANIFEST_FILE) {
@@ -110,12 +121,18 @@ impl Tree {
         let mut components = BTreeMap::new();
         let mut component_files = BTreeMap::new();
         let mut standalone: BTreeMap<(ComponentName, StepName), Vec<Variant>> = BTreeMap::new();
+        let covered = view.and_then(|v| v.covered(manifest.as_ref()?));
+        let mut deferred: Vec<&String> = Vec::new();
 
         for path in &scan.files {
             if path == MANIFEST_FILE {
                 continue;
             }
             if let Some(file) = path.strip_prefix("releases/") {
+                if view.is_some() {
+                    deferred.push(path);
+                    continue;
+                }
                 match read_release_file(path, file, &read) {
                     Ok(found) => {
                         release_files.insert(found.rules.release.clone(), found);
@@ -166,7 +183,17 @@ impl Tree {
             }
             if rest == "upgrade.toml" {
                 let parsed = read(path).and_then(|text| {
-                    upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
+                    let quick = covered.as_ref().and_then(|covered| {
+                        upgrade_scan::read_covered(path, &text, &component, &|r| {
+                            covered.contains(r)
+                        })
+                    });
+                    match quick {
+                        Some(steps) => Ok((text, steps)),
+                        None => {
+                            upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
+                        }
+                    }
                 });
                 match parsed {
                     Ok((text, steps)) => {
@@ -221,6 +248,11 @@ impl Tree {
                     continue;
                 }
             };
+            if covered.is_some() && steps.contains_key(&step.key) {
+                // A leftover or a duplicate next to an entry read quickly: the
+                // full load decides and words it.
+                return Tree::load(source);
+            }
             match steps.get(&step.key) {
                 Some(existing) if is_leftover(&step, existing) => {
                     let Origin::Standalone { files } = step.origin else {
@@ -250,6 +282,22 @@ impl Tree {
             });
             errors.extend(refused);
             warnings.extend(warned);
+        }
+        if let Some(view) = view {
+            if !errors.is_empty() {
+                return Tree::load(source);
+            }
+            if view.needs_release_files(&steps) {
+                for path in deferred {
+                    let file = path.trim_start_matches("releases/");
+                    match read_release_file(path, file, &read) {
+                        Ok(found) => {
+                            release_files.insert(found.rules.release.clone(), found);
+                        }
+                        Err(_) => return Tree::load(source),
+                    }
+                }
+            }
         }
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {

@@ -389,12 +389,14 @@ impl Ledger for SqliteLedger {
         let err = |e: rusqlite::Error| error(&db, "updating the ledger", &e);
         let now = now_utc();
         let tx = self.conn.transaction().map_err(err)?;
-        for (component, step) in &change.delete {
-            tx.execute(
-                "DELETE FROM upgrade_ledger WHERE component = ?1 AND step = ?2",
-                params![component, step],
-            )
-            .map_err(err)?;
+        if !change.delete.is_empty() {
+            // One statement prepared once for every row (prune of a whole release).
+            let mut delete = tx
+                .prepare("DELETE FROM upgrade_ledger WHERE component = ?1 AND step = ?2")
+                .map_err(err)?;
+            for (component, step) in &change.delete {
+                delete.execute(params![component, step]).map_err(err)?;
+            }
         }
         for (key, checksum) in &change.checksums {
             tx.execute(

@@ -237,7 +237,13 @@ impl<'t> Runner<'t> {
 
     /// The site's status; reads only (a missing SQLite file is a fresh site).
     pub fn status(&self) -> Result<Status<'t>, RunError> {
-        let stored = ledger::read_site(&self.url)?;
+        self.status_from(ledger::read_site(&self.url)?)
+    }
+
+    /// The site's status from its ledger as already read
+    /// ([`ledger::read_site`]), e.g. to load the tree for that site
+    /// ([`Tree::load_for_site`]) before.
+    pub fn status_from(&self, stored: Stored) -> Result<Status<'t>, RunError> {
         status_of(
             self.tree,
             &self.order,
