@@ -17,9 +17,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::files::source::TreeSource;
+use crate::model::component::ComponentName;
 use crate::model::manifest::Manifest;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Step, StepKey};
+use crate::model::step_name::StepName;
 use crate::model::tree_error::TreeErrors;
 use crate::trees::tree::Tree;
 
@@ -50,8 +52,10 @@ impl SiteView {
     /// say whether the release covers it)?
     pub(super) fn needs_release_files(&self, steps: &BTreeMap<StepKey, Step>) -> bool {
         self.rows.iter().any(|(component, step)| {
-            StepKey::parse(&format!("{component}/{step}"))
-                .map_or(true, |key| !steps.contains_key(&key))
+            match (ComponentName::parse(component), StepName::parse(step)) {
+                (Ok(component), Ok(name)) => !steps.contains_key(&StepKey { component, name }),
+                _ => true,
+            }
         })
     }
 }
