@@ -234,7 +234,7 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let rest = self.text.get(self.i + 1..)?;
-        let end = rest.find(|c| matches!(c, '"' | '\\' | '\n'))?;
+        let end = rest.find(['"', '\\', '\n'])?;
         if rest.as_bytes()[end] != b'"' {
             return None;
         }
