@@ -10,13 +10,12 @@ use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{
-    Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name,
-};
+use crate::model::step::{Origin, Step, StepKey, parse_step_file_name};
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 pub use crate::trees::site_view::SiteView;
+use crate::trees::standalone::{Variant, is_leftover, standalone_step};
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -69,11 +68,6 @@ pub struct Tree {
     pub components: BTreeMap<ComponentName, ComponentSettings>,
     /// The `db/component.toml` files as read (path and text), by component.
     pub component_files: BTreeMap<ComponentName, UpgradeFile>,
-}
-
-struct Variant {
-    path: String,
-    database: Option<String>,
 }
 
 impl Tree {
@@ -375,27 +369,6 @@ impl Tree {
     }
 }
 
-/// Is the standalone `step` what remains of `released` after an interrupted
-/// release: the same content, or — when the run was killed between deleting
-/// the variant files of one step — some of its per-database variants?
-fn is_leftover(step: &Step, released: &Step) -> bool {
-    if released.release().is_none()
-        || step.phase != released.phase
-        || step.requires != released.requires
-        || step.transaction != released.transaction
-        || step.batch != released.batch
-    {
-        return false;
-    }
-    match (&step.body, &released.body) {
-        (Body::PerDatabase(left), Body::PerDatabase(full)) => left.iter().all(|(db, sql)| {
-            full.get(db)
-                .is_some_and(|f| crate::model::step::normalise(f) == *sql)
-        }),
-        _ => step.checksum == released.checksum,
-    }
-}
-
 /// A release file: parsed, and named after the release it holds.
 fn read_release_file(
     path: &str,
@@ -462,70 +435,4 @@ fn duplicate(step: &Step, other: String) -> TreeError {
         },
     )
     .at_line_opt(line)
-}
-
-fn standalone_step(
-    component: ComponentName,
-    name: StepName,
-    variants: &[Variant],
-    read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
-) -> Result<Step, TreeError> {
-    let plain = variants.iter().filter(|v| v.database.is_none()).count();
-    if plain > 0 && variants.len() > 1 {
-        return Err(TreeError::new(
-            variants[0].path.as_str(),
-            TreeErrorKind::MixedVariants {
-                name: name.to_string(),
-            },
-        ));
-    }
-    let mut header = None;
-    let mut bodies = BTreeMap::new();
-    let mut first_path = String::new();
-    for v in variants {
-        let (h, body) = parse_step_file(&v.path, &read(&v.path)?)?;
-        match &header {
-            None => {
-                header = Some(h);
-                first_path = v.path.clone();
-            }
-            Some(first) if *first != h => {
-                return Err(TreeError::new(
-                    v.path.as_str(),
-                    TreeErrorKind::VariantHeadersDiffer { other: first_path },
-                ));
-            }
-            Some(_) => {}
-        }
-        bodies.insert(v.database.clone(), body);
-    }
-    let Some(header) = header else {
-        return Err(TreeError::new(
-            name.as_str(),
-            TreeErrorKind::Io("no files".into()),
-        ));
-    };
-    let body = match bodies.remove(&None) {
-        Some(sql) => Body::Any(sql),
-        None => Body::PerDatabase(
-            bodies
-                .into_iter()
-                .filter_map(|(db, sql)| db.map(|d| (d, sql)))
-                .collect(),
-        ),
-    };
-    let checksum = Checksum::of(&body);
-    Ok(Step {
-        key: StepKey { component, name },
-        phase: header.phase,
-        requires: header.requires,
-        transaction: header.transaction,
-        batch: header.batch,
-        body,
-        computed: checksum.clone(),
-        checksum,
-        origin: Origin::Standalone {
-            files: variants.iter().map(|v| v.path.clone()).collect(),
-        },
-    })
 }
