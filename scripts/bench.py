@@ -2,6 +2,10 @@
 """Benchmarks of the `consolidate` binary on synthetic trees of growing size.
 
 Usage: python3 scripts/bench.py [--sizes 1000,2000,4000,8000] [--runs 5]
+       python3 scripts/bench.py --scale [ARGS of scripts/bench_issue10.py]
+
+`--scale` runs the scale benchmark of issue 10 instead (every row of its
+table against its floor, sizes as arguments): scripts/bench_issue10.py.
 
 Builds the release binary, generates trees of N steps (half released, half
 standalone, 40 components), and times `list`, `check` and
@@ -76,6 +80,10 @@ def median_time(cmd, cwd, runs):
 
 
 def main():
+    if "--scale" in sys.argv[1:]:
+        rest = [a for a in sys.argv[1:] if a != "--scale"]
+        script = os.path.join(ROOT, "scripts", "bench_issue10.py")
+        sys.exit(subprocess.run([sys.executable, script, *rest]).returncode)
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,2000,4000,8000")
     parser.add_argument("--runs", type=int, default=5)

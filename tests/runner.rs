@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::util::*;
 
 mod guards;
+mod quick_status;
 
 // ---------------------------------------------------------------- databases
 

@@ -5,3 +5,4 @@ pub mod fsio;
 pub mod release_file;
 pub mod source;
 pub mod upgrade_file;
+pub mod upgrade_scan;

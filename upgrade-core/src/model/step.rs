@@ -118,12 +118,14 @@ impl Checksum {
                 }
             }
         }
-        let hex: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Checksum(format!("sha256:{hex}"))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(7 + 64);
+        text.push_str("sha256:");
+        for b in hasher.finalize() {
+            text.push(char::from(HEX[usize::from(b >> 4)]));
+            text.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        Checksum(text)
     }
 
     /// A checksum as recorded in a file or a ledger (not validated beyond shape).

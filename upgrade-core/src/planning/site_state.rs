@@ -30,10 +30,8 @@ impl SiteState {
     /// `applied(s)`: a ledger row, or `s` is tagged R and the site completed R
     /// or a later release (release order = order of the tree's history).
     pub fn applied(&self, tree: &Tree, step: &Step) -> bool {
-        if self.ledger.contains_key(&step.key) {
-            return true;
-        }
-        match (step.release(), &self.release) {
+        // The release first: it needs no lookup in the ledger.
+        let released = match (step.release(), &self.release) {
             (Some(tagged), Some(completed)) => {
                 match (
                     tree.manifest.release_index(tagged),
@@ -44,6 +42,7 @@ impl SiteState {
                 }
             }
             _ => false,
-        }
+        };
+        released || self.ledger.contains_key(&step.key)
     }
 }

@@ -3,4 +3,6 @@
 
 pub mod git_repo;
 pub mod git_tree;
+pub mod site_view;
+mod standalone;
 pub mod tree;

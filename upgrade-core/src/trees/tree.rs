@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::files::release_file::ReleaseFile;
 use crate::files::source::TreeSource;
-use crate::files::upgrade_file;
+use crate::files::{upgrade_file, upgrade_scan};
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::install_snapshot::{
@@ -15,12 +15,12 @@ use crate::model::install_snapshot::{
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::plugin_types;
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{
-    Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name,
-};
+use crate::model::step::{Origin, Step, StepKey, parse_step_file_name};
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
+pub use crate::trees::site_view::SiteView;
+use crate::trees::standalone::{Variant, is_leftover, standalone_step};
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -83,15 +83,20 @@ pub struct Tree {
     pub kept_files: std::collections::BTreeSet<String>,
 }
 
-struct Variant {
-    path: String,
-    database: Option<String>,
-}
-
 impl Tree {
     /// Reads and validates a tree. Every problem of the tree is reported at
     /// once, sorted by file and line.
     pub fn load(source: &dyn TreeSource) -> Result<Tree, TreeErrors> {
+        Tree::load_with(source, None)
+    }
+
+    /// [`Tree::load`], or with `view` the quick load of
+    /// [`Tree::load_for_site`] (which falls back to the full load on any
+    /// error, so messages are the same).
+    pub(super) fn load_with(
+        source: &dyn TreeSource,
+        view: Option<&SiteView>,
+    ) -> Result<Tree, TreeErrors> {
         let scan = source.scan()?;
         let kept_files = scan.kept.iter().cloned().collect();
         let mut errors: Vec<TreeError> = scan.errors;
@@ -133,6 +138,8 @@ impl Tree {
         let mut install_files: BTreeMap<ComponentName, Vec<(String, Option<String>, String)>> =
             BTreeMap::new();
         let mut baseline_files: Vec<(String, Option<String>, String)> = Vec::new();
+        let covered = view.and_then(|v| v.covered(manifest.as_ref()?));
+        let mut deferred: Vec<&String> = Vec::new();
 
         for path in &scan.files {
             if path == MANIFEST_FILE {
@@ -161,6 +168,10 @@ impl Tree {
                 continue;
             }
             if let Some(file) = path.strip_prefix("releases/") {
+                if view.is_some() {
+                    deferred.push(path);
+                    continue;
+                }
                 match read_release_file(path, file, &read) {
                     Ok(found) => {
                         release_files.insert(found.rules.release.clone(), found);
@@ -226,7 +237,17 @@ impl Tree {
             }
             if rest == "upgrade.toml" {
                 let parsed = read(path).and_then(|text| {
-                    upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
+                    let quick = covered.as_ref().and_then(|covered| {
+                        upgrade_scan::read_covered(path, &text, &component, &|r| {
+                            covered.contains(r)
+                        })
+                    });
+                    match quick {
+                        Some(steps) => Ok((text, steps)),
+                        None => {
+                            upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
+                        }
+                    }
                 });
                 match parsed {
                     Ok((text, steps)) => {
@@ -281,6 +302,11 @@ impl Tree {
                     continue;
                 }
             };
+            if covered.is_some() && steps.contains_key(&step.key) {
+                // A leftover or a duplicate next to an entry read quickly: the
+                // full load decides and words it.
+                return Tree::load(source);
+            }
             match steps.get(&step.key) {
                 Some(existing) if is_leftover(&step, existing) => {
                     let Origin::Standalone { files } = step.origin else {
@@ -360,6 +386,22 @@ impl Tree {
         };
         if let Some(manifest) = &manifest {
             plugin_types::explain_unknown_folders(manifest, &mut errors);
+        }
+        if let Some(view) = view {
+            if !errors.is_empty() {
+                return Tree::load(source);
+            }
+            if view.needs_release_files(&steps) {
+                for path in deferred {
+                    let file = path.trim_start_matches("releases/");
+                    match read_release_file(path, file, &read) {
+                        Ok(found) => {
+                            release_files.insert(found.rules.release.clone(), found);
+                        }
+                        Err(_) => return Tree::load(source),
+                    }
+                }
+            }
         }
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
@@ -442,27 +484,6 @@ impl Tree {
     }
 }
 
-/// Is the standalone `step` what remains of `released` after an interrupted
-/// release: the same content, or — when the run was killed between deleting
-/// the variant files of one step — some of its per-database variants?
-fn is_leftover(step: &Step, released: &Step) -> bool {
-    if released.release().is_none()
-        || step.phase != released.phase
-        || step.requires != released.requires
-        || step.transaction != released.transaction
-        || step.batch != released.batch
-    {
-        return false;
-    }
-    match (&step.body, &released.body) {
-        (Body::PerDatabase(left), Body::PerDatabase(full)) => left.iter().all(|(db, sql)| {
-            full.get(db)
-                .is_some_and(|f| crate::model::step::normalise(f) == *sql)
-        }),
-        _ => step.checksum == released.checksum,
-    }
-}
-
 /// A release file: parsed, and named after the release it holds.
 fn read_release_file(
     path: &str,
@@ -529,62 +550,4 @@ fn duplicate(step: &Step, other: String) -> TreeError {
         },
     )
     .at_line_opt(line)
-}
-
-fn standalone_step(
-    component: ComponentName,
-    name: StepName,
-    variants: &[Variant],
-    read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
-) -> Result<Step, TreeError> {
-    let plain = variants.iter().filter(|v| v.database.is_none()).count();
-    if plain > 0 && variants.len() > 1 {
-        return Err(TreeError::new(
-            variants[0].path.as_str(),
-            TreeErrorKind::MixedVariants {
-                name: name.to_string(),
-            },
-        ));
-    }
-    let mut header = None;
-    let mut bodies = BTreeMap::new();
-    let mut first_path = String::new();
-    for v in variants {
-        let (h, body) = parse_step_file(&v.path, &read(&v.path)?)?;
-        match &header {
-            None => {
-                header = Some(h);
-                first_path = v.path.clone();
-            }
-            Some(first) if *first != h => {
-                return Err(TreeError::new(
-                    v.path.as_str(),
-                    TreeErrorKind::VariantHeadersDiffer { other: first_path },
-                ));
-            }
-            Some(_) => {}
-        }
-        bodies.insert(v.database.clone(), body);
-    }
-    let Some(header) = header else {
-        return Err(TreeError::new(
-            name.as_str(),
-            TreeErrorKind::Io("no files".into()),
-        ));
-    };
-    let body = Body::from_variants(bodies);
-    let checksum = Checksum::of(&body);
-    Ok(Step {
-        key: StepKey { component, name },
-        phase: header.phase,
-        requires: header.requires,
-        transaction: header.transaction,
-        batch: header.batch,
-        body,
-        computed: checksum.clone(),
-        checksum,
-        origin: Origin::Standalone {
-            files: variants.iter().map(|v| v.path.clone()).collect(),
-        },
-    })
 }

@@ -413,11 +413,12 @@ fn write_change(
     change: &SiteChange,
 ) -> Result<(), postgres::Error> {
     let now = now_utc();
-    for (component, step) in &change.delete {
-        tx.execute(
-            "DELETE FROM upgrade_ledger WHERE component = $1 AND step = $2",
-            &[component, step],
-        )?;
+    if !change.delete.is_empty() {
+        // One statement prepared once for every row (prune of a whole release).
+        let delete = tx.prepare("DELETE FROM upgrade_ledger WHERE component = $1 AND step = $2")?;
+        for (component, step) in &change.delete {
+            tx.execute(&delete, &[component, step])?;
+        }
     }
     for (key, checksum) in &change.checksums {
         tx.execute(

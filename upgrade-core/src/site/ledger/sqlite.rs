@@ -431,11 +431,13 @@ fn read_components(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<Insta
 /// Writes a change inside an open transaction.
 fn write_change(tx: &rusqlite::Transaction<'_>, change: &SiteChange) -> rusqlite::Result<()> {
     let now = now_utc();
-    for (component, step) in &change.delete {
-        tx.execute(
-            "DELETE FROM upgrade_ledger WHERE component = ?1 AND step = ?2",
-            params![component, step],
-        )?;
+    if !change.delete.is_empty() {
+        // One statement prepared once for every row (prune of a whole release).
+        let mut delete =
+            tx.prepare_cached("DELETE FROM upgrade_ledger WHERE component = ?1 AND step = ?2")?;
+        for (component, step) in &change.delete {
+            delete.execute(params![component, step])?;
+        }
     }
     for (key, checksum) in &change.checksums {
         tx.execute(

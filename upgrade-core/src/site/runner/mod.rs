@@ -269,7 +269,13 @@ impl<'t> Runner<'t> {
 
     /// The site's status; reads only (a missing SQLite file is a fresh site).
     pub fn status(&self) -> Result<Status<'t>, RunError> {
-        let stored = ledger::read_site(&self.url)?;
+        self.status_from(ledger::read_site(&self.url)?)
+    }
+
+    /// The site's status from its ledger as already read
+    /// ([`ledger::read_site`]), e.g. to load the tree for that site
+    /// ([`Tree::load_for_site`]) before.
+    pub fn status_from(&self, stored: Stored) -> Result<Status<'t>, RunError> {
         status_of(
             self.tree,
             &self.order,
@@ -332,11 +338,33 @@ impl<'t> Runner<'t> {
     /// Applies the cleanup rules of the site's release: deletes the ledger rows
     /// it covers. Idempotent; creates nothing when there is nothing to delete.
     pub fn prune(&self) -> Result<PruneReport, RunError> {
-        let status = self.status()?;
-        refuse_unknown_release(&status)?;
-        if status.prunable.is_empty() {
+        let stored = ledger::read_site(&self.url)?;
+        let manifest = &self.tree.manifest;
+        let upto = match &stored.site.release {
+            Some(release) => match manifest.release_index(release) {
+                Some(index) => Some(index),
+                None => {
+                    // Refused: the status words it.
+                    let status = self.status_from(stored)?;
+                    refuse_unknown_release(&status)?;
+                    return Ok(PruneReport {
+                        release: status.site.release,
+                        deleted: Vec::new(),
+                    });
+                }
+            },
+            None => None,
+        };
+        // Before taking the lock, only whether any row is covered (no status).
+        let any = upto.is_some_and(|upto| {
+            stored.rows.iter().any(|row| {
+                StepKey::parse(&row.key_text())
+                    .is_ok_and(|key| status::covered(self.tree, &key, self.tree.step(&key), upto))
+            })
+        });
+        if !any {
             return Ok(PruneReport {
-                release: status.site.release,
+                release: stored.site.release,
                 deleted: Vec::new(),
             });
         }

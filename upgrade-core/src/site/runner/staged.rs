@@ -56,12 +56,16 @@ pub fn site_components(tree: &Tree, steps: &[&Step]) -> BTreeSet<ComponentName> 
         .copied()
         .filter(|s| s.phase == Phase::Main)
         .collect();
-    let mut site: BTreeSet<ComponentName> = main
-        .iter()
-        .map(|s| &s.key.component)
+    // Each component once (not once per step).
+    let components: BTreeSet<&ComponentName> = main.iter().map(|s| &s.key.component).collect();
+    let mut site: BTreeSet<ComponentName> = components
+        .into_iter()
         .filter(|c| tree.manifest.strategy == Strategy::Global || !tree.safe_to_disable(c))
         .cloned()
         .collect();
+    if main.iter().all(|s| s.requires.is_empty()) {
+        return site;
+    }
     // A step under `*` that requires a step of a component of its own:
     // that component joins the site's part, so that it runs first.
     let keys: BTreeSet<&StepKey> = main.iter().map(|s| &s.key).collect();

@@ -341,22 +341,20 @@ pub fn status_of<'t>(
             .cloned()
     });
     let covered_upto = site_index.flatten();
-    let prunable = match covered_upto {
-        Some(upto) => covered_rows(tree, &stored.rows, upto),
-        None => Vec::new(),
-    };
-    let prunable_set: std::collections::HashSet<&LedgerRow> = prunable.iter().collect();
-    let is_prunable = |row: &LedgerRow| prunable_set.contains(row);
+    // One pass over the rows: each key parsed and looked up once.
+    let mut prunable = Vec::new();
     let mut drift = Vec::new();
     let mut orphans = Vec::new();
     for row in &stored.rows {
-        if is_prunable(row) {
+        let key = StepKey::parse(&row.key_text()).ok();
+        let step = key.as_ref().and_then(|k| tree.step(k));
+        if let (Some(upto), Some(key)) = (covered_upto, &key)
+            && covered(tree, key, step, upto)
+        {
+            prunable.push(row.clone());
             continue;
         }
-        match StepKey::parse(&row.key_text())
-            .ok()
-            .and_then(|k| tree.step(&k))
-        {
+        match step {
             Some(step) if step.checksum.as_str() != row.checksum => drift.push(Drift {
                 key: step.key.clone(),
                 recorded: row.checksum.clone(),
@@ -403,28 +401,35 @@ pub fn status_of<'t>(
 /// earlier one, and rows of steps not in the tree that a release file up to it
 /// covers. Deleting them never changes `pending` (P1).
 pub fn covered_rows(tree: &Tree, rows: &[LedgerRow], upto: usize) -> Vec<LedgerRow> {
-    let releases =
-        &tree.manifest.releases[..=upto.min(tree.manifest.releases.len().saturating_sub(1))];
     rows.iter()
         .filter(|row| {
             let Ok(key) = StepKey::parse(&row.key_text()) else {
                 return false;
             };
-            match tree.step(&key) {
-                Some(step) => step
-                    .release()
-                    .and_then(|r| tree.manifest.release_index(r))
-                    .is_some_and(|i| i <= upto),
-                None => releases.iter().any(|entry| {
-                    tree.release_files.get(&entry.name).is_some_and(|file| {
-                        file.rules
-                            .covers
-                            .get(&key.component)
-                            .is_some_and(|steps| steps.contains_key(&key.name))
-                    })
-                }),
-            }
+            covered(tree, &key, tree.step(&key), upto)
         })
         .cloned()
         .collect()
+}
+
+/// Does the release at history position `upto` cover the row of `key`
+/// (`step`: the tree's step of that key, if any)?
+pub(super) fn covered(tree: &Tree, key: &StepKey, step: Option<&Step>, upto: usize) -> bool {
+    crate::model::op_count::tick(1);
+    match step {
+        Some(step) => step
+            .release()
+            .and_then(|r| tree.manifest.release_index(r))
+            .is_some_and(|i| i <= upto),
+        None => tree.manifest.releases[..=upto.min(tree.manifest.releases.len().saturating_sub(1))]
+            .iter()
+            .any(|entry| {
+                tree.release_files.get(&entry.name).is_some_and(|file| {
+                    file.rules
+                        .covers
+                        .get(&key.component)
+                        .is_some_and(|steps| steps.contains_key(&key.name))
+                })
+            }),
+    }
 }

@@ -362,3 +362,49 @@ fn prunable_rows_are_found_in_linear_work() {
         "800 rows cost {large} comparisons, 400 rows {small}: not linear"
     );
 }
+
+/// `prune` on SQLite of a site that completed R19 with a row for each of
+/// the `n` released entries: the work counted (row checks, key comparisons).
+fn prune_work(n: usize) -> u64 {
+    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let toml: String = (0..n)
+        .map(|i| {
+            format!(
+                "[[step]]\nname = \"2007010100-s{i:05}\"\nrelease = \"R19\"\nphase = \"main\"\nchecksum = \"{sum}\"\nsql = \"INSERT INTO kv VALUES ({i});\"\n\n"
+            )
+        })
+        .collect();
+    let t = tree(&[("lib/db/upgrade.toml", &toml)]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    let url = DatabaseUrl::Sqlite(path.clone());
+    drop(ledger::open(&url, Access::Apply).expect("create"));
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute_batch("BEGIN; UPDATE upgrade_site SET completed_release = 'R19';")
+        .expect("site");
+    for s in &t.steps {
+        conn.execute(
+            "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ('core', ?1, ?2, '2007-01-01T00:00:00Z')",
+            rusqlite::params![s.key.name.as_str(), sum],
+        )
+        .expect("row");
+    }
+    conn.execute_batch("COMMIT;").expect("commit");
+    drop(conn);
+    let runner = Runner::new(&t, url).expect("runner");
+    crate::model::op_count::take();
+    let report = runner.prune().expect("prune");
+    let work = crate::model::op_count::take();
+    assert_eq!(report.deleted.len(), n);
+    assert!(runner.status().expect("status").stored.rows.is_empty());
+    work
+}
+
+#[test]
+fn prune_of_covered_rows_is_linear_in_the_rows() {
+    let (small, large) = (prune_work(400), prune_work(800));
+    assert!(
+        large * 10 <= small * 25,
+        "800 rows cost {large} comparisons, 400 rows {small}: not linear"
+    );
+}

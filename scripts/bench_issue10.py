@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""Scale benchmark (issue 10): every row of the issue's table against its
+floor, measured side by side in one run, printed as ratios.
+
+Usage: python3 scripts/bench_issue10.py [--wide 1000] [--small 100]
+       [--steps 100] [--one 10000,20000] [--apply-steps 10000]
+       [--bigstep-mb 50] [--runs 3] [--no-build]
+
+Trees (generated under a temporary folder, databases on /dev/shm when it
+exists): WIDE components x STEPS standalone steps (default 1,000 x 100 =
+100,000 steps), SMALL x STEPS (100 x 100), one component whose
+db/upgrade.toml holds each of ONE released entries. Times are the best of
+RUNS runs of the release binary (whole process); floors are `cat` of the
+same files, `rm`, a names-only diff in Python (directory names against the
+ledger table) and the `sqlite3` CLI. Peers (`sqlx`, `refinery`) are run
+when installed, else reported as not installed. The 50 MB step row calls
+scripts/bench_bigstep.py when it exists.
+"""
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "consolidate")
+ROWS = []
+
+NAMES_ONLY = r'''
+import os, sqlite3, sys
+root, db = sys.argv[1], sys.argv[2]
+on_disk = set()
+for folder, comp in [("lib", "core")] + [(f"local/{p}", "local_" + p) for p in sorted(os.listdir(f"{root}/local"))]:
+    d = f"{root}/{folder}/db/upgrades"
+    if os.path.isdir(d):
+        on_disk.update((comp, f[:-4]) for f in os.listdir(d) if f.endswith(".sql"))
+c = sqlite3.connect(db)
+applied = set(c.execute("SELECT component, step FROM upgrade_ledger"))
+print(len(on_disk - applied), "pending")
+'''
+
+
+def tree(path, comps, steps):
+    os.makedirs(f"{path}/lib/db/upgrades", exist_ok=True)
+    with open(f"{path}/upgrade.toml", "w") as f:
+        f.write('[project]\nname = "b"\nversion = "2010010100.00"\nrevision = 1\n\n'
+                '[components]\ncore = "lib"\nplugin_types = [\n  { name = "local", folder = "local" },\n]\n')
+    names = [("lib", "core")] + [(f"local/p{i:04d}", f"local_p{i:04d}") for i in range(comps - 1)]
+    for ci, (folder, comp) in enumerate(names):
+        d = f"{path}/{folder}/db/upgrades"
+        os.makedirs(d, exist_ok=True)
+        for s in range(steps):
+            day, month, year = 1 + s % 28, 1 + (s // 28) % 12, 2001 + s // 336
+            name = f"{year:04d}{month:02d}{day:02d}{ci % 100:02d}-c{ci}s{s}"
+            with open(f"{d}/{name}.sql", "w") as f:
+                f.write(f"INSERT INTO kv (k, v) VALUES ('{comp}.{s}', 'v');\n")
+
+
+def files_under(path, suffix=""):
+    return [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs if f.endswith(suffix)]
+
+
+def run(cmd, cwd, ok=(0,)):
+    r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if r.returncode not in ok:
+        sys.exit(f"{' '.join(cmd)} in {cwd} exited {r.returncode}: {r.stderr.decode()[-400:]}")
+
+
+def timed(cmd, cwd, ok=(0,)):
+    a = time.perf_counter()
+    run(cmd, cwd, ok)
+    return time.perf_counter() - a
+
+
+def best(cmd, cwd, runs, ok=(0,), before=None):
+    ts = []
+    for _ in range(runs):
+        if before:
+            before()
+        ts.append(timed(cmd, cwd, ok))
+    return min(ts)
+
+
+def peak_rss_mb(cmd, cwd, ok=(0,)):
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, cwd=cwd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    if out.returncode not in ok:
+        sys.exit(f"{cmd} exited {out.returncode}")
+    return int(out.stderr.strip().splitlines()[-1]) / 1024
+
+
+def row(work, ours, floor_label, floor, target, holds):
+    ratio = ours / floor if floor else float("nan")
+    ROWS.append((work, ours, floor_label, floor, ratio, target, holds))
+    print(f"  {work}: {ours:.3f}s vs {floor_label} {floor:.3f}s = {ratio:.2f}x (target {target}: "
+          f"{'holds' if holds else 'FALLS SHORT'})", flush=True)
+
+
+def note(work, text):
+    ROWS.append((work, None, text, None, None, "", None))
+    print(f"  {work}: {text}", flush=True)
+
+
+def consolidate(*args):
+    return [BIN, *args]
+
+
+def setup_db(db):
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    c = sqlite3.connect(db)
+    c.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)")
+    c.commit()
+    c.close()
+
+
+def copy_db(src, dst):
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(dst + suffix):
+            os.remove(dst + suffix)
+    c = sqlite3.connect(src)
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.close()
+    shutil.copyfile(src, dst)
+
+
+def interleaved(cases, runs):
+    """Best of `runs` for each (label, cmd, cwd), the cases timed in turn
+    within each run, so a slower moment of a shared machine hits them all."""
+    ts = {label: [] for label, _, _ in cases}
+    for _ in range(runs):
+        for label, cmd, cwd in cases:
+            ts[label].append(timed(cmd, cwd))
+    return {label: min(v) for label, v in ts.items()}
+
+
+def lists(t, args):
+    print("list / check, one component's released entries:", flush=True)
+    one = [int(n) for n in args.one.split(",")]
+    for n in one:
+        p = f"{t}/one{n}"
+        tree(p, 1, n)
+        run(consolidate("release", "R1", "--allow-dirty"), p)
+    p = f"{t}/small-released"
+    tree(p, args.small, args.steps)
+    run(consolidate("release", "R1", "--allow-dirty"), p)
+    small_n = args.small * args.steps
+    cases = [(("cat", n), ["cat", f"{t}/one{n}/lib/db/upgrade.toml"], t) for n in one]
+    for cmd in ("list", "check"):
+        cases += [((cmd, n), consolidate(cmd), f"{t}/one{n}") for n in one]
+        cases.append(((cmd, "small"), consolidate(cmd), p))
+    times = interleaved(cases, args.runs * 2)
+    for cmd in ("list", "check"):
+        for n in one:
+            row(f"`{cmd}`, one component, {n:,} released entries", times[(cmd, n)], "`cat` of the file",
+                times[("cat", n)], "-", True)
+        lo, hi = one[0], one[-1]
+        if hi != lo:
+            limit = 2.2 * hi / lo / 2
+            row(f"`{cmd}` {hi:,} / {lo:,} entries", times[(cmd, hi)], f"`{cmd}` {lo:,}", times[(cmd, lo)],
+                f"<= {limit:.1f}x", times[(cmd, hi)] <= limit * times[(cmd, lo)])
+        same = min(one, key=lambda n: abs(n - small_n))
+        spread = times[(cmd, "small")]
+        row(f"`{cmd}` one component x {same:,} vs {args.small} x {args.steps} released", times[(cmd, same)],
+            f"`{cmd}` {args.small} x {args.steps}", spread, "<= 3x", times[(cmd, same)] <= 3 * spread)
+
+
+def wide(t, args, shm):
+    n = args.wide * args.steps
+    print(f"site commands, {args.wide} components x {args.steps} steps = {n:,} steps:", flush=True)
+    p = f"{t}/wide"
+    tree(p, args.wide, args.steps)
+    db = f"{shm}/bench10-{os.getpid()}.db"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    st = best(consolidate("status", "--db", db), p, args.runs, ok=(2,))
+    pl = best(consolidate("plan", "--db", db), p, args.runs)
+    row(f"`plan` on a fresh site, {n:,} steps", pl, "`status`", st, "<= 1.2x", pl <= 1.2 * st)
+    setup_db(db)
+    ap = timed(consolidate("apply", "--db", db), p)
+    print(f"  (apply of {n:,} steps on tmpfs: {ap:.2f}s)", flush=True)
+    script = f"{t}/names_only.py"
+    with open(script, "w") as f:
+        f.write(NAMES_ONLY)
+    un = best(consolidate("status", "--db", db), p, args.runs)
+    names = best([sys.executable, script, p, db], p, args.runs)
+    row(f"`status`, {n:,} steps, {n:,} ledger rows", un, "names-only diff in Python", names, "<= 1.5x",
+        un <= 1.5 * names)
+    for peer in ("sqlx",):
+        if shutil.which(peer):
+            note(f"`{peer} migrate info`", "installed, but this benchmark has no sqlx project layout yet")
+        else:
+            note(f"`{peer} migrate info`, {n:,} migrations", f"{peer}: not installed")
+    # release --dry-run and release (real) against cat / cat + rm of the same files.
+    steps_files = files_under(p, ".sql")
+    step_bytes = sum(os.path.getsize(f) for f in steps_files)
+    cat = best(["sh", "-c", "find . -name '*.sql' -print0 | xargs -0 cat > /dev/null"], p, args.runs)
+    dry = best(consolidate("release", "R1", "--dry-run", "--allow-dirty"), p, args.runs)
+    rss = peak_rss_mb(consolidate("release", "R1", "--dry-run", "--allow-dirty"), p)
+    row(f"`release --dry-run`, {n:,} steps", dry, "`cat` of the step files", cat, "<= 2x", dry <= 2 * cat)
+    limit = 2 * step_bytes / 2**20 + 50
+    print(f"  peak RSS of release --dry-run: {rss:.0f} MB (limit 2 x {step_bytes / 2**20:.1f} MB + 50 MB = "
+          f"{limit:.0f} MB: {'holds' if rss <= limit else 'FALLS SHORT'})", flush=True)
+    ROWS.append((f"`release --dry-run` peak RSS, {n:,} steps", rss, "2 x step bytes + 50 MB", limit,
+                 rss / limit, "<= 1x", rss <= limit))
+    floor_tree = f"{t}/wide-floor"
+    shutil.copytree(p, floor_tree)
+    floor = timed(["sh", "-c", "find . -name '*.sql' -print0 | xargs -0 cat > /dev/null && "
+                               "find . -name '*.sql' -print0 | xargs -0 rm -f && sync"], floor_tree)
+    shutil.rmtree(floor_tree)
+    released = f"{t}/wide-released"
+    shutil.copytree(p, released)
+    rel = timed(consolidate("release", "R1", "--allow-dirty"), released)
+    row(f"`release` real, {n:,} steps", rel, "`cat` + `rm` of the same files (+ sync)", floor, "<= 2x",
+        rel <= 2 * floor)
+    # The site moves to the consolidated tree: ledger rows the release covers.
+    covered = f"{shm}/bench10-covered-{os.getpid()}.db"
+    copy_db(db, covered)
+    c = sqlite3.connect(covered)
+    c.execute("UPDATE upgrade_site SET completed_release = 'R1'")
+    c.commit()
+    c.close()
+    cov_status = best(consolidate("status", "--db", covered), released, args.runs)
+    scratch = f"{shm}/bench10-prune-{os.getpid()}.db"
+    cov_prune = best(consolidate("prune", "--db", scratch), released, args.runs,
+                     before=lambda: copy_db(covered, scratch))
+    # The same site fully released: release completed, rows pruned.
+    done = f"{shm}/bench10-done-{os.getpid()}.db"
+    copy_db(db, done)
+    run(consolidate("apply", "--db", done), released)
+    rel_status = best(consolidate("status", "--db", done), released, args.runs)
+    empty_prune = best(consolidate("prune", "--db", done), released, args.runs)
+    row(f"`status` fully released, 0 ledger rows, {n:,} entries", rel_status, "unreleased `status`", un,
+        "<= 0.3x", rel_status <= 0.3 * un)
+    row(f"`status`, {n:,} covered rows", cov_status, "`status` empty ledger", rel_status, "<= 1.5x",
+        cov_status <= 1.5 * rel_status)
+    row(f"`prune`, {n:,} covered rows", cov_prune, "`prune` empty ledger", empty_prune, "<= 1.5x",
+        cov_prune <= 1.5 * empty_prune)
+    for f in (db, covered, scratch, done):
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(f + suffix):
+                os.remove(f + suffix)
+
+
+def apply_rows(t, args, shm):
+    n = args.apply_steps
+    comps = max(1, n // args.steps)
+    print(f"apply, {comps} x {args.steps} = {comps * args.steps:,} insert steps, SQLite on tmpfs:", flush=True)
+    p = f"{t}/apply"
+    tree(p, comps, args.steps)
+    db = f"{shm}/bench10-apply-{os.getpid()}.db"
+    ours = best(consolidate("apply", "--db", db), p, args.runs, before=lambda: setup_db(db))
+    # Floor: the sqlite3 CLI running the same statements, one transaction per
+    # step with its ledger row, in WAL mode with synchronous=FULL like ours.
+    script = [f"PRAGMA journal_mode=WAL;\nPRAGMA synchronous=FULL;\n"
+              "CREATE TABLE ledger (component TEXT, step TEXT, checksum TEXT, PRIMARY KEY (component, step));\n"]
+    for f in sorted(files_under(p, ".sql")):
+        comp_folder = os.path.relpath(f, p).split("/db/")[0]
+        comp = "core" if comp_folder == "lib" else "local_" + comp_folder.split("/")[-1]
+        with open(f) as fh:
+            body = fh.read()
+        script.append(f"BEGIN;\n{body}INSERT INTO ledger VALUES ('{comp}', '{os.path.basename(f)[:-4]}', 'x');\nCOMMIT;\n")
+    sql = f"{t}/apply.sql"
+    with open(sql, "w") as fh:
+        fh.write("".join(script))
+    floor_db = f"{shm}/bench10-cli-{os.getpid()}.db"
+    cli = best(["sh", "-c", f"sqlite3 {floor_db} < {sql}"], p, args.runs, before=lambda: setup_db(floor_db))
+    row(f"`apply` {comps * args.steps:,} steps, tmpfs", ours, "`sqlite3` CLI, same SQL, a transaction per step",
+        cli, "-", True)
+    for peer in ("refinery", "sqlx"):
+        if not shutil.which(peer):
+            note(f"`{peer} migrate`, {comps * args.steps:,} steps", f"{peer}: not installed")
+    for f in (db, floor_db):
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(f + suffix):
+                os.remove(f + suffix)
+
+
+def bigstep(args):
+    script = os.path.join(ROOT, "scripts", "bench_bigstep.py")
+    if not os.path.exists(script):
+        note(f"`apply` of one {args.bigstep_mb} MB step", "skipped: scripts/bench_bigstep.py is not in this tree")
+        return
+    print(f"apply of one {args.bigstep_mb} MB step (scripts/bench_bigstep.py):", flush=True)
+    r = subprocess.run([sys.executable, script, "--step-mb", str(args.bigstep_mb), "--runs", str(args.runs)],
+                       cwd=ROOT)
+    if r.returncode != 0:
+        note(f"`apply` of one {args.bigstep_mb} MB step", f"scripts/bench_bigstep.py exited {r.returncode}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--wide", type=int, default=1000, help="components of the wide tree")
+    parser.add_argument("--small", type=int, default=100, help="components of the small tree")
+    parser.add_argument("--steps", type=int, default=100, help="steps per component")
+    parser.add_argument("--one", default="10000,20000", help="released entries of the one-component trees")
+    parser.add_argument("--apply-steps", type=int, default=10000)
+    parser.add_argument("--bigstep-mb", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="lists,wide,apply,bigstep", help="parts to run")
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "consolidate-cli"], cwd=ROOT, check=True)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    t = tempfile.mkdtemp(prefix="bench10-")
+    start = time.perf_counter()
+    try:
+        parts = args.only.split(",")
+        if "lists" in parts:
+            lists(t, args)
+        if "wide" in parts:
+            wide(t, args, shm)
+        if "apply" in parts:
+            apply_rows(t, args, shm)
+        if "bigstep" in parts:
+            bigstep(args)
+    finally:
+        shutil.rmtree(t, ignore_errors=True)
+    print(f"\n| work | ours s | floor / peer | floor s | ratio | target | holds |")
+    print("| --- | ---: | --- | ---: | ---: | --- | --- |")
+    for work, ours, label, floor, ratio, target, holds in ROWS:
+        if ours is None:
+            print(f"| {work} | — | {label} | — | — | — | — |")
+        else:
+            print(f"| {work} | {ours:.3f} | {label} | {floor:.3f} | {ratio:.2f} | {target} | "
+                  f"{'yes' if holds else 'no'} |")
+    print(f"\nwhole run: {time.perf_counter() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+//! A quick read of a component's `db/upgrade.toml` for `status` of a site
+//! that completed a release: when every `[[step]]` entry of the file is
+//! tagged with that release or an earlier one, the entries are taken from
+//! their `name`, `release`, `phase` and `checksum` lines only. Their SQL is
+//! neither parsed, checked nor hashed: it never runs on that site (P1), and
+//! its ledger rows are covered by the release.
+//!
+//! This reader gives up ([`None`]) on anything it does not recognise with
+//! certainty: an entry tagged with a later or unknown release, `requires`,
+//! a key it does not know, escapes or quoting it does not handle, anything
+//! outside an entry. The caller then parses the whole file as usual
+//! ([`super::upgrade_file::parse`]), with all its checks and messages, so a
+//! pending entry (an edited one, one tagged with an unknown release) is
+//! always read in full.
+
+use crate::model::component::ComponentName;
+use crate::model::line_index::LineIndex;
+use crate::model::op_count::tick;
+use crate::model::release_name::ReleaseName;
+use crate::model::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey};
+use crate::model::step_name::StepName;
+
+/// The entries of `text` as steps whose body is not read (empty; checksum
+/// as recorded), if every entry is tagged with a release `covered` accepts
+/// and the file is laid out as `consolidate release` writes it; else `None`.
+pub fn read_covered(
+    path: &str,
+    text: &str,
+    component: &ComponentName,
+    covered: &dyn Fn(&ReleaseName) -> bool,
+) -> Option<Vec<Step>> {
+    let entries = Scanner::new(text).entries()?;
+    let lines = LineIndex::new(text);
+    let mut steps = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let release = ReleaseName::parse(entry.release?).ok()?;
+        if !covered(&release) || !entry.sql {
+            return None;
+        }
+        let checksum = Checksum::from_recorded(entry.checksum?)?;
+        steps.push(Step {
+            key: StepKey {
+                component: component.clone(),
+                name: StepName::parse(entry.name?).ok()?,
+            },
+            phase: Phase::parse(entry.phase?)?,
+            requires: Vec::new(),
+            transaction: entry.transaction,
+            batch: None,
+            body: Body::Any(String::new()),
+            computed: checksum.clone(),
+            checksum,
+            origin: Origin::Released {
+                release,
+                file: path.to_string(),
+                line: Some(lines.line_of(entry.start)),
+            },
+        });
+    }
+    Some(steps)
+}
+
+/// What the quick read takes from one `[[step]]` entry.
+#[derive(Debug, Default)]
+struct Entry<'a> {
+    start: usize,
+    name: Option<&'a str>,
+    release: Option<&'a str>,
+    phase: Option<&'a str>,
+    checksum: Option<&'a str>,
+    transaction: bool,
+    sql: bool,
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(text: &'a str) -> Self {
+        Scanner {
+            text,
+            b: text.as_bytes(),
+            i: 0,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn starts(&self, s: &str) -> bool {
+        self.b
+            .get(self.i..)
+            .is_some_and(|rest| rest.starts_with(s.as_bytes()))
+    }
+
+    fn skip_blank(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    fn skip_comment(&mut self) {
+        while !matches!(self.peek(), None | Some(b'\n')) {
+            self.i += 1;
+        }
+    }
+
+    /// Blanks, an optional comment, then the end of the line (consumed).
+    fn line_end(&mut self) -> Option<()> {
+        self.skip_blank();
+        if self.peek() == Some(b'#') {
+            self.skip_comment();
+        }
+        if self.peek() == Some(b'\r') {
+            self.i += 1;
+        }
+        match self.peek() {
+            None => Some(()),
+            Some(b'\n') => {
+                self.i += 1;
+                Some(())
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Every entry, or `None` when the layout is not one this reader knows.
+    fn entries(mut self) -> Option<Vec<Entry<'a>>> {
+        let mut entries: Vec<Entry<'a>> = Vec::new();
+        let mut in_sql_table = false;
+        loop {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+                self.i += 1;
+            }
+            let Some(c) = self.peek() else {
+                break;
+            };
+            tick(1);
+            if c == b'#' {
+                self.skip_comment();
+                continue;
+            }
+            if c == b'[' {
+                let start = self.i;
+                let double = self.starts("[[");
+                let open = if double { 2 } else { 1 };
+                let close = if double { "]]" } else { "]" };
+                let rest = self.text.get(self.i + open..)?;
+                let end = rest.find(close)?;
+                let header = rest[..end].trim();
+                if rest[..end].contains('\n') {
+                    return None;
+                }
+                self.i += open + end + close.len();
+                self.line_end()?;
+                if double && header == "step" {
+                    entries.push(Entry {
+                        start,
+                        transaction: true,
+                        ..Entry::default()
+                    });
+                    in_sql_table = false;
+                } else if !double && header == "step.sql" {
+                    let entry = entries.last_mut()?;
+                    if entry.sql {
+                        return None;
+                    }
+                    entry.sql = true;
+                    in_sql_table = true;
+                } else {
+                    return None;
+                }
+                continue;
+            }
+            let key_start = self.i;
+            while matches!(self.peek(), Some(b) if b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                self.i += 1;
+            }
+            let key = self.text.get(key_start..self.i)?;
+            self.skip_blank();
+            if key.is_empty() || self.peek() != Some(b'=') {
+                return None;
+            }
+            self.i += 1;
+            self.skip_blank();
+            let entry = entries.last_mut()?;
+            if in_sql_table {
+                if !DATABASES.contains(&key) {
+                    return None;
+                }
+                self.skip_value()?;
+            } else {
+                match key {
+                    "name" => set(&mut entry.name, self.plain_string()?)?,
+                    "release" => set(&mut entry.release, self.plain_string()?)?,
+                    "phase" => set(&mut entry.phase, self.plain_string()?)?,
+                    "checksum" => set(&mut entry.checksum, self.plain_string()?)?,
+                    "transaction" => {
+                        entry.transaction = if self.starts("true") {
+                            true
+                        } else if self.starts("false") {
+                            false
+                        } else {
+                            return None;
+                        };
+                        self.i += if entry.transaction { 4 } else { 5 };
+                    }
+                    "sql" => {
+                        if entry.sql {
+                            return None;
+                        }
+                        entry.sql = true;
+                        self.skip_value()?;
+                    }
+                    "batch" => {
+                        self.plain_string()?;
+                    }
+                    _ => return None,
+                }
+            }
+            self.line_end()?;
+        }
+        Some(entries)
+    }
+
+    /// A one-line `"..."` string without escapes.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        if self.peek() != Some(b'"') || self.starts("\"\"\"") {
+            return None;
+        }
+        let rest = self.text.get(self.i + 1..)?;
+        let end = rest.find(['"', '\\', '\n'])?;
+        if rest.as_bytes()[end] != b'"' {
+            return None;
+        }
+        self.i += end + 2;
+        Some(&rest[..end])
+    }
+
+    /// Skips a value: a string of any kind, or an inline table or array of
+    /// them; stops right after it.
+    fn skip_value(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        let start = self.i;
+        loop {
+            match self.peek()? {
+                q @ (b'"' | b'\'') => self.skip_string(q)?,
+                b'[' | b'{' => {
+                    depth += 1;
+                    self.i += 1;
+                }
+                b']' | b'}' => {
+                    depth = depth.checked_sub(1)?;
+                    self.i += 1;
+                }
+                b'#' if depth > 0 => self.skip_comment(),
+                _ if depth == 0 => return None,
+                _ => self.i += 1,
+            }
+            if depth == 0 {
+                tick((self.i - start).div_ceil(64));
+                return Some(());
+            }
+        }
+    }
+
+    /// Skips one string starting with `quote` (basic or literal, one-line or
+    /// multi-line).
+    fn skip_string(&mut self, quote: u8) -> Option<()> {
+        let escapes = quote == b'"';
+        let triple = if escapes { "\"\"\"" } else { "'''" };
+        if self.starts(triple) {
+            self.i += 3;
+            loop {
+                let c = self.peek()?;
+                if escapes && c == b'\\' {
+                    self.i += 2;
+                } else if self.starts(triple) {
+                    self.i += 3;
+                    // Up to two quotes may close the string too: leave that to the parser.
+                    return (self.peek() != Some(quote)).then_some(());
+                } else {
+                    self.i += 1;
+                }
+            }
+        }
+        self.i += 1;
+        loop {
+            match self.peek()? {
+                b'\n' => return None,
+                b'\\' if escapes => self.i += 2,
+                c if c == quote => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => self.i += 1,
+            }
+        }
+    }
+}
+
+/// Sets a field read once; a second one is left to the parser.
+fn set<'a>(field: &mut Option<&'a str>, value: &'a str) -> Option<()> {
+    match field {
+        Some(_) => None,
+        None => {
+            *field = Some(value);
+            Some(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

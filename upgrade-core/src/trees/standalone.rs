@@ -1,0 +1,95 @@
+//! Standalone steps of a tree: one step from its file or its per-database
+//! variant files, and whether a standalone step is what an interrupted
+//! `consolidate release` left beside its released entry.
+
+use std::collections::BTreeMap;
+
+use crate::model::component::ComponentName;
+use crate::model::step::{Body, Checksum, Origin, Step, StepKey, parse_step_file};
+use crate::model::step_name::StepName;
+use crate::model::tree_error::{TreeError, TreeErrorKind};
+
+/// One file of a standalone step: its path and the database it is for.
+pub(super) struct Variant {
+    pub(super) path: String,
+    pub(super) database: Option<String>,
+}
+
+/// Is the standalone `step` what remains of `released` after an interrupted
+/// release: the same content, or — when the run was killed between deleting
+/// the variant files of one step — some of its per-database variants?
+pub(super) fn is_leftover(step: &Step, released: &Step) -> bool {
+    if released.release().is_none()
+        || step.phase != released.phase
+        || step.requires != released.requires
+        || step.transaction != released.transaction
+        || step.batch != released.batch
+    {
+        return false;
+    }
+    match (&step.body, &released.body) {
+        (Body::PerDatabase(left), Body::PerDatabase(full)) => left.iter().all(|(db, sql)| {
+            full.get(db)
+                .is_some_and(|f| crate::model::step::normalise(f) == *sql)
+        }),
+        _ => step.checksum == released.checksum,
+    }
+}
+
+pub(super) fn standalone_step(
+    component: ComponentName,
+    name: StepName,
+    variants: &[Variant],
+    read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
+) -> Result<Step, TreeError> {
+    let plain = variants.iter().filter(|v| v.database.is_none()).count();
+    if plain > 0 && variants.len() > 1 {
+        return Err(TreeError::new(
+            variants[0].path.as_str(),
+            TreeErrorKind::MixedVariants {
+                name: name.to_string(),
+            },
+        ));
+    }
+    let mut header = None;
+    let mut bodies = BTreeMap::new();
+    let mut first_path = String::new();
+    for v in variants {
+        let (h, body) = parse_step_file(&v.path, &read(&v.path)?)?;
+        match &header {
+            None => {
+                header = Some(h);
+                first_path = v.path.clone();
+            }
+            Some(first) if *first != h => {
+                return Err(TreeError::new(
+                    v.path.as_str(),
+                    TreeErrorKind::VariantHeadersDiffer { other: first_path },
+                ));
+            }
+            Some(_) => {}
+        }
+        bodies.insert(v.database.clone(), body);
+    }
+    let Some(header) = header else {
+        return Err(TreeError::new(
+            name.as_str(),
+            TreeErrorKind::Io("no files".into()),
+        ));
+    };
+    let body = Body::from_variants(bodies);
+    let checksum = Checksum::of(&body);
+    Ok(Step {
+        key: StepKey { component, name },
+        phase: header.phase,
+        requires: header.requires,
+        transaction: header.transaction,
+        batch: header.batch,
+        body,
+        computed: checksum.clone(),
+        checksum,
+        origin: Origin::Standalone {
+            files: variants.iter().map(|v| v.path.clone()).collect(),
+        },
+    })
+}
