@@ -249,28 +249,34 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
 /// gets an empty `.gitkeep` (so that git keeps it too) unless it holds one,
 /// or a `.keep`, already.
 fn keep_emptied_folders(tree: &Tree, changes: &mut Vec<FileChange>) {
-    let deleted: std::collections::BTreeSet<String> = changes
+    use std::collections::{BTreeMap, BTreeSet};
+    let folder_of = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_string());
+    let deleted: BTreeSet<&str> = changes
         .iter()
         .filter(|c| c.after.is_none())
-        .map(|c| c.path.clone())
+        .map(|c| c.path.as_str())
         .collect();
-    let folders: std::collections::BTreeSet<&str> = deleted
+    // Per `db/upgrades` folder: does every standalone file in it go? One pass.
+    let mut emptied: BTreeMap<String, bool> = BTreeMap::new();
+    for path in &deleted {
+        if let Some(dir) = folder_of(path).filter(|d| crate::files::source::is_upgrades_dir(d)) {
+            emptied.insert(dir, true);
+        }
+    }
+    for path in tree.standalone_texts.keys() {
+        if let Some(dir) = folder_of(path)
+            && let Some(all_go) = emptied.get_mut(&dir)
+        {
+            *all_go &= deleted.contains(path.as_str());
+        }
+    }
+    let kept: BTreeSet<String> = tree
+        .kept_files
         .iter()
-        .filter_map(|p| p.rsplit_once('/').map(|(dir, _)| dir))
-        .filter(|dir| crate::files::source::is_upgrades_dir(dir))
+        .filter_map(|f| folder_of(f))
         .collect();
-    for folder in folders {
-        let prefix = format!("{folder}/");
-        let emptied = tree
-            .standalone_texts
-            .keys()
-            .filter(|p| p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
-            .all(|p| deleted.contains(p));
-        let kept = tree.kept_files.iter().any(|f| {
-            f.strip_prefix(&prefix)
-                .is_some_and(|name| !name.contains('/'))
-        });
-        if emptied && !kept {
+    for (folder, all_go) in emptied {
+        if all_go && !kept.contains(&folder) {
             changes.push(FileChange {
                 path: format!("{folder}/.gitkeep"),
                 before: None,
