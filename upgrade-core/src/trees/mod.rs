@@ -4,5 +4,6 @@
 pub mod git_repo;
 pub mod git_tree;
 pub mod site_view;
+mod snapshots;
 mod standalone;
 pub mod tree;

@@ -9,8 +9,7 @@ use crate::files::{upgrade_file, upgrade_scan};
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::install_snapshot::{
-    BaselineSnapshot, InstallSnapshot, baseline_file, baseline_snapshot, install_file_database,
-    install_snapshot,
+    BaselineSnapshot, InstallSnapshot, baseline_file, install_file_database,
 };
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::plugin_types;
@@ -337,53 +336,13 @@ impl Tree {
             errors.extend(refused);
             warnings.extend(warned);
         }
-        let mut installs = BTreeMap::new();
-        let mut install_texts = BTreeMap::new();
-        for (component, files) in install_files {
-            match install_snapshot(component.clone(), &files) {
-                Ok(snapshot) => {
-                    let key = StepKey {
-                        component: component.clone(),
-                        name: snapshot.covers.clone(),
-                    };
-                    if steps.contains_key(&key) {
-                        installs.insert(component, snapshot);
-                    } else {
-                        errors.push(TreeError::new(
-                            snapshot.files[0].as_str(),
-                            TreeErrorKind::Snapshot(format!(
-                                "covers {}, which is not a step of {component}: name the newest step of {component} the snapshot includes",
-                                snapshot.covers
-                            )),
-                        ).at_line(1));
-                    }
-                }
-                Err(e) => errors.push(e),
-            }
-            install_texts.extend(files.into_iter().map(|(path, _, text)| (path, text)));
-        }
-        let baseline = match manifest.as_ref().and_then(|m| m.baseline.clone()) {
-            Some(release) if baseline_files.is_empty() => {
-                errors.push(TreeError::new(
-                    MANIFEST_FILE,
-                    TreeErrorKind::Snapshot(format!(
-                        "[baseline] names {release}, but there is no releases/{release}.baseline.sql (or .sqlite.sql / .postgres.sql): add the schema snapshot of {release}"
-                    )),
-                ));
-                None
-            }
-            Some(release) => match baseline_snapshot(release, &baseline_files) {
-                Ok(b) => {
-                    install_texts.extend(baseline_files.into_iter().map(|(p, _, t)| (p, t)));
-                    Some(b)
-                }
-                Err(e) => {
-                    errors.push(e);
-                    None
-                }
-            },
-            None => None,
-        };
+        let (installs, baseline, install_texts) = super::snapshots::assemble(
+            manifest.as_ref(),
+            &steps,
+            install_files,
+            baseline_files,
+            &mut errors,
+        );
         if let Some(manifest) = &manifest {
             plugin_types::explain_unknown_folders(manifest, &mut errors);
         }
