@@ -25,15 +25,25 @@ pub struct Args {
 const DANGER: &str = "deleting an orphan row is dangerous: if another branch of the code (a stable branch, a custom branch, a newer release) still has that step, the site runs it again when it moves to that code";
 
 fn print_rows(rows: &[LedgerRow]) {
-    let width = rows.iter().map(|r| r.key_text().len()).max().unwrap_or(0);
+    use std::io::Write as _;
+    let width = rows.iter().map(LedgerRow::key_len).max().unwrap_or(0);
+    // One buffered writer: a whole release's rows are 100,000 lines.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for r in rows {
-        out!(
-            "  {:<width$}  {}  {}",
-            r.key_text(),
+        // `{:<width$}` of the key text pads to `width` characters.
+        let chars = r.component.chars().count() + 1 + r.step.chars().count();
+        let _ = writeln!(
+            out,
+            "  {}/{}{:pad$}  {}  {}",
+            r.component,
+            r.step,
+            "",
             r.applied_at,
-            r.checksum
+            r.checksum,
+            pad = width.saturating_sub(chars)
         );
     }
+    let _ = out.flush();
 }
 
 /// Runs `prune`: exit 0 on success (also when nothing was to do), 1 on error.

@@ -12,6 +12,8 @@ use crate::trees::tree::Tree;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SiteState {
     /// Ledger rows: every step the site completed and its checksum then.
+    /// `status` leaves out the rows the completed release covers (`prune`
+    /// deletes them): `applied` holds for their steps through the release.
     pub ledger: BTreeMap<StepKey, Checksum>,
     /// The last release the site completed.
     pub release: Option<ReleaseName>,

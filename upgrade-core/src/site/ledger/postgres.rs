@@ -407,6 +407,9 @@ impl Ledger for PostgresLedger {
     }
 }
 
+/// Ledger rows deleted by one statement.
+const DELETE_CHUNK: usize = 10_000;
+
 /// Writes a change inside an open transaction.
 fn write_change(
     tx: &mut postgres::Transaction<'_>,
@@ -414,10 +417,15 @@ fn write_change(
 ) -> Result<(), postgres::Error> {
     let now = now_utc();
     if !change.delete.is_empty() {
-        // One statement prepared once for every row (prune of a whole release).
-        let delete = tx.prepare("DELETE FROM upgrade_ledger WHERE component = $1 AND step = $2")?;
-        for (component, step) in &change.delete {
-            tx.execute(&delete, &[component, step])?;
+        // The listed rows and only them, a chunk of rows per statement (one
+        // round trip per chunk, not per row: prune of a whole release).
+        let delete = tx.prepare(
+            "DELETE FROM upgrade_ledger WHERE (component, step) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        )?;
+        for chunk in change.delete.chunks(DELETE_CHUNK) {
+            let components: Vec<&str> = chunk.iter().map(|(c, _)| c.as_str()).collect();
+            let steps: Vec<&str> = chunk.iter().map(|(_, s)| s.as_str()).collect();
+            tx.execute(&delete, &[&components, &steps])?;
         }
     }
     for (key, checksum) in &change.checksums {

@@ -431,14 +431,7 @@ fn read_components(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Vec<Insta
 /// Writes a change inside an open transaction.
 fn write_change(tx: &rusqlite::Transaction<'_>, change: &SiteChange) -> rusqlite::Result<()> {
     let now = now_utc();
-    if !change.delete.is_empty() {
-        // One statement prepared once for every row (prune of a whole release).
-        let mut delete =
-            tx.prepare_cached("DELETE FROM upgrade_ledger WHERE component = ?1 AND step = ?2")?;
-        for (component, step) in &change.delete {
-            delete.execute(params![component, step])?;
-        }
-    }
+    delete_rows(tx, &change.delete)?;
     for (key, checksum) in &change.checksums {
         tx.execute(
             "UPDATE upgrade_ledger SET checksum = ?3 WHERE component = ?1 AND step = ?2",
@@ -511,11 +504,13 @@ fn write_change(tx: &rusqlite::Transaction<'_>, change: &SiteChange) -> rusqlite
     Ok(())
 }
 
+mod delete;
 pub mod lock;
 mod maintenance;
 mod read_only;
 mod script;
 
+use delete::delete_rows;
 use script::run_script;
 
 #[cfg(test)]

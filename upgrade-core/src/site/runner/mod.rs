@@ -358,8 +358,8 @@ impl<'t> Runner<'t> {
         // Before taking the lock, only whether any row is covered (no status).
         let any = upto.is_some_and(|upto| {
             stored.rows.iter().any(|row| {
-                StepKey::parse(&row.key_text())
-                    .is_ok_and(|key| status::covered(self.tree, &key, self.tree.step(&key), upto))
+                row.key()
+                    .is_some_and(|key| status::covered(self.tree, &key, self.tree.step(&key), upto))
             })
         });
         if !any {

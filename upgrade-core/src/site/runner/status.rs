@@ -263,8 +263,64 @@ pub fn status_of<'t>(
     db: &str,
     stored: Stored,
 ) -> Result<Status<'t>, RunError> {
-    let mut site = stored.site_state(db)?;
     let manifest = &tree.manifest;
+    // One pass over the rows: each key parsed and looked up once, and the
+    // rows the completed release covers set apart (prunable) before the
+    // site state is built without them (`applied` holds for their steps
+    // through the release; a covered row of a step not in the tree matches
+    // no step). A fresh site has no rows, so the baseline below never
+    // changes this.
+    let covered_upto = stored
+        .site
+        .release
+        .as_ref()
+        .and_then(|r| manifest.release_index(r));
+    let keys: Vec<Option<StepKey>> = stored.rows.iter().map(LedgerRow::key).collect();
+    // The rows come sorted like the tree's steps: the step after the last
+    // one found is tried first (one comparison), else searched.
+    let mut next = 0;
+    let steps: Vec<Option<&Step>> = keys
+        .iter()
+        .map(|k| {
+            let key = k.as_ref()?;
+            let index = match tree.steps.get(next) {
+                Some(step) if step.key == *key => next,
+                // What `Tree::step` does.
+                _ => tree.steps.binary_search_by(|s| s.key.cmp(key)).ok()?,
+            };
+            next = index + 1;
+            tree.steps.get(index)
+        })
+        .collect();
+    let is_prunable: Vec<bool> = keys
+        .iter()
+        .zip(&steps)
+        .map(|(key, step)| match (covered_upto, key) {
+            (Some(upto), Some(key)) => covered(tree, key, *step, upto),
+            _ => false,
+        })
+        .collect();
+    let mut prunable = Vec::new();
+    let mut drift = Vec::new();
+    let mut orphans = Vec::new();
+    for ((row, step), covered) in stored.rows.iter().zip(&steps).zip(&is_prunable) {
+        if *covered {
+            prunable.push(row.clone());
+            continue;
+        }
+        match step {
+            Some(step) if step.checksum.as_str() != row.checksum => drift.push(Drift {
+                key: step.key.clone(),
+                recorded: row.checksum.clone(),
+                expected: step.checksum.clone(),
+                location: step.location(),
+            }),
+            Some(_) => {}
+            None => orphans.push(row.clone()),
+        }
+    }
+    drop(steps);
+    let mut site = stored.site_state_of(db, keys, &is_prunable)?;
     // A fresh site of a project with a baseline starts as a site that
     // completed the baseline release (`apply` runs its schema first).
     let fresh = stored.rows.is_empty()
@@ -340,31 +396,6 @@ pub fn status_of<'t>(
             })
             .cloned()
     });
-    let covered_upto = site_index.flatten();
-    // One pass over the rows: each key parsed and looked up once.
-    let mut prunable = Vec::new();
-    let mut drift = Vec::new();
-    let mut orphans = Vec::new();
-    for row in &stored.rows {
-        let key = StepKey::parse(&row.key_text()).ok();
-        let step = key.as_ref().and_then(|k| tree.step(k));
-        if let (Some(upto), Some(key)) = (covered_upto, &key)
-            && covered(tree, key, step, upto)
-        {
-            prunable.push(row.clone());
-            continue;
-        }
-        match step {
-            Some(step) if step.checksum.as_str() != row.checksum => drift.push(Drift {
-                key: step.key.clone(),
-                recorded: row.checksum.clone(),
-                expected: step.checksum.clone(),
-                location: step.location(),
-            }),
-            Some(_) => {}
-            None => orphans.push(row.clone()),
-        }
-    }
     let release_to_complete = manifest
         .newest_release()
         .filter(|newest| site.release.as_ref() != Some(&newest.name))
@@ -403,10 +434,8 @@ pub fn status_of<'t>(
 pub fn covered_rows(tree: &Tree, rows: &[LedgerRow], upto: usize) -> Vec<LedgerRow> {
     rows.iter()
         .filter(|row| {
-            let Ok(key) = StepKey::parse(&row.key_text()) else {
-                return false;
-            };
-            covered(tree, &key, tree.step(&key), upto)
+            row.key()
+                .is_some_and(|key| covered(tree, &key, tree.step(&key), upto))
         })
         .cloned()
         .collect()

@@ -408,3 +408,88 @@ fn prune_of_covered_rows_is_linear_in_the_rows() {
         "800 rows cost {large} comparisons, 400 rows {small}: not linear"
     );
 }
+
+/// `status` of `n` covered rows: the work counted (key parses, row checks,
+/// key comparisons) per row, and the site state built without those rows.
+fn covered_status_work(n: usize) -> u64 {
+    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let toml: String = (0..n)
+        .map(|i| {
+            format!(
+                "[[step]]\nname = \"2007010100-s{i:05}\"\nrelease = \"R19\"\nphase = \"main\"\nchecksum = \"{sum}\"\nsql = \"INSERT INTO kv VALUES ({i});\"\n\n"
+            )
+        })
+        .collect();
+    let t = tree(&[("lib/db/upgrade.toml", &toml)]);
+    let order = plan::order(&t).expect("order");
+    let mut stored = at(Some("R19"), None);
+    stored.rows = t
+        .steps
+        .iter()
+        .map(|s| row("core", s.key.name.as_str(), s.checksum.as_str()))
+        .collect();
+    crate::model::op_count::take();
+    let s = status_for(&t, &order, stored);
+    let work = crate::model::op_count::take();
+    assert_eq!(s.prunable.len(), n);
+    // Covered rows are not put in the site's ledger map: `applied` holds
+    // for their steps through the release.
+    assert!(
+        s.site.ledger.is_empty(),
+        "{} rows in the map",
+        s.site.ledger.len()
+    );
+    assert!(s.pending.is_empty() && s.orphans.is_empty() && s.drift.is_empty());
+    work
+}
+
+#[test]
+fn covered_rows_are_parsed_once_and_kept_out_of_the_site_state() {
+    for n in [400, 800] {
+        let work = covered_status_work(n);
+        // Per row: one key parse, one coverage check, and one comparison
+        // to find its step (the rows come in the tree's order); before,
+        // every row was also parsed a second time and put in the ledger map.
+        assert!(
+            work == 3 * n as u64,
+            "{n} covered rows cost {work} units: not a parse, a check and a comparison each"
+        );
+    }
+}
+
+#[test]
+fn a_covered_row_with_a_corrupt_checksum_is_still_refused() {
+    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let toml = format!(
+        "[[step]]\nname = \"2007010100-s00001\"\nrelease = \"R19\"\nphase = \"main\"\nchecksum = \"{sum}\"\nsql = \"INSERT INTO kv VALUES (1);\"\n"
+    );
+    let t = tree(&[("lib/db/upgrade.toml", &toml)]);
+    let order = plan::order(&t).expect("order");
+    let mut stored = at(Some("R19"), None);
+    stored.rows = vec![row("core", "2007010100-s00001", "sha256:XYZ")];
+    let err = status_of(&t, &order, Database::Sqlite, "site.db", stored)
+        .expect_err("a corrupt checksum is refused");
+    assert!(err.to_string().contains("sha256:XYZ"), "{err}");
+}
+
+#[test]
+fn a_row_key_reads_as_its_key_text() {
+    let cases = [
+        ("core", "2007010100-s00001"),
+        (" core ", " 2007010100-s00001 "),
+        ("a/b", "2007010100-s00001"),
+        ("core", "2007010100/s00001"),
+        ("core", "not a step"),
+        ("", ""),
+        ("Core!", "2007010100-s00001"),
+    ];
+    for (component, step) in cases {
+        let r = row(component, step, "sha256:00");
+        assert_eq!(
+            r.key(),
+            StepKey::parse(&r.key_text()).ok(),
+            "{component:?} / {step:?}"
+        );
+        assert_eq!(r.key_len(), r.key_text().len());
+    }
+}

@@ -303,3 +303,113 @@ fn a_folder_is_not_a_database_file() {
         assert!(err.to_string().contains("this is a folder"), "{err}");
     }
 }
+
+/// A ledger with `n` rows of `core` and `n` of `local_a` (steps s00000…).
+fn ledger_with_rows(dir: &tempfile::TempDir, n: usize) -> SqliteLedger {
+    let path = dir.path().join("site.db");
+    let mut ledger = SqliteLedger::open(&path, Access::Apply)
+        .expect("open")
+        .expect("some");
+    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let tx = ledger.conn.transaction().expect("tx");
+    for component in ["core", "local_a"] {
+        for i in 0..n {
+            tx.execute(
+                "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES (?1, ?2, ?3, '2007-01-01T00:00:00Z')",
+                params![component, format!("2007010100-s{i:05}"), sum],
+            )
+            .expect("row");
+        }
+    }
+    tx.commit().expect("commit");
+    ledger
+}
+
+fn keys(ledger: &mut SqliteLedger) -> Vec<String> {
+    ledger
+        .read()
+        .expect("read")
+        .rows
+        .iter()
+        .map(LedgerRow::key_text)
+        .collect()
+}
+
+#[test]
+fn deleting_every_row_of_a_component_deletes_only_those_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 100);
+    let all_core: Vec<(String, String)> = (0..100)
+        .map(|i| ("core".to_string(), format!("2007010100-s{i:05}")))
+        .collect();
+    // All of core but one, and one of local_a: row by row, nothing else.
+    let mut change = SiteChange {
+        delete: all_core[1..].to_vec(),
+        ..SiteChange::default()
+    };
+    change
+        .delete
+        .push(("local_a".into(), "2007010100-s00007".into()));
+    crate::model::op_count::take();
+    ledger.commit(&change).expect("commit");
+    assert_eq!(
+        crate::model::op_count::take(),
+        100,
+        "99 + 1 rows, one by one"
+    );
+    let left = keys(&mut ledger);
+    assert_eq!(left.len(), 1 + 99);
+    assert_eq!(left[0], "core/2007010100-s00000");
+    assert!(!left.contains(&"local_a/2007010100-s00007".to_string()));
+    // Every row of local_a now (the 99 left): one statement.
+    let change = SiteChange {
+        delete: (0..100)
+            .filter(|i| *i != 7)
+            .map(|i| ("local_a".to_string(), format!("2007010100-s{i:05}")))
+            .collect(),
+        ..SiteChange::default()
+    };
+    crate::model::op_count::take();
+    ledger.commit(&change).expect("commit");
+    assert_eq!(crate::model::op_count::take(), 1, "local_a deleted whole");
+    assert_eq!(
+        keys(&mut ledger),
+        vec!["core/2007010100-s00000".to_string()]
+    );
+}
+
+#[test]
+fn a_listed_row_that_is_gone_never_widens_the_delete() {
+    // 100 rows listed, but one of them is gone and another, unlisted, is
+    // there: the counts match, the sets do not; only listed rows go.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 100);
+    ledger
+        .conn
+        .execute(
+            "DELETE FROM upgrade_ledger WHERE component = 'core' AND step = '2007010100-s00003'",
+            [],
+        )
+        .expect("gone");
+    ledger
+        .conn
+        .execute(
+            "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ('core', '2099010100-other', 'sha256:0000000000000000000000000000000000000000000000000000000000000000', '2007-01-01T00:00:00Z')",
+            [],
+        )
+        .expect("other");
+    let change = SiteChange {
+        delete: (0..100)
+            .map(|i| ("core".to_string(), format!("2007010100-s{i:05}")))
+            .collect(),
+        ..SiteChange::default()
+    };
+    ledger.commit(&change).expect("commit");
+    let left = keys(&mut ledger);
+    assert!(
+        left.contains(&"core/2099010100-other".to_string()),
+        "{left:?}"
+    );
+    assert_eq!(left.iter().filter(|k| k.starts_with("core/")).count(), 1);
+    assert_eq!(left.len(), 1 + 100);
+}

@@ -1,0 +1,76 @@
+//! Deleting ledger rows on SQLite (`prune`, `prune --orphans --yes`, the
+//! rows a completed release covers): only the rows listed, a whole
+//! component with one statement when all of its rows are listed.
+
+use rusqlite::params;
+
+/// A component with at least this many rows to delete is first checked
+/// for being deleted whole.
+const WHOLE_COMPONENT_MIN: usize = 64;
+
+/// Deletes the ledger rows `rows` (`(component, step)` as stored), and
+/// only them. A component all of whose rows are listed (checked inside
+/// this transaction: the set of its stored steps equals the listed ones)
+/// is deleted with one statement, not row by row: a site that moves to a
+/// consolidated tree prunes whole components.
+pub(super) fn delete_rows(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[(String, String)],
+) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Statements prepared once for every row (prune of a whole release).
+    let mut delete =
+        tx.prepare_cached("DELETE FROM upgrade_ledger WHERE component = ?1 AND step = ?2")?;
+    let mut start = 0;
+    while start < rows.len() {
+        let component = &rows[start].0;
+        let end = start
+            + rows[start..]
+                .iter()
+                .take_while(|(c, _)| c == component)
+                .count();
+        let group = &rows[start..end];
+        start = end;
+        if group.len() >= WHOLE_COMPONENT_MIN && whole_component(tx, component, group)? {
+            crate::model::op_count::tick(1);
+            tx.prepare_cached("DELETE FROM upgrade_ledger WHERE component = ?1")?
+                .execute(params![component])?;
+            continue;
+        }
+        for (component, step) in group {
+            crate::model::op_count::tick(1);
+            delete.execute(params![component, step])?;
+        }
+    }
+    Ok(())
+}
+
+/// Are the listed steps of `component` (`group`) exactly the steps it has
+/// in the ledger now? (The comparison is bytewise, the order of SQLite's
+/// `BINARY` collation.)
+fn whole_component(
+    tx: &rusqlite::Transaction<'_>,
+    component: &str,
+    group: &[(String, String)],
+) -> rusqlite::Result<bool> {
+    let mut listed: Vec<&str> = group.iter().map(|(_, step)| step.as_str()).collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let mut stmt =
+        tx.prepare_cached("SELECT step FROM upgrade_ledger WHERE component = ?1 ORDER BY step")?;
+    let mut stored = stmt.query(params![component])?;
+    let mut listed = listed.into_iter();
+    while let Some(row) = stored.next()? {
+        let step = row.get_ref(0)?;
+        let same = match (step.as_str(), listed.next()) {
+            (Ok(stored), Some(listed)) => stored == listed,
+            _ => false,
+        };
+        if !same {
+            return Ok(false);
+        }
+    }
+    Ok(listed.next().is_none())
+}
