@@ -327,9 +327,8 @@ fn plan_on_a_fresh_site_is_linear_in_the_steps() {
     );
 }
 
-/// `status` of a site that completed R19, whose ledger holds a row for each
-/// of the `n` released entries, counted in row and key comparisons.
-fn prunable_work(n: usize) -> u64 {
+/// A tree whose core has `n` entries released in R19.
+fn released_tree(n: usize) -> Tree {
     let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     let toml: String = (0..n)
         .map(|i| {
@@ -338,14 +337,26 @@ fn prunable_work(n: usize) -> u64 {
             )
         })
         .collect();
-    let t = tree(&[("lib/db/upgrade.toml", &toml)]);
-    let order = plan::order(&t).expect("order");
+    tree(&[("lib/db/upgrade.toml", &toml)])
+}
+
+/// A site that completed R19 and still holds a row for every step of `t`.
+fn covered_rows_of(t: &Tree) -> Stored {
     let mut stored = at(Some("R19"), None);
     stored.rows = t
         .steps
         .iter()
         .map(|s| row("core", s.key.name.as_str(), s.checksum.as_str()))
         .collect();
+    stored
+}
+
+/// `status` of a site that completed R19, whose ledger holds a row for each
+/// of the `n` released entries, counted in row and key comparisons.
+fn prunable_work(n: usize) -> u64 {
+    let t = released_tree(n);
+    let order = plan::order(&t).expect("order");
+    let stored = covered_rows_of(&t);
     crate::model::op_count::take();
     let s = status_for(&t, &order, stored);
     let work = crate::model::op_count::take();
@@ -366,15 +377,7 @@ fn prunable_rows_are_found_in_linear_work() {
 /// `prune` on SQLite of a site that completed R19 with a row for each of
 /// the `n` released entries: the work counted (row checks, key comparisons).
 fn prune_work(n: usize) -> u64 {
-    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-    let toml: String = (0..n)
-        .map(|i| {
-            format!(
-                "[[step]]\nname = \"2007010100-s{i:05}\"\nrelease = \"R19\"\nphase = \"main\"\nchecksum = \"{sum}\"\nsql = \"INSERT INTO kv VALUES ({i});\"\n\n"
-            )
-        })
-        .collect();
-    let t = tree(&[("lib/db/upgrade.toml", &toml)]);
+    let t = released_tree(n);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("site.db");
     let url = DatabaseUrl::Sqlite(path.clone());
@@ -385,7 +388,7 @@ fn prune_work(n: usize) -> u64 {
     for s in &t.steps {
         conn.execute(
             "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ('core', ?1, ?2, '2007-01-01T00:00:00Z')",
-            rusqlite::params![s.key.name.as_str(), sum],
+            rusqlite::params![s.key.name.as_str(), s.checksum.as_str()],
         )
         .expect("row");
     }
@@ -412,22 +415,9 @@ fn prune_of_covered_rows_is_linear_in_the_rows() {
 /// `status` of `n` covered rows: the work counted (key parses, row checks,
 /// key comparisons) per row, and the site state built without those rows.
 fn covered_status_work(n: usize) -> u64 {
-    let sum = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-    let toml: String = (0..n)
-        .map(|i| {
-            format!(
-                "[[step]]\nname = \"2007010100-s{i:05}\"\nrelease = \"R19\"\nphase = \"main\"\nchecksum = \"{sum}\"\nsql = \"INSERT INTO kv VALUES ({i});\"\n\n"
-            )
-        })
-        .collect();
-    let t = tree(&[("lib/db/upgrade.toml", &toml)]);
+    let t = released_tree(n);
     let order = plan::order(&t).expect("order");
-    let mut stored = at(Some("R19"), None);
-    stored.rows = t
-        .steps
-        .iter()
-        .map(|s| row("core", s.key.name.as_str(), s.checksum.as_str()))
-        .collect();
+    let stored = covered_rows_of(&t);
     crate::model::op_count::take();
     let s = status_for(&t, &order, stored);
     let work = crate::model::op_count::take();
