@@ -17,10 +17,10 @@ use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::sql_text::TokenKind;
 use crate::model::step::{Body, Checksum, normalise};
-use crate::model::step_file::dialects_of;
+use crate::model::step_file::{dialects_of, runs_differently, sql_problem};
 use crate::model::step_name::StepName;
 use crate::model::step_text::{
-    SqlProblem, TextProblem, check_characters, check_sql, check_tokens, header_key_of,
+    TextProblem, check_characters, check_sql, check_tokens, header_key_of,
 };
 use crate::model::tree_error::{TreeError, TreeErrorKind};
 
@@ -130,26 +130,13 @@ fn sorted_paths(files: &[(String, Option<String>, String)]) -> Vec<String> {
 /// The checks of a snapshot's text without a header; the normalised text.
 fn checked_sql(path: &str, text: &str) -> Result<String, TreeError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let at = |line: usize, kind: TreeErrorKind| TreeError::new(path, kind).at_line(line);
     let dialects = dialects_of(path);
-    check_sql(text, dialects, true).map_err(|p| match p {
-        SqlProblem::Text(p) => at(
-            p.line,
-            TreeErrorKind::RunsDifferently {
-                problem: p.problem,
-                fix: p.fix,
-            },
-        ),
-        SqlProblem::TransactionControl { line, statement } => at(
-            line,
-            TreeErrorKind::TransactionControl {
-                statement: statement.to_string(),
-                within: String::new(),
-                fix:
-                    "a baseline runs in one transaction with the site record: remove the statement"
-                        .into(),
-            },
-        ),
+    check_sql(text, dialects, true).map_err(|p| {
+        sql_problem(
+            path,
+            p,
+            "a baseline runs in one transaction with the site record: remove the statement",
+        )
     })?;
     Ok(normalise(text))
 }
@@ -174,10 +161,6 @@ pub fn install_file_database(file: &str) -> Option<Result<Option<String>, String
 pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), TreeError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let at = |line: usize, kind: TreeErrorKind| TreeError::new(path, kind).at_line(line);
-    let runs_differently = |p: TextProblem| TreeErrorKind::RunsDifferently {
-        problem: p.problem,
-        fix: p.fix,
-    };
     check_characters(text).map_err(|p| at(p.line, runs_differently(p)))?;
     let mut covers: Option<StepName> = None;
     let mut in_body = false;
@@ -251,16 +234,12 @@ pub fn parse_install_file(path: &str, text: &str) -> Result<(StepName, String), 
             fix: "keep one `-- covers:` line, at the top of the file".into(),
         })
     };
-    check_tokens(text, dialects, true, misplaced).map_err(|p| match p {
-        SqlProblem::Text(p) => at(p.line, runs_differently(p)),
-        SqlProblem::TransactionControl { line, statement } => at(
-            line,
-            TreeErrorKind::TransactionControl {
-                statement: statement.to_string(),
-                within: String::new(),
-                fix: "an install snapshot always runs in one transaction with the ledger rows of the steps it covers: remove the statement".into(),
-            },
-        ),
+    check_tokens(text, dialects, true, misplaced).map_err(|p| {
+        sql_problem(
+            path,
+            p,
+            "an install snapshot always runs in one transaction with the ledger rows of the steps it covers: remove the statement",
+        )
     })?;
     Ok((covers, normalise(&body)))
 }

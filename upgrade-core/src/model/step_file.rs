@@ -40,16 +40,12 @@ pub fn parse_step_file(path: &str, text: &str) -> Result<(Header, String), TreeE
     let (header, body, header_lines) = split_header(path, text)?;
     let dialects = dialects_of(path);
     let misplaced = |token: &Token<'_>| misplaced_header(text, token, header_lines).err();
-    check_tokens(text, dialects, header.transaction, misplaced).map_err(|p| match p {
-        SqlProblem::Text(p) => at(p.line, runs_differently(p)),
-        SqlProblem::TransactionControl { line, statement } => at(
-            line,
-            TreeErrorKind::TransactionControl {
-                statement: statement.to_string(),
-                within: String::new(),
-                fix: "declare `-- transaction: no` in the step's header (the step then runs statement by statement, outside a transaction), or remove the statement".into(),
-            },
-        ),
+    check_tokens(text, dialects, header.transaction, misplaced).map_err(|p| {
+        sql_problem(
+            path,
+            p,
+            "declare `-- transaction: no` in the step's header (the step then runs statement by statement, outside a transaction), or remove the statement",
+        )
     })?;
     check_batch(path, &header, &body, dialects, batch_line(text))?;
     Ok((header, normalise(&body)))
@@ -116,11 +112,29 @@ pub(crate) fn dialects_of(path: &str) -> &'static [Dialect] {
     }
 }
 
-fn runs_differently(p: TextProblem) -> TreeErrorKind {
+pub(crate) fn runs_differently(p: TextProblem) -> TreeErrorKind {
     TreeErrorKind::RunsDifferently {
         problem: p.problem,
         fix: p.fix,
     }
+}
+
+/// The error of a problem [`check_tokens`] found in the file at `path`;
+/// `transaction_fix` says what to do about transaction control in this kind
+/// of file (a step, an install snapshot, a baseline).
+pub(crate) fn sql_problem(path: &str, problem: SqlProblem, transaction_fix: &str) -> TreeError {
+    let (line, kind) = match problem {
+        SqlProblem::Text(p) => (p.line, runs_differently(p)),
+        SqlProblem::TransactionControl { line, statement } => (
+            line,
+            TreeErrorKind::TransactionControl {
+                statement: statement.to_string(),
+                within: String::new(),
+                fix: transaction_fix.into(),
+            },
+        ),
+    };
+    TreeError::new(path, kind).at_line(line)
 }
 
 /// The header, the body text without header lines, and the number of lines
