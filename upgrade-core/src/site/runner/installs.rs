@@ -189,17 +189,15 @@ pub(super) fn run_baseline(
         ..SiteChange::default()
     };
     let sql = baseline.body.for_database(database.as_str());
-    ledger.install(sql, &change).map_err(|e| match e {
-        StepRunError::Sql { message, line } => RunError::InstallFailed {
-            component: format!("the baseline {release}"),
-            location: match line {
-                Some(l) if baseline.files.len() == 1 => format!("{}:{l}", baseline.files[0]),
-                _ => baseline.files.join(", "),
-            },
+    // A baseline has no header: its script is its file.
+    ledger.install(sql, &change).map_err(|e| {
+        install_failed(
+            e,
+            format!("the baseline {release}"),
+            &baseline.files,
+            0,
             database,
-            message,
-        },
-        StepRunError::Ledger(l) => RunError::Ledger(l),
+        )
     })?;
     on_event(ApplyEvent::Baseline {
         release,
@@ -224,14 +222,38 @@ pub(super) fn recorded_by_steps(unrecorded: &[ComponentName]) -> Vec<InstalledCo
         .collect()
 }
 
-/// The file of the snapshot that runs on `database`.
-fn file_of(snapshot: &InstallSnapshot, database: Database) -> Option<&str> {
-    let variant = format!("install.{}.sql", database.as_str());
-    snapshot
-        .files
+/// The file of `files` (one plain file, or one per database) that runs on `database`.
+fn file_for(files: &[String], database: Database) -> Option<&str> {
+    let variant = format!(".{}.sql", database.as_str());
+    let plain = |f: &&String| !f.ends_with(".sqlite.sql") && !f.ends_with(".postgres.sql");
+    files
         .iter()
-        .find(|f| f.ends_with(&format!("/{variant}")) || f.ends_with("/install.sql"))
+        .find(|f| f.ends_with(&variant))
+        .or_else(|| files.iter().find(plain))
         .map(String::as_str)
+}
+
+/// A failed install script (a snapshot or the baseline) of `files` as the
+/// run's error: line `l` of the script is line `l + header` of its file.
+fn install_failed(
+    e: StepRunError,
+    component: String,
+    files: &[String],
+    header: usize,
+    database: Database,
+) -> RunError {
+    match e {
+        StepRunError::Sql { message, line } => RunError::InstallFailed {
+            component,
+            location: match (line, file_for(files, database)) {
+                (Some(l), Some(file)) => format!("{file}:{}", l + header),
+                _ => files.join(", "),
+            },
+            database,
+            message,
+        },
+        StepRunError::Ledger(l) => RunError::Ledger(l),
+    }
 }
 
 /// The scope an install runs under.
@@ -319,18 +341,15 @@ impl Run<'_, '_> {
             ..SiteChange::default()
         };
         on_event(ApplyEvent::InstallStarted { install });
-        self.ledger.install(sql, &change).map_err(|e| match e {
-            StepRunError::Sql { message, line } => RunError::InstallFailed {
-                component: snapshot.component.to_string(),
-                location: match (line, file_of(snapshot, database)) {
-                    // The body is the file without its `-- covers:` line.
-                    (Some(l), Some(file)) => format!("{file}:{}", l + 1),
-                    _ => snapshot.location(),
-                },
+        // The body is the file without its `-- covers:` line.
+        self.ledger.install(sql, &change).map_err(|e| {
+            install_failed(
+                e,
+                snapshot.component.to_string(),
+                &snapshot.files,
+                1,
                 database,
-                message,
-            },
-            StepRunError::Ledger(l) => RunError::Ledger(l),
+            )
         })?;
         on_event(ApplyEvent::Installed {
             install,
