@@ -126,6 +126,14 @@ pub(super) fn scratch_folder() -> std::io::Result<tempfile::TempDir> {
     builder.tempdir()
 }
 
+/// The failure of a scratch folder (`what`) that cannot be created.
+fn unwritable(what: &str, e: &std::io::Error) -> Failure {
+    Failure {
+        message: format!("cannot create {what}: {e}"),
+        hint: "check that the temporary folder (TMPDIR) is writable".into(),
+    }
+}
+
 /// Install equals upgrade, for the work tree and each consolidation commit
 /// (see [`install_path`]).
 pub(super) fn install_equals_upgrade(
@@ -137,10 +145,7 @@ pub(super) fn install_equals_upgrade(
     let mut compared = 0;
     let mut snapshots = 0;
     match scratch_folder() {
-        Err(e) => failures.push(Failure {
-            message: format!("cannot create a scratch folder for the SQLite databases: {e}"),
-            hint: "check that the temporary folder (TMPDIR) is writable".into(),
-        }),
+        Err(e) => failures.push(unwritable("a scratch folder for the SQLite databases", &e)),
         Ok(scratch) => {
             let mut subjects: Vec<(String, &Tree)> = vec![("the work tree".into(), head)];
             for c in consolidations {
@@ -154,10 +159,7 @@ pub(super) fn install_equals_upgrade(
                 }
                 let folder = scratch.path().join(format!("install-{i}"));
                 if let Err(e) = std::fs::create_dir_all(&folder) {
-                    failures.push(Failure {
-                        message: format!("cannot create {}: {e}", folder.display()),
-                        hint: "check that the temporary folder (TMPDIR) is writable".into(),
-                    });
+                    failures.push(unwritable(&folder.display().to_string(), &e));
                     continue;
                 }
                 let outcome = install_path::compare(&folder, label, tree);
@@ -196,10 +198,7 @@ pub(super) fn c1_on_sqlite(
     let mut both_fail = 0;
     let mut failures = Vec::new();
     match scratch_folder() {
-        Err(e) => failures.push(Failure {
-            message: format!("cannot create a scratch folder for the SQLite databases: {e}"),
-            hint: "check that the temporary folder (TMPDIR) is writable".into(),
-        }),
+        Err(e) => failures.push(unwritable("a scratch folder for the SQLite databases", &e)),
         Ok(scratch) => {
             for (i, c) in consolidations.iter().enumerate() {
                 let (Some(before), Some(after)) =
@@ -212,10 +211,7 @@ pub(super) fn c1_on_sqlite(
                 };
                 let folder = scratch.path().join(i.to_string());
                 if let Err(e) = std::fs::create_dir_all(&folder) {
-                    failures.push(Failure {
-                        message: format!("cannot create {}: {e}", folder.display()),
-                        hint: "check that the temporary folder (TMPDIR) is writable".into(),
-                    });
+                    failures.push(unwritable(&folder.display().to_string(), &e));
                     continue;
                 }
                 let outcome = on_sqlite::compare(
