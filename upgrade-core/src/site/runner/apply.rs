@@ -189,18 +189,7 @@ pub fn apply_on<'t>(
     let db = ledger.describe();
     let mut report = ApplyReport::default();
     let mut status = status_of(tree, order, database, &db, ledger.read()?)?;
-    if let Some(refusal) = &status.refusal {
-        return Err(RunError::Refused {
-            db,
-            refusal: refusal.clone(),
-        });
-    }
-    if !status.unreviewed.is_empty() {
-        return Err(RunError::Unreviewed {
-            db,
-            entries: status.unreviewed,
-        });
-    }
+    refuse_unrunnable(&status)?;
     if let Some(release) = status.baseline.clone() {
         // A fresh site starts from the project baseline, before anything else.
         super::installs::run_baseline(tree, ledger, &release, on_event)?;

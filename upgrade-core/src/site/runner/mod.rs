@@ -50,7 +50,7 @@ pub use post::{
     post_gate, waits_for,
 };
 pub use status::{Downtime, Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
-use status::{keys_of, refuse_unknown_release};
+use status::{keys_of, refuse_unknown_release, refuse_unrunnable};
 
 use std::collections::BTreeMap;
 
@@ -288,18 +288,7 @@ impl<'t> Runner<'t> {
     /// What `apply` with this selection would run; reads only.
     pub fn plan(&self, selection: &Selection) -> Result<Plan<'t>, RunError> {
         let status = self.status()?;
-        if let Some(refusal) = &status.refusal {
-            return Err(RunError::Refused {
-                db: status.db.clone(),
-                refusal: refusal.clone(),
-            });
-        }
-        if !status.unreviewed.is_empty() {
-            return Err(RunError::Unreviewed {
-                db: status.db.clone(),
-                entries: status.unreviewed.clone(),
-            });
-        }
+        refuse_unrunnable(&status)?;
         let progress = if status.pending.iter().any(|s| s.is_batched()) {
             let progress = self.post_progress(&status);
             // Progress only adds detail to the message: an unreadable batch

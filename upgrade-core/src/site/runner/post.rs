@@ -238,18 +238,7 @@ impl<'t> Runner<'t> {
             let mut ledger = self.open_for_writing()?;
             self.locked_status(ledger.as_mut())?
         };
-        if let Some(refusal) = &status.refusal {
-            return Err(RunError::Refused {
-                db: status.db.clone(),
-                refusal: refusal.clone(),
-            });
-        }
-        if !status.unreviewed.is_empty() {
-            return Err(RunError::Unreviewed {
-                db: status.db.clone(),
-                entries: status.unreviewed.clone(),
-            });
-        }
+        refuse_unrunnable(&status)?;
         Ok((batches::open_batches(&self.url)?, status))
     }
 

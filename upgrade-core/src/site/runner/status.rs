@@ -239,6 +239,25 @@ impl Status<'_> {
     }
 }
 
+/// Refuses what `plan`, `apply` and `post run` may not touch: a site this
+/// code may not upgrade, or pending released entries that are not what was
+/// released.
+pub(super) fn refuse_unrunnable(status: &Status<'_>) -> Result<(), RunError> {
+    if let Some(refusal) = &status.refusal {
+        return Err(RunError::Refused {
+            db: status.db.clone(),
+            refusal: refusal.clone(),
+        });
+    }
+    if !status.unreviewed.is_empty() {
+        return Err(RunError::Unreviewed {
+            db: status.db.clone(),
+            entries: status.unreviewed.clone(),
+        });
+    }
+    Ok(())
+}
+
 pub(super) fn refuse_unknown_release(status: &Status<'_>) -> Result<(), RunError> {
     match &status.refusal {
         Some(refusal @ Refusal::UnknownRelease { .. }) => Err(RunError::Refused {
