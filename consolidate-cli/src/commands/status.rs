@@ -9,6 +9,7 @@ use upgrade_core::model::step::Phase;
 use upgrade_core::site::ledger::{self, DEFAULT_DB, DatabaseUrl};
 use upgrade_core::site::runner::{Downtime, Runner, Status, StepProgress, post_gate};
 use upgrade_core::trees::site_view::SiteView;
+use upgrade_core::trees::step_cache::StepCache;
 
 use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK, EXIT_PENDING};
 
@@ -68,7 +69,10 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             .map(|r| (r.component.clone(), r.step.clone()))
             .collect(),
     };
-    let tree = Tree::load_for_site(&work, &view)?;
+    // Standalone steps unchanged since the last `status` are not read again
+    // (trees/step_cache.rs; docs/semantics.md, "What status reads").
+    let mut cache = StepCache::open(&work);
+    let tree = Tree::load_for_site_cached(&work, &view, &mut cache)?;
     for warning in &tree.warnings {
         eprintln!("warning: {warning}");
     }

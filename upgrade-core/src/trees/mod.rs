@@ -6,4 +6,5 @@ pub mod git_tree;
 pub mod site_view;
 mod snapshots;
 mod standalone;
+pub mod step_cache;
 pub mod tree;

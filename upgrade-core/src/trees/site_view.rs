@@ -16,13 +16,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::files::source::TreeSource;
+use crate::files::source::{TreeSource, WorkTree};
 use crate::model::component::ComponentName;
 use crate::model::manifest::Manifest;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Step, StepKey};
 use crate::model::step_name::StepName;
 use crate::model::tree_error::TreeErrors;
+use crate::trees::step_cache::StepCache;
 use crate::trees::tree::Tree;
 
 /// What a site already ran, as far as loading its tree needs it.
@@ -68,7 +69,20 @@ impl Tree {
     /// files only when a ledger row names a step the tree does not hold. Use
     /// it to answer questions about that site only, never to run steps.
     pub fn load_for_site(source: &dyn TreeSource, view: &SiteView) -> Result<Tree, TreeErrors> {
-        Tree::load_with(source, Some(view))
+        Tree::load_with(source, Some(view), None)
+    }
+
+    /// [`Tree::load_for_site`] of a work tree with its step cache
+    /// (trees/step_cache.rs): standalone steps whose files are unchanged
+    /// since a previous load are not read, checked or hashed, and come with
+    /// empty SQL; the cache is written back after a load without errors.
+    /// `counts()` of the cache then says how many steps were read.
+    pub fn load_for_site_cached(
+        source: &WorkTree,
+        view: &SiteView,
+        cache: &mut StepCache,
+    ) -> Result<Tree, TreeErrors> {
+        Tree::load_with(source, Some(view), Some(cache))
     }
 }
 

@@ -20,6 +20,7 @@ use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 pub use crate::trees::site_view::SiteView;
 use crate::trees::standalone::{Variant, is_leftover, standalone_step};
+use crate::trees::step_cache::{Lookup, StepCache};
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -86,7 +87,7 @@ impl Tree {
     /// Reads and validates a tree. Every problem of the tree is reported at
     /// once, sorted by file and line.
     pub fn load(source: &dyn TreeSource) -> Result<Tree, TreeErrors> {
-        Tree::load_with(source, None)
+        Tree::load_with(source, None, None)
     }
 
     /// [`Tree::load`], or with `view` the quick load of
@@ -95,6 +96,7 @@ impl Tree {
     pub(super) fn load_with(
         source: &dyn TreeSource,
         view: Option<&SiteView>,
+        mut cache: Option<&mut StepCache>,
     ) -> Result<Tree, TreeErrors> {
         let scan = source.scan()?;
         let kept_files = scan.kept.iter().cloned().collect();
@@ -294,12 +296,29 @@ impl Tree {
             Ok(text)
         };
         for ((component, name), variants) in standalone {
-            let step = match standalone_step(component, name, &variants, &mut read_kept) {
-                Ok(step) => step,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
+            // The step cache (status only): an unchanged step is not read.
+            let ids = match cache
+                .as_deref_mut()
+                .map(|c| c.lookup(&component, &name, &variants))
+            {
+                Some(Lookup::Hit(step)) => Err(step),
+                Some(Lookup::Miss(ids)) => Ok(ids),
+                None => Ok(None),
+            };
+            let step = match ids {
+                Err(step) => step,
+                Ok(ids) => match standalone_step(component, name, &variants, &mut read_kept) {
+                    Ok(step) => {
+                        if let (Some(cache), Some(ids)) = (cache.as_deref_mut(), ids) {
+                            cache.record(&step, &variants, &ids);
+                        }
+                        step
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                },
             };
             if covered.is_some() && steps.contains_key(&step.key) {
                 // A leftover or a duplicate next to an entry read quickly: the
@@ -361,6 +380,9 @@ impl Tree {
                     }
                 }
             }
+        }
+        if let Some(cache) = cache.filter(|_| errors.is_empty() && manifest.is_some()) {
+            cache.save();
         }
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {

@@ -1,0 +1,337 @@
+//! The step cache of a work tree (`<root>/.consolidate/step-cache`), used by
+//! `status` only ([`crate::Tree::load_for_site_cached`]): like git's index, it
+//! maps each standalone step's files, by identity (size, modification and
+//! change times in nanoseconds, inode, device), to what reading them gave
+//! (header, checksum, checks passed), so that an unchanged file is not read,
+//! checked or hashed again.
+//!
+//! A stale or broken cache never hides a change:
+//!
+//! - an entry is used only when its files are exactly the step's files today
+//!   and every identity field of every file is the same;
+//! - an entry is recorded only for files whose modification and change times
+//!   are more than [`RACY_SECONDS`] before the load started (git's "racy"
+//!   rule): a later edit, even of the same size, gives a later time;
+//! - a cache that cannot be read, of another format or program version, or
+//!   with any malformed line is ignored as a whole (everything is read);
+//! - it is written only after a load without any error, with a temporary
+//!   file and a rename; when it cannot be written (a read-only folder) the
+//!   command goes on without a word, so output never depends on it.
+//!
+//! The folder holds a `.gitignore` of `*`, so git never sees it; the tree scan
+//! skips hidden folders. Steps served from the cache carry their header,
+//! variants and checksum but empty SQL: such a tree answers `status`, never runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::files::source::WorkTree;
+use crate::model::batch::Batch;
+use crate::model::component::ComponentName;
+use crate::model::step::{Body, Checksum, Origin, Phase, Step, StepKey};
+use crate::model::step_name::StepName;
+use crate::trees::standalone::Variant;
+
+/// The cache file, relative to the tree root.
+pub const CACHE_FILE: &str = ".consolidate/step-cache";
+
+/// Files changed less than this many seconds before a load are not recorded.
+pub const RACY_SECONDS: i128 = 2;
+
+/// The first line of a cache file: format and program version.
+fn magic() -> String {
+    format!("consolidate step cache 1 {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The identity of a file as the cache compares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Identity {
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(path).ok()?;
+    Some(Identity {
+        size: m.size(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        ino: m.ino(),
+        dev: m.dev(),
+    })
+}
+
+#[cfg(not(unix))]
+fn identity(_path: &Path) -> Option<Identity> {
+    None
+}
+
+/// What a lookup found: the step, or the identities to record it with after
+/// reading it (taken before the read, so a change during the read shows next
+/// time).
+pub(super) enum Lookup {
+    /// An unchanged step: not read.
+    Hit(Step),
+    /// Read it; record it with these identities when they may be trusted.
+    Miss(Option<Vec<Identity>>),
+}
+
+/// The cache of one work tree, as read at the start of a load.
+#[derive(Debug)]
+pub struct StepCache {
+    root: PathBuf,
+    /// Files changed at or after this time (ns since the epoch) are not recorded.
+    trusted_before_ns: i128,
+    /// The entries read, by first file path: the rest of their line.
+    old: HashMap<String, String>,
+    /// The entries of this load, by first file path: their whole line.
+    new: BTreeMap<String, String>,
+    /// Steps read in full during this load.
+    misses: usize,
+    /// Steps served from the cache during this load.
+    hits: usize,
+}
+
+impl StepCache {
+    /// The cache of `work`, read now (a missing or broken one is empty).
+    pub fn open(work: &WorkTree) -> StepCache {
+        StepCache::open_at(work.root(), SystemTime::now())
+    }
+
+    /// The cache of the tree at `root`, as if read at `now` (tests move time).
+    pub fn open_at(root: &Path, now: SystemTime) -> StepCache {
+        let now_ns = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(0));
+        let second = now_ns - now_ns.rem_euclid(1_000_000_000);
+        let old = std::fs::read(root.join(CACHE_FILE))
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| parse(&text))
+            .unwrap_or_default();
+        StepCache {
+            root: root.to_path_buf(),
+            trusted_before_ns: second - RACY_SECONDS * 1_000_000_000,
+            old,
+            new: BTreeMap::new(),
+            misses: 0,
+            hits: 0,
+        }
+    }
+
+    /// Steps served from the cache and steps read in full by the last load.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.hits, self.misses)
+    }
+
+    /// The step of `variants`, when the cache holds it unchanged.
+    pub(super) fn lookup(
+        &mut self,
+        component: &ComponentName,
+        name: &StepName,
+        variants: &[Variant],
+    ) -> Lookup {
+        let ids: Option<Vec<Identity>> = variants
+            .iter()
+            .map(|v| identity(&crate::files::fsio::join_relative(&self.root, &v.path)))
+            .collect();
+        let Some(ids) = ids else {
+            self.misses += 1;
+            return Lookup::Miss(None);
+        };
+        let first = variants.first().map(|v| v.path.as_str()).unwrap_or("");
+        let hit = self
+            .old
+            .get(first)
+            .and_then(|rest| entry_step(rest, component, name, variants, &ids));
+        match hit {
+            Some(step) => {
+                self.hits += 1;
+                if let Some(rest) = self.old.remove(first) {
+                    self.new
+                        .insert(first.to_string(), format!("{first}\t{rest}"));
+                }
+                Lookup::Hit(step)
+            }
+            None => {
+                self.misses += 1;
+                let trusted = ids
+                    .iter()
+                    .all(|i| i.mtime_ns.max(i.ctime_ns) < self.trusted_before_ns);
+                Lookup::Miss(trusted.then_some(ids))
+            }
+        }
+    }
+
+    /// Records a step read in full, with the identities its lookup took.
+    pub(super) fn record(&mut self, step: &Step, variants: &[Variant], ids: &[Identity]) {
+        let clean = |s: &str| !s.is_empty() && !s.contains(['\t', '\n', '\r']);
+        if variants.is_empty()
+            || ids.len() != variants.len()
+            || !variants.iter().all(|v| clean(&v.path))
+            || variants
+                .iter()
+                .any(|v| v.database.as_deref().is_some_and(|d| !clean(d)))
+        {
+            return;
+        }
+        let requires: Vec<String> = step.requires.iter().map(ToString::to_string).collect();
+        let mut line = format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            variants[0].path,
+            variants.len(),
+            step.checksum,
+            step.phase.as_str(),
+            u8::from(step.transaction),
+            step.batch
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            requires.join(" ")
+        );
+        for (v, i) in variants.iter().zip(ids) {
+            line.push_str(&format!(
+                "\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                v.path,
+                v.database.as_deref().unwrap_or(""),
+                i.size,
+                i.mtime_ns,
+                i.ctime_ns,
+                i.ino,
+                i.dev
+            ));
+        }
+        self.new.insert(variants[0].path.clone(), line);
+    }
+
+    /// Writes the cache when this load changed it; any failure (a read-only
+    /// folder, a full disk) leaves things as they are, silently.
+    pub fn save(&self) {
+        if self.misses == 0 && self.old.is_empty() {
+            return;
+        }
+        let mut text = magic();
+        text.push('\n');
+        for line in self.new.values() {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(&format!("end {}\n", self.new.len()));
+        let folder = self.root.join(".consolidate");
+        let ignore = folder.join(".gitignore");
+        if !ignore.exists() && crate::files::fsio::write_atomic(&ignore, b"*\n").is_err() {
+            return;
+        }
+        let _ = crate::files::fsio::write_atomic(&self.root.join(CACHE_FILE), text.as_bytes());
+    }
+}
+
+/// The entries of a cache file by first path, or `None` when any part of it
+/// is not what this program writes.
+fn parse(text: &str) -> Option<HashMap<String, String>> {
+    let mut lines = text.split_terminator('\n');
+    if lines.next()? != magic() {
+        return None;
+    }
+    let mut entries = HashMap::new();
+    let mut end = None;
+    for line in lines {
+        if end.is_some() {
+            return None;
+        }
+        if let Some(n) = line.strip_prefix("end ") {
+            end = Some(n.parse::<usize>().ok()?);
+            continue;
+        }
+        let (first, rest) = line.split_once('\t')?;
+        if entries
+            .insert(first.to_string(), rest.to_string())
+            .is_some()
+        {
+            return None;
+        }
+    }
+    (end? == entries.len()).then_some(entries)
+}
+
+/// The step an entry describes, when its files are exactly `variants` with
+/// identities `ids`.
+fn entry_step(
+    rest: &str,
+    component: &ComponentName,
+    name: &StepName,
+    variants: &[Variant],
+    ids: &[Identity],
+) -> Option<Step> {
+    let mut fields = rest.split('\t');
+    let count: usize = fields.next()?.parse().ok()?;
+    if count != variants.len() {
+        return None;
+    }
+    let checksum = Checksum::from_recorded(fields.next()?)?;
+    let phase = Phase::parse(fields.next()?)?;
+    let transaction = match fields.next()? {
+        "1" => true,
+        "0" => false,
+        _ => return None,
+    };
+    let batch = match fields.next()? {
+        "" => None,
+        b => Some(Batch::parse(b).ok()?),
+    };
+    let requires = match fields.next()? {
+        "" => Vec::new(),
+        r => r
+            .split(' ')
+            .map(|k| StepKey::parse(k).ok())
+            .collect::<Option<Vec<_>>>()?,
+    };
+    let mut bodies = BTreeMap::new();
+    for (v, id) in variants.iter().zip(ids) {
+        let path = fields.next()?;
+        let database = match fields.next()? {
+            "" => None,
+            d => Some(d),
+        };
+        let mut num = || fields.next().and_then(|f| f.parse::<i128>().ok());
+        let stored = Identity {
+            size: u64::try_from(num()?).ok()?,
+            mtime_ns: num()?,
+            ctime_ns: num()?,
+            ino: u64::try_from(num()?).ok()?,
+            dev: u64::try_from(num()?).ok()?,
+        };
+        if path != v.path || database != v.database.as_deref() || stored != *id {
+            return None;
+        }
+        bodies.insert(v.database.clone(), String::new());
+    }
+    if fields.next().is_some() {
+        return None;
+    }
+    Some(Step {
+        key: StepKey {
+            component: component.clone(),
+            name: name.clone(),
+        },
+        phase,
+        requires,
+        transaction,
+        batch,
+        body: Body::from_variants(bodies),
+        computed: checksum.clone(),
+        checksum,
+        origin: Origin::Standalone {
+            files: variants.iter().map(|v| v.path.clone()).collect(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;
