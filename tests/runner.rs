@@ -15,6 +15,7 @@ use crate::util::*;
 
 mod guards;
 mod quick_status;
+mod status_cache;
 
 // ---------------------------------------------------------------- databases
 
