@@ -88,9 +88,10 @@ pub struct StepCache {
     root: PathBuf,
     /// Files changed at or after this time (ns since the epoch) are not recorded.
     trusted_before_ns: i128,
-    /// The entries read, by first file path: the rest of their line.
-    old: HashMap<String, String>,
-    /// The entries of this load, by first file path: their whole line.
+    /// The entries read, by first file path: the rest of their line, and
+    /// whether this load used it.
+    old: HashMap<String, (String, bool)>,
+    /// The entries this load read in full, by first file path: their whole line.
     new: BTreeMap<String, String>,
     /// Steps read in full during this load.
     misses: usize,
@@ -139,24 +140,22 @@ impl StepCache {
     ) -> Lookup {
         let ids: Option<Vec<Identity>> = variants
             .iter()
-            .map(|v| identity(&crate::files::fsio::join_relative(&self.root, &v.path)))
+            // `/`-separated relative paths: joined as they are (identity is unix only).
+            .map(|v| identity(&self.root.join(&v.path)))
             .collect();
         let Some(ids) = ids else {
             self.misses += 1;
             return Lookup::Miss(None);
         };
         let first = variants.first().map(|v| v.path.as_str()).unwrap_or("");
-        let hit = self
-            .old
-            .get(first)
-            .and_then(|rest| entry_step(rest, component, name, variants, &ids));
+        let hit = self.old.get_mut(first).and_then(|(rest, used)| {
+            let step = entry_step(rest, component, name, variants, &ids)?;
+            *used = true;
+            Some(step)
+        });
         match hit {
             Some(step) => {
                 self.hits += 1;
-                if let Some(rest) = self.old.remove(first) {
-                    self.new
-                        .insert(first.to_string(), format!("{first}\t{rest}"));
-                }
                 Lookup::Hit(step)
             }
             None => {
@@ -197,8 +196,7 @@ impl StepCache {
         );
         for (v, i) in variants.iter().zip(ids) {
             line.push_str(&format!(
-                "\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                v.path,
+                "\t{}\t{}\t{}\t{}\t{}\t{}",
                 v.database.as_deref().unwrap_or(""),
                 i.size,
                 i.mtime_ns,
@@ -213,16 +211,28 @@ impl StepCache {
     /// Writes the cache when this load changed it; any failure (a read-only
     /// folder, a full disk) leaves things as they are, silently.
     pub fn save(&self) {
-        if self.misses == 0 && self.old.is_empty() {
+        if self.misses == 0 && self.hits == self.old.len() {
             return;
+        }
+        let mut lines: BTreeMap<&str, &str> = self
+            .old
+            .iter()
+            .filter(|(_, (_, used))| *used)
+            .map(|(first, (rest, _))| (first.as_str(), rest.as_str()))
+            .collect();
+        for (first, line) in &self.new {
+            let rest = line.split_once('\t').map_or("", |(_, r)| r);
+            lines.insert(first.as_str(), rest);
         }
         let mut text = magic();
         text.push('\n');
-        for line in self.new.values() {
-            text.push_str(line);
+        for (first, rest) in &lines {
+            text.push_str(first);
+            text.push('\t');
+            text.push_str(rest);
             text.push('\n');
         }
-        text.push_str(&format!("end {}\n", self.new.len()));
+        text.push_str(&format!("end {}\n", lines.len()));
         let folder = self.root.join(".consolidate");
         let ignore = folder.join(".gitignore");
         if !ignore.exists() && crate::files::fsio::write_atomic(&ignore, b"*\n").is_err() {
@@ -234,7 +244,7 @@ impl StepCache {
 
 /// The entries of a cache file by first path, or `None` when any part of it
 /// is not what this program writes.
-fn parse(text: &str) -> Option<HashMap<String, String>> {
+fn parse(text: &str) -> Option<HashMap<String, (String, bool)>> {
     let mut lines = text.split_terminator('\n');
     if lines.next()? != magic() {
         return None;
@@ -251,7 +261,7 @@ fn parse(text: &str) -> Option<HashMap<String, String>> {
         }
         let (first, rest) = line.split_once('\t')?;
         if entries
-            .insert(first.to_string(), rest.to_string())
+            .insert(first.to_string(), (rest.to_string(), false))
             .is_some()
         {
             return None;
@@ -293,8 +303,9 @@ fn entry_step(
             .collect::<Option<Vec<_>>>()?,
     };
     let mut bodies = BTreeMap::new();
+    // The files are the step's when they are the same in number, database
+    // and identity (inode and device name the file itself).
     for (v, id) in variants.iter().zip(ids) {
-        let path = fields.next()?;
         let database = match fields.next()? {
             "" => None,
             d => Some(d),
@@ -307,7 +318,7 @@ fn entry_step(
             ino: u64::try_from(num()?).ok()?,
             dev: u64::try_from(num()?).ok()?,
         };
-        if path != v.path || database != v.database.as_deref() || stored != *id {
+        if database != v.database.as_deref() || stored != *id {
             return None;
         }
         bodies.insert(v.database.clone(), String::new());
