@@ -31,7 +31,8 @@ use crate::model::batch::Batch;
 use crate::model::component::ComponentName;
 use crate::model::step::{Body, Checksum, Origin, Phase, Step, StepKey};
 use crate::model::step_name::StepName;
-use crate::trees::standalone::Variant;
+use crate::model::tree_error::TreeError;
+use crate::trees::standalone::{Variant, standalone_step};
 
 /// The cache file, relative to the tree root.
 pub const CACHE_FILE: &str = ".consolidate/step-cache";
@@ -240,6 +241,29 @@ impl StepCache {
             return;
         }
         let _ = crate::files::fsio::write_atomic(&self.root.join(CACHE_FILE), text.as_bytes());
+    }
+}
+
+/// The standalone step of `variants`: from `cache` when it holds it
+/// unchanged, else read in full (and recorded in the cache when trusted).
+pub(super) fn cached_or_read(
+    cache: Option<&mut StepCache>,
+    (component, name): (ComponentName, StepName),
+    variants: &[Variant],
+    read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
+) -> Result<Step, TreeError> {
+    let Some(cache) = cache else {
+        return standalone_step(component, name, variants, read);
+    };
+    match cache.lookup(&component, &name, variants) {
+        Lookup::Hit(step) => Ok(step),
+        Lookup::Miss(ids) => {
+            let step = standalone_step(component, name, variants, read)?;
+            if let Some(ids) = ids {
+                cache.record(&step, variants, &ids);
+            }
+            Ok(step)
+        }
     }
 }
 

@@ -19,8 +19,8 @@ use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 pub use crate::trees::site_view::SiteView;
-use crate::trees::standalone::{Variant, is_leftover, standalone_step};
-use crate::trees::step_cache::{Lookup, StepCache};
+use crate::trees::standalone::{Variant, is_leftover};
+use crate::trees::step_cache::StepCache;
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -296,29 +296,18 @@ impl Tree {
             Ok(text)
         };
         for ((component, name), variants) in standalone {
-            // The step cache (status only): an unchanged step is not read.
-            let ids = match cache
-                .as_deref_mut()
-                .map(|c| c.lookup(&component, &name, &variants))
-            {
-                Some(Lookup::Hit(step)) => Err(step),
-                Some(Lookup::Miss(ids)) => Ok(ids),
-                None => Ok(None),
-            };
-            let step = match ids {
-                Err(step) => step,
-                Ok(ids) => match standalone_step(component, name, &variants, &mut read_kept) {
-                    Ok(step) => {
-                        if let (Some(cache), Some(ids)) = (cache.as_deref_mut(), ids) {
-                            cache.record(&step, &variants, &ids);
-                        }
-                        step
-                    }
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                },
+            // With the step cache (status only), an unchanged step is not read.
+            let step = match crate::trees::step_cache::cached_or_read(
+                cache.as_deref_mut(),
+                (component, name),
+                &variants,
+                &mut read_kept,
+            ) {
+                Ok(step) => step,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
             };
             if covered.is_some() && steps.contains_key(&step.key) {
                 // A leftover or a duplicate next to an entry read quickly: the
