@@ -7,7 +7,7 @@
 //! requirement that order would break is an error, never a silent reorder.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use crate::model::manifest::Strategy;
 use crate::model::step::{Phase, Step, StepKey};
@@ -85,30 +85,36 @@ impl PlanError {
     }
 }
 
-type SortKey = (Phase, usize, String, String, String);
+/// Phase first, so the two shapes below never decide against each other:
+/// staged main steps `(phase, rank, component, 0, name)`, every other step
+/// `(phase, 0, name, rank, component)`. Borrowed: nothing is copied per step.
+type SortKey<'t> = (Phase, usize, &'t str, usize, &'t str);
 
-fn sort_key(tree: &Tree, step: &Step) -> SortKey {
+fn sort_key<'t>(tree: &Tree, step: &'t Step) -> SortKey<'t> {
     let rank = tree.manifest.type_rank(&step.key.component);
-    let component = step.key.component.to_string();
-    let name = step.key.name.to_string();
+    let component = step.key.component.as_str();
+    let name = step.key.name.as_str();
     if tree.manifest.strategy == Strategy::Staged && step.phase == Phase::Main {
-        (step.phase, rank, component, name, String::new())
+        (step.phase, rank, component, 0, name)
     } else {
-        (step.phase, 0, name, format!("{rank:020}"), component)
+        (step.phase, 0, name, rank, component)
     }
+}
+
+/// The index of `key` in the tree's steps (sorted by key, as [`Tree::step`]).
+fn index_of(steps: &[Step], key: &StepKey) -> Option<usize> {
+    steps.binary_search_by(|s| s.key.cmp(key)).ok()
 }
 
 /// Every step of the tree in plan order.
 pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
     let steps = &tree.steps;
-    let index: BTreeMap<&StepKey, usize> =
-        steps.iter().enumerate().map(|(i, s)| (&s.key, i)).collect();
     let keys: Vec<SortKey> = steps.iter().map(|s| sort_key(tree, s)).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     let mut indegree = vec![0usize; steps.len()];
     for (i, step) in steps.iter().enumerate() {
         for req in &step.requires {
-            let Some(&j) = index.get(req) else {
+            let Some(j) = index_of(steps, req) else {
                 return Err(PlanError::MissingRequirement {
                     step: step.key.to_string(),
                     location: step.location(),
@@ -162,7 +168,7 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
         }
     }
     if out.len() < steps.len() {
-        return Err(cycle(tree, &indegree, &index));
+        return Err(cycle(tree, &indegree));
     }
     if staged {
         // Staged order is fixed by the keys alone: any requirement it breaks is an error.
@@ -174,7 +180,7 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
         }
         for (i, step) in steps.iter().enumerate() {
             for req in &step.requires {
-                if let Some(&j) = index.get(req) {
+                if let Some(j) = index_of(steps, req) {
                     if steps[j].phase > step.phase && steps[j].is_batched() {
                         continue;
                     }
@@ -194,7 +200,7 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
     Ok(out.into_iter().map(|i| &steps[i]).collect())
 }
 
-fn cycle(tree: &Tree, indegree: &[usize], index: &BTreeMap<&StepKey, usize>) -> PlanError {
+fn cycle(tree: &Tree, indegree: &[usize]) -> PlanError {
     let steps = &tree.steps;
     // Walk requirements among the steps left unsorted until one repeats.
     let start = indegree.iter().position(|&d| d > 0).unwrap_or(0);
@@ -204,7 +210,7 @@ fn cycle(tree: &Tree, indegree: &[usize], index: &BTreeMap<&StepKey, usize>) -> 
         let next = steps[current]
             .requires
             .iter()
-            .filter_map(|r| index.get(r).copied())
+            .filter_map(|r| index_of(steps, r))
             .find(|&j| indegree[j] > 0);
         let Some(next) = next else { break };
         if let Some(pos) = path.iter().position(|&p| p == next) {

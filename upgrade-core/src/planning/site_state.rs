@@ -1,7 +1,7 @@
 //! `SiteState`: what a site has applied — ledger rows, completed release,
 //! revision and version — and the `applied` predicate of the contract.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Checksum, Step, StepKey};
@@ -14,7 +14,8 @@ pub struct SiteState {
     /// Ledger rows: every step the site completed and its checksum then.
     /// `status` leaves out the rows the completed release covers (`prune`
     /// deletes them): `applied` holds for their steps through the release.
-    pub ledger: BTreeMap<StepKey, Checksum>,
+    /// A hash map: `status` looks up every step of the tree in it.
+    pub ledger: HashMap<StepKey, Checksum>,
     /// The last release the site completed.
     pub release: Option<ReleaseName>,
     /// The code revision the site was last synchronised with.

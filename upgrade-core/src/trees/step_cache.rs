@@ -90,9 +90,9 @@ pub struct StepCache {
     root: PathBuf,
     /// Files changed at or after this time (ns since the epoch) are not recorded.
     trusted_before_ns: i128,
-    /// The entries read, by first file path: the rest of their line, and
-    /// whether this load used it.
-    old: HashMap<String, (String, bool)>,
+    /// The entries read: the cache file's text and its lines, by first file
+    /// path (no copy per entry).
+    old: OldEntries,
     /// The entries this load read in full, by first file path: their whole line.
     new: BTreeMap<String, String>,
     /// Steps read in full during this load.
@@ -116,7 +116,7 @@ impl StepCache {
         let old = std::fs::read(root.join(CACHE_FILE))
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| parse(&text))
+            .and_then(OldEntries::parse)
             .unwrap_or_default();
         StepCache {
             root: root.to_path_buf(),
@@ -150,9 +150,9 @@ impl StepCache {
             return Lookup::Miss(None);
         };
         let first = variants.first().map(|v| v.path.as_str()).unwrap_or("");
-        let hit = self.old.get_mut(first).and_then(|(rest, used)| {
-            let step = entry_step(rest, component, name, variants, &ids)?;
-            *used = true;
+        let hit = self.old.find(first).and_then(|line| {
+            let step = entry_step(self.old.rest(line), component, name, variants, &ids)?;
+            self.old.used[line] = true;
             Some(step)
         });
         match hit {
@@ -213,14 +213,12 @@ impl StepCache {
     /// Writes the cache when this load changed it; any failure (a read-only
     /// folder, a full disk) leaves things as they are, silently.
     pub fn save(&self) {
-        if self.misses == 0 && self.hits == self.old.len() {
+        if self.misses == 0 && self.hits == self.old.lines.len() {
             return;
         }
-        let mut lines: BTreeMap<&str, &str> = self
-            .old
-            .iter()
-            .filter(|(_, (_, used))| *used)
-            .map(|(first, (rest, _))| (first.as_str(), rest.as_str()))
+        let mut lines: BTreeMap<&str, &str> = (0..self.old.lines.len())
+            .filter(|&line| self.old.used[line])
+            .map(|line| (self.old.first(line), self.old.rest(line)))
             .collect();
         for (first, line) in &self.new {
             let rest = line.split_once('\t').map_or("", |(_, r)| r);
@@ -267,32 +265,90 @@ pub(super) fn cached_or_read(
     }
 }
 
-/// The entries of a cache file by first path, or `None` when any part of it
-/// is not what this program writes.
-fn parse(text: &str) -> Option<HashMap<String, (String, bool)>> {
-    let mut lines = text.split_terminator('\n');
-    if lines.next()? != magic() {
-        return None;
-    }
-    let mut entries = HashMap::new();
-    let mut end = None;
-    for line in lines {
-        if end.is_some() {
+/// The entries of a cache file as read: its text, each line's first path
+/// and the rest (byte ranges), and an index by a hash of the first path.
+#[derive(Debug, Default)]
+struct OldEntries {
+    text: String,
+    /// Per line: where its first path ends (at the tab) and where it ends.
+    lines: Vec<(usize, usize, usize)>,
+    /// Line by hash of its first path; paths sharing a hash keep the first
+    /// line only (the others are read in full: a miss, never a wrong hit).
+    index: HashMap<u64, usize>,
+    /// Did this load use the line?
+    used: Vec<bool>,
+}
+
+fn path_hash(path: &str) -> u64 {
+    use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(path)
+}
+
+impl OldEntries {
+    /// The entries of a cache file, or `None` when any part of it is not
+    /// what this program writes.
+    fn parse(text: String) -> Option<OldEntries> {
+        let body_start = text.find('\n')? + 1;
+        if text[..body_start - 1] != magic() {
             return None;
         }
-        if let Some(n) = line.strip_prefix("end ") {
-            end = Some(n.parse::<usize>().ok()?);
-            continue;
+        let mut lines = Vec::new();
+        let mut index = HashMap::new();
+        let mut end = None;
+        let mut start = body_start;
+        while start < text.len() {
+            let stop = text[start..].find('\n').map_or(text.len(), |i| start + i);
+            let line = &text[start..stop];
+            if end.is_some() {
+                return None;
+            }
+            if let Some(n) = line.strip_prefix("end ") {
+                end = Some(n.parse::<usize>().ok()?);
+            } else {
+                let tab = start + line.find('\t')?;
+                let first = &text[start..tab];
+                match index.entry(path_hash(first)) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(lines.len());
+                    }
+                    std::collections::hash_map::Entry::Occupied(o) => {
+                        let (s, t, _) = lines[*o.get()];
+                        if &text[s..t] == first {
+                            return None;
+                        }
+                    }
+                }
+                lines.push((start, tab, stop));
+            }
+            start = stop + 1;
         }
-        let (first, rest) = line.split_once('\t')?;
-        if entries
-            .insert(first.to_string(), (rest.to_string(), false))
-            .is_some()
-        {
+        if end? != lines.len() {
             return None;
         }
+        let used = vec![false; lines.len()];
+        Some(OldEntries {
+            text,
+            lines,
+            index,
+            used,
+        })
     }
-    (end? == entries.len()).then_some(entries)
+
+    /// The line whose first path is `first`.
+    fn find(&self, first: &str) -> Option<usize> {
+        let line = *self.index.get(&path_hash(first))?;
+        (self.first(line) == first).then_some(line)
+    }
+
+    fn first(&self, line: usize) -> &str {
+        let (start, tab, _) = self.lines[line];
+        &self.text[start..tab]
+    }
+
+    fn rest(&self, line: usize) -> &str {
+        let (_, tab, stop) = self.lines[line];
+        &self.text[tab + 1..stop]
+    }
 }
 
 /// The step an entry describes, when its files are exactly `variants` with

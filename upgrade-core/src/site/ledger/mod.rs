@@ -30,7 +30,7 @@ pub use schema::{
 };
 use schema::{check_schema_version, missing_site_row};
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::model::component::ComponentName;
@@ -245,8 +245,7 @@ impl Stored {
                 entries.push((key, checksum));
             }
         }
-        // Sorted input (or nearly): `from_iter` builds the tree in bulk.
-        let ledger: BTreeMap<StepKey, Checksum> = entries.into_iter().collect();
+        let ledger: HashMap<StepKey, Checksum> = entries.into_iter().collect();
         Ok(SiteState {
             ledger,
             release: self.site.release.clone(),

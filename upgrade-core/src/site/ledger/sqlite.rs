@@ -289,12 +289,13 @@ impl Ledger for SqliteLedger {
         } else {
             Vec::new()
         };
+        // The table in storage order, sorted here: SQLite's ORDER BY would
+        // walk the primary-key index and look up every row in the table.
+        // BINARY collation is byte order, as `str` orders.
         let mut stmt = tx
-            .prepare(
-                "SELECT component, step, checksum, applied_at FROM upgrade_ledger ORDER BY component, step",
-            )
+            .prepare("SELECT component, step, checksum, applied_at FROM upgrade_ledger")
             .map_err(err)?;
-        let rows = stmt
+        let mut rows = stmt
             .query_map([], |r| {
                 Ok(LedgerRow {
                     component: r.get(0)?,
@@ -304,9 +305,10 @@ impl Ledger for SqliteLedger {
                 })
             })
             .map_err(err)?
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<Vec<LedgerRow>, _>>()
             .map_err(err)?;
         drop(stmt);
+        rows.sort_unstable_by(|a, b| (&a.component, &a.step).cmp(&(&b.component, &b.step)));
         let site = tx
             .query_row(
                 "SELECT completed_release, version, revision FROM upgrade_site WHERE id = 1",
