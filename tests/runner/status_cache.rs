@@ -1,4 +1,4 @@
-//! `status` keeps a step cache by file identity (`.consolidate/step-cache`):
+//! `status` (and `plan`) keep a step cache by file identity (`.consolidate/step-cache`):
 //! its answer is byte for byte the same with and without the cache, an edit
 //! of an applied step still shows as drift, and a folder it cannot write to
 //! changes nothing.
@@ -7,15 +7,21 @@ use super::*;
 
 const CACHE: &str = ".consolidate/step-cache";
 
-/// Runs `status` (text and JSON): code, stdout, stderr.
+/// Runs `status` and `plan` (text and JSON), which read the tree the same
+/// way: code, stdout, stderr.
 fn answers(tree: &TempTree, db: &Db) -> Vec<(Option<i32>, String, String)> {
-    [&["status"][..], &["status", "--json"][..]]
-        .iter()
-        .map(|args| {
-            let out = cmd(tree, db, args);
-            (out.status.code(), stdout(&out), stderr(&out))
-        })
-        .collect()
+    [
+        &["status"][..],
+        &["status", "--json"][..],
+        &["plan"][..],
+        &["plan", "--json"][..],
+    ]
+    .iter()
+    .map(|args| {
+        let out = cmd(tree, db, args);
+        (out.status.code(), stdout(&out), stderr(&out))
+    })
+    .collect()
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use upgrade_core::model::step::Phase;
 use upgrade_core::site::runner::{Runner, Selection};
 
-use super::status::{DbArg, tree_and_url};
+use super::status::{DbArg, site_tree};
 use crate::cli_error::{CliError, EXIT_OK};
 
 /// Parses `--phase`.
@@ -55,9 +55,11 @@ pub struct Args {
 
 /// Runs `plan`: exit 0 with the plan (possibly empty), 1 when the site is refused or on error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
-    let (tree, url) = tree_and_url(root, &args.db)?;
+    // As `status` reads the tree: `plan` only says what `apply` would run
+    // (which reads every file in full before it runs anything).
+    let (tree, url, stored) = site_tree(root, &args.db)?;
     let runner = Runner::new(&tree, url)?;
-    let plan = runner.plan(&args.selection.selection())?;
+    let plan = runner.plan_from(stored, &args.selection.selection())?;
     let database = plan.status.database.as_str();
     if args.json {
         let steps: Vec<serde_json::Value> = plan

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use upgrade_core::Tree;
 use upgrade_core::model::step::Phase;
-use upgrade_core::site::ledger::{self, DEFAULT_DB, DatabaseUrl};
+use upgrade_core::site::ledger::{self, DEFAULT_DB, DatabaseUrl, Stored};
 use upgrade_core::site::runner::{Downtime, Runner, Status, StepProgress, post_gate};
 use upgrade_core::trees::site_view::SiteView;
 use upgrade_core::trees::step_cache::StepCache;
@@ -35,6 +35,34 @@ pub fn tree_and_url(root: &Option<PathBuf>, db: &DbArg) -> Result<(Tree, Databas
     Ok((tree, url))
 }
 
+/// The site's ledger, then the tree as answering questions about that site
+/// needs it (`status`, `plan`; docs/semantics.md, "What status reads"): what
+/// the site completed decides what of the tree is read, and standalone steps
+/// unchanged since the last such command come from the step cache
+/// (trees/step_cache.rs). Never for running steps.
+pub fn site_tree(
+    root: &Option<PathBuf>,
+    db: &DbArg,
+) -> Result<(Tree, DatabaseUrl, Stored), CliError> {
+    let url = db.url()?;
+    let work = super::work_tree(root)?;
+    let stored = ledger::read_site(&url)?;
+    let view = SiteView {
+        completed: stored.site.release.clone(),
+        rows: stored
+            .rows
+            .iter()
+            .map(|r| (r.component.as_str(), r.step.as_str()))
+            .collect(),
+    };
+    let mut cache = StepCache::open(&work);
+    let tree = Tree::load_for_site_cached(&work, &view, &mut cache)?;
+    for warning in &tree.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok((tree, url, stored))
+}
+
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,26 +84,7 @@ pub const EXIT_ONLINE_ONLY: u8 = 3;
 /// an interrupted `transaction: no` step, another `apply` running) or on
 /// error.
 pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
-    let url = args.db.url()?;
-    let work = super::work_tree(root)?;
-    // The ledger first: what the site completed decides what of the tree
-    // the answer needs (docs/semantics.md, "What status reads").
-    let stored = ledger::read_site(&url)?;
-    let view = SiteView {
-        completed: stored.site.release.clone(),
-        rows: stored
-            .rows
-            .iter()
-            .map(|r| (r.component.clone(), r.step.clone()))
-            .collect(),
-    };
-    // Standalone steps unchanged since the last `status` are not read again
-    // (trees/step_cache.rs; docs/semantics.md, "What status reads").
-    let mut cache = StepCache::open(&work);
-    let tree = Tree::load_for_site_cached(&work, &view, &mut cache)?;
-    for warning in &tree.warnings {
-        eprintln!("warning: {warning}");
-    }
+    let (tree, url, stored) = site_tree(root, &args.db)?;
     let runner = Runner::new(&tree, url)?;
     let status = runner.status_from(stored)?;
     let answer = answer(&tree, &runner, &status, args);

@@ -9,7 +9,9 @@
 //!   on this site: a newer release, an unknown one) is read in full, so an
 //!   edited pending entry or an unknown release is still reported.
 //! - Release files are read only when a ledger row names a step the tree
-//!   does not hold (they decide whether such a row is covered).
+//!   does not hold (they decide whether such a row is covered), or for a
+//!   fresh site of a project with a baseline (they name components that
+//!   existed at its release).
 //! - Anything unusual (a tree error, a standalone file beside a quickly read
 //!   entry, an unreadable release file) falls back to [`Tree::load`], so the
 //!   messages are the same.
@@ -28,14 +30,14 @@ use crate::trees::tree::Tree;
 
 /// What a site already ran, as far as loading its tree needs it.
 #[derive(Debug, Clone, Default)]
-pub struct SiteView {
+pub struct SiteView<'a> {
     /// The release the site completed.
     pub completed: Option<ReleaseName>,
-    /// Its ledger rows, `(component, step)` as stored.
-    pub rows: Vec<(String, String)>,
+    /// Its ledger rows, `(component, step)` as stored (borrowed from them).
+    pub rows: Vec<(&'a str, &'a str)>,
 }
 
-impl SiteView {
+impl SiteView<'_> {
     /// The releases whose entries need not be read in full: the completed
     /// one and those before it in the manifest's history (`None` when the
     /// site completed none, or one the history does not know).
@@ -52,7 +54,20 @@ impl SiteView {
     /// Does a ledger row name a step not in `steps` (only the release files
     /// say whether the release covers it)?
     pub(super) fn needs_release_files(&self, steps: &BTreeMap<StepKey, Step>) -> bool {
-        self.rows.iter().any(|(component, step)| {
+        // Rows and keys come in the same (byte) order: one forward walk
+        // finds a row spelled exactly as its key; any other row is parsed.
+        let mut keys = steps.keys().peekable();
+        self.rows.iter().any(|&(component, step)| {
+            while keys
+                .next_if(|k| (k.component.as_str(), k.name.as_str()) < (component, step))
+                .is_some()
+            {}
+            if keys
+                .peek()
+                .is_some_and(|k| k.component.as_str() == component && k.name.as_str() == step)
+            {
+                return false;
+            }
             match (ComponentName::parse(component), StepName::parse(step)) {
                 (Ok(component), Ok(name)) => !steps.contains_key(&StepKey { component, name }),
                 _ => true,
@@ -68,7 +83,7 @@ impl Tree {
     /// neither checked nor hashed: `consolidate check` does that), and release
     /// files only when a ledger row names a step the tree does not hold. Use
     /// it to answer questions about that site only, never to run steps.
-    pub fn load_for_site(source: &dyn TreeSource, view: &SiteView) -> Result<Tree, TreeErrors> {
+    pub fn load_for_site(source: &dyn TreeSource, view: &SiteView<'_>) -> Result<Tree, TreeErrors> {
         Tree::load_with(source, Some(view), None)
     }
 
@@ -79,7 +94,7 @@ impl Tree {
     /// `counts()` of the cache then says how many steps were read.
     pub fn load_for_site_cached(
         source: &WorkTree,
-        view: &SiteView,
+        view: &SiteView<'_>,
         cache: &mut StepCache,
     ) -> Result<Tree, TreeErrors> {
         Tree::load_with(source, Some(view), Some(cache))

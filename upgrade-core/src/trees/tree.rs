@@ -95,7 +95,7 @@ impl Tree {
     /// error, so messages are the same).
     pub(super) fn load_with(
         source: &dyn TreeSource,
-        view: Option<&SiteView>,
+        view: Option<&SiteView<'_>>,
         mut cache: Option<&mut StepCache>,
     ) -> Result<Tree, TreeErrors> {
         let scan = source.scan()?;
@@ -358,7 +358,13 @@ impl Tree {
             if !errors.is_empty() {
                 return Tree::load(source);
             }
-            if view.needs_release_files(&steps) {
+            // A fresh site of a project with a baseline counts the
+            // components that existed at the baseline's release, which
+            // release files may name alone (site/runner/installs.rs).
+            let fresh_with_baseline = view.completed.is_none()
+                && view.rows.is_empty()
+                && manifest.as_ref().is_some_and(|m| m.baseline.is_some());
+            if fresh_with_baseline || view.needs_release_files(&steps) {
                 for path in deferred {
                     let file = path.trim_start_matches("releases/");
                     match read_release_file(path, file, &read) {

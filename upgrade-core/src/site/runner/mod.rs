@@ -287,7 +287,14 @@ impl<'t> Runner<'t> {
 
     /// What `apply` with this selection would run; reads only.
     pub fn plan(&self, selection: &Selection) -> Result<Plan<'t>, RunError> {
-        let status = self.status()?;
+        self.plan_from(ledger::read_site(&self.url)?, selection)
+    }
+
+    /// [`Runner::plan`] from the site's ledger as already read
+    /// ([`ledger::read_site`]), e.g. to load the tree for that site
+    /// ([`Tree::load_for_site`]) before.
+    pub fn plan_from(&self, stored: Stored, selection: &Selection) -> Result<Plan<'t>, RunError> {
+        let status = self.status_from(stored)?;
         refuse_unrunnable(&status)?;
         let progress = if status.pending.iter().any(|s| s.is_batched()) {
             let progress = self.post_progress(&status);

@@ -84,13 +84,10 @@ fn files() -> MemoryTree {
     mem
 }
 
-fn view(completed: &str, rows: &[(&str, &str)]) -> SiteView {
+fn view<'a>(completed: &str, rows: &[(&'a str, &'a str)]) -> SiteView<'a> {
     SiteView {
         completed: Some(release(completed)),
-        rows: rows
-            .iter()
-            .map(|(c, s)| (c.to_string(), s.to_string()))
-            .collect(),
+        rows: rows.to_vec(),
     }
 }
 
