@@ -55,22 +55,54 @@ pub(super) struct Identity {
     dev: u64,
 }
 
+/// A folder of the tree held open, so that its files are looked up by name
+/// (`statat`), not by a whole path from the root each.
 #[cfg(unix)]
-fn identity(path: &Path) -> Option<Identity> {
-    use std::os::unix::fs::MetadataExt as _;
-    let m = std::fs::metadata(path).ok()?;
-    Some(Identity {
-        size: m.size(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
-        ino: m.ino(),
-        dev: m.dev(),
-    })
+#[derive(Debug, Default)]
+struct OpenFolder(Option<(String, rustix::fd::OwnedFd)>);
+
+#[cfg(unix)]
+impl OpenFolder {
+    /// The identity of `rel` (a `/`-separated path below `root`).
+    // `stat` field types differ between platforms: converted, never cast.
+    #[allow(clippy::useless_conversion)]
+    fn identity(&mut self, root: &Path, rel: &str) -> Option<Identity> {
+        use rustix::fs::{AtFlags, Mode, OFlags};
+        let (folder, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        if self.0.as_ref().is_none_or(|(open, _)| open != folder) {
+            self.0 = None;
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = rustix::fs::open(root.join(folder), flags, Mode::empty()).ok()?;
+            self.0 = Some((folder.to_string(), fd));
+        }
+        let (_, fd) = self.0.as_ref()?;
+        let m = rustix::fs::statat(fd, name, AtFlags::empty()).ok()?;
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        Some(Identity {
+            size: u64::try_from(m.st_size).ok()?,
+            mtime_ns: ns(
+                i64::try_from(m.st_mtime).ok()?,
+                i64::try_from(m.st_mtime_nsec).ok()?,
+            ),
+            ctime_ns: ns(
+                i64::try_from(m.st_ctime).ok()?,
+                i64::try_from(m.st_ctime_nsec).ok()?,
+            ),
+            ino: u64::try_from(m.st_ino).ok()?,
+            dev: u64::try_from(m.st_dev).ok()?,
+        })
+    }
 }
 
 #[cfg(not(unix))]
-fn identity(_path: &Path) -> Option<Identity> {
-    None
+#[derive(Debug, Default)]
+struct OpenFolder;
+
+#[cfg(not(unix))]
+impl OpenFolder {
+    fn identity(&mut self, _root: &Path, _rel: &str) -> Option<Identity> {
+        None
+    }
 }
 
 /// What a lookup found: the step, or the identities to record it with after
@@ -95,6 +127,8 @@ pub struct StepCache {
     old: OldEntries,
     /// The entries this load read in full, by first file path: their whole line.
     new: BTreeMap<String, String>,
+    /// The folder of the last file looked up.
+    folder: OpenFolder,
     /// Steps read in full during this load.
     misses: usize,
     /// Steps served from the cache during this load.
@@ -123,6 +157,7 @@ impl StepCache {
             trusted_before_ns: second - RACY_SECONDS * 1_000_000_000,
             old,
             new: BTreeMap::new(),
+            folder: OpenFolder::default(),
             misses: 0,
             hits: 0,
         }
@@ -142,8 +177,7 @@ impl StepCache {
     ) -> Lookup {
         let ids: Option<Vec<Identity>> = variants
             .iter()
-            // `/`-separated relative paths: joined as they are (identity is unix only).
-            .map(|v| identity(&self.root.join(&v.path)))
+            .map(|v| self.folder.identity(&self.root, &v.path))
             .collect();
         let Some(ids) = ids else {
             self.misses += 1;
