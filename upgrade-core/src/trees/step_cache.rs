@@ -105,6 +105,48 @@ impl OpenFolder {
     }
 }
 
+/// At most this many threads stat and build cached steps.
+pub const THREADS: usize = 2;
+
+/// Fewer steps than this per thread are not worth a thread.
+const PER_THREAD: usize = 2048;
+
+/// What one thread found for a step: its entry's line and the step, or the
+/// identities of its files (none when one could not be read).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // mostly hits, each moved straight into the tree
+enum Probe {
+    Hit(usize, Step),
+    Miss(Option<Vec<Identity>>),
+}
+
+/// Stats a step's files and builds it from its entry when that entry
+/// holds exactly these files with these identities.
+fn probe(
+    root: &Path,
+    old: &OldEntries,
+    folder: &mut OpenFolder,
+    component: &ComponentName,
+    name: &StepName,
+    variants: &[Variant],
+) -> Probe {
+    let ids: Option<Vec<Identity>> = variants
+        .iter()
+        .map(|v| folder.identity(root, &v.path))
+        .collect();
+    let Some(ids) = ids else {
+        return Probe::Miss(None);
+    };
+    let first = variants.first().map_or("", |v| v.path.as_str());
+    let hit = old.find(first).and_then(|line| {
+        entry_step(old.rest(line), component, name, variants, &ids).map(|step| (line, step))
+    });
+    match hit {
+        Some((line, step)) => Probe::Hit(line, step),
+        None => Probe::Miss(Some(ids)),
+    }
+}
+
 /// What a lookup found: the step, or the identities to record it with after
 /// reading it (taken before the read, so a change during the read shows next
 /// time).
@@ -127,8 +169,6 @@ pub struct StepCache {
     old: OldEntries,
     /// The entries this load read in full, by first file path: their whole line.
     new: BTreeMap<String, String>,
-    /// The folder of the last file looked up.
-    folder: OpenFolder,
     /// Steps read in full during this load.
     misses: usize,
     /// Steps served from the cache during this load.
@@ -157,7 +197,6 @@ impl StepCache {
             trusted_before_ns: second - RACY_SECONDS * 1_000_000_000,
             old,
             new: BTreeMap::new(),
-            folder: OpenFolder::default(),
             misses: 0,
             hits: 0,
         }
@@ -168,38 +207,62 @@ impl StepCache {
         (self.hits, self.misses)
     }
 
-    /// The step of `variants`, when the cache holds it unchanged.
-    pub(super) fn lookup(
+    /// Looks up every standalone step of a load at once: each step's files
+    /// are stat'ed and an unchanged step is built from its entry on up to
+    /// [`THREADS`] threads (git preloads its index the same way), then the
+    /// answers are counted in order. The same answers as one lookup at a
+    /// time; only the stat calls overlap.
+    pub(super) fn lookup_all(
         &mut self,
-        component: &ComponentName,
-        name: &StepName,
-        variants: &[Variant],
-    ) -> Lookup {
-        let ids: Option<Vec<Identity>> = variants
-            .iter()
-            .map(|v| self.folder.identity(&self.root, &v.path))
-            .collect();
-        let Some(ids) = ids else {
-            self.misses += 1;
-            return Lookup::Miss(None);
-        };
-        let first = variants.first().map(|v| v.path.as_str()).unwrap_or("");
-        let hit = self.old.find(first).and_then(|line| {
-            let step = entry_step(self.old.rest(line), component, name, variants, &ids)?;
-            self.old.used[line] = true;
-            Some(step)
+        steps: &[((ComponentName, StepName), Vec<Variant>)],
+    ) -> Vec<Lookup> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, THREADS);
+        let chunk = steps.len().div_ceil(threads).max(PER_THREAD);
+        let (root, old) = (&self.root, &self.old);
+        let probes: Vec<Probe> = std::thread::scope(|scope| {
+            let handles: Vec<_> = steps
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut folder = OpenFolder::default();
+                        part.iter()
+                            .map(|((component, name), variants)| {
+                                probe(root, old, &mut folder, component, name, variants)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
         });
-        match hit {
-            Some(step) => {
+        if probes.len() != steps.len() {
+            // A thread panicked: nothing from the cache.
+            self.misses += steps.len();
+            return steps.iter().map(|_| Lookup::Miss(None)).collect();
+        }
+        probes.into_iter().map(|p| self.count(p)).collect()
+    }
+
+    /// One probe counted: a hit marks its entry used.
+    fn count(&mut self, probe: Probe) -> Lookup {
+        match probe {
+            Probe::Hit(line, step) => {
+                self.old.used[line] = true;
                 self.hits += 1;
                 Lookup::Hit(step)
             }
-            None => {
+            Probe::Miss(ids) => {
                 self.misses += 1;
-                let trusted = ids
-                    .iter()
-                    .all(|i| i.mtime_ns.max(i.ctime_ns) < self.trusted_before_ns);
-                Lookup::Miss(trusted.then_some(ids))
+                let trusted = ids.as_ref().is_some_and(|ids| {
+                    ids.iter()
+                        .all(|i| i.mtime_ns.max(i.ctime_ns) < self.trusted_before_ns)
+                });
+                Lookup::Miss(ids.filter(|_| trusted))
             }
         }
     }
@@ -276,18 +339,19 @@ impl StepCache {
     }
 }
 
-/// The standalone step of `variants`: from `cache` when it holds it
-/// unchanged, else read in full (and recorded in the cache when trusted).
+/// The standalone step of `variants`: from the cache when `lookup` (of
+/// [`StepCache::lookup_all`]) found it unchanged, else read in full (and
+/// recorded in the cache when trusted).
 pub(super) fn cached_or_read(
-    cache: Option<&mut StepCache>,
+    cache: Option<(&mut StepCache, Lookup)>,
     (component, name): (ComponentName, StepName),
     variants: &[Variant],
     read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
 ) -> Result<Step, TreeError> {
-    let Some(cache) = cache else {
+    let Some((cache, lookup)) = cache else {
         return standalone_step(component, name, variants, read);
     };
-    match cache.lookup(&component, &name, variants) {
+    match lookup {
         Lookup::Hit(step) => Ok(step),
         Lookup::Miss(ids) => {
             let step = standalone_step(component, name, variants, read)?;

@@ -295,10 +295,17 @@ impl Tree {
             standalone_texts.insert(path.to_string(), text.clone());
             Ok(text)
         };
+        let standalone: Vec<_> = standalone.into_iter().collect();
+        // With the step cache (status and plan), an unchanged step is not read.
+        let mut lookups = cache
+            .as_deref_mut()
+            .map(|c| c.lookup_all(&standalone).into_iter());
         for ((component, name), variants) in standalone {
-            // With the step cache (status only), an unchanged step is not read.
+            let cached = cache
+                .as_deref_mut()
+                .zip(lookups.as_mut().and_then(Iterator::next));
             let step = match crate::trees::step_cache::cached_or_read(
-                cache.as_deref_mut(),
+                cached,
                 (component, name),
                 &variants,
                 &mut read_kept,

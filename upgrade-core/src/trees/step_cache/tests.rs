@@ -223,3 +223,36 @@ fn a_removed_or_added_variant_is_read_again() {
     assert_eq!(counts, (2, 1));
     assert_eq!(shape(&tree), shape(&Tree::load(&work).expect("loads")));
 }
+
+#[test]
+fn many_steps_are_looked_up_on_threads_with_the_same_answers_and_one_edit_read_again() {
+    let (dir, work) = tree();
+    // Enough steps in two folders for every thread to take a share.
+    let n = THREADS * PER_THREAD + 7;
+    let file = |i: usize| {
+        let folder = if i % 2 == 0 { "lib" } else { "mod/forum" };
+        let (day, month, year) = (1 + i % 28, 1 + (i / 28) % 12, 2009 + i / 336);
+        format!(
+            "{folder}/db/upgrades/{year:04}{month:02}{day:02}{:02}-s{i}.sql",
+            i % 100
+        )
+    };
+    for i in 0..n {
+        let rel = file(i);
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, format!("INSERT INTO kv (k) VALUES ('{i}');\n")).expect("write");
+    }
+    let total = n + 3;
+    let (first, counts) = load(&work, later());
+    assert_eq!(counts, (0, total));
+    let (second, counts) = load(&work, later());
+    assert_eq!(counts, (total, 0), "every step from the cache");
+    assert_eq!(shape(&second), shape(&first));
+    // One edit in the second thread's share: that step alone is read again.
+    let edited = dir.path().join(file(n - 2));
+    std::fs::write(&edited, "INSERT INTO kv (k) VALUES ('edited');\n").expect("edit");
+    let (third, counts) = load(&work, later());
+    assert_eq!(counts, (total - 1, 1));
+    assert_ne!(shape(&third), shape(&first), "the edit shows");
+}
