@@ -34,7 +34,14 @@ impl SiteState {
     /// or a later release (release order = order of the tree's history).
     pub fn applied(&self, tree: &Tree, step: &Step) -> bool {
         // The release first: it needs no lookup in the ledger.
-        let released = match (step.release(), &self.release) {
+        SiteState::released(self.release.as_ref(), tree, step)
+            || self.ledger.contains_key(&step.key)
+    }
+
+    /// The release part of `applied`: `s` is tagged R and the site
+    /// completed R or a later release (`completed`).
+    pub fn released(completed: Option<&ReleaseName>, tree: &Tree, step: &Step) -> bool {
+        match (step.release(), completed) {
             (Some(tagged), Some(completed)) => {
                 match (
                     tree.manifest.release_index(tagged),
@@ -45,7 +52,6 @@ impl SiteState {
                 }
             }
             _ => false,
-        };
-        released || self.ledger.contains_key(&step.key)
+        }
     }
 }

@@ -436,6 +436,16 @@ impl Tree {
             .cloned()
     }
 
+    /// The position in [`Tree::steps`] of `step`, when it is one of them
+    /// (by address: a plan order holds references into `steps`).
+    pub fn position(&self, step: &Step) -> Option<usize> {
+        let size = std::mem::size_of::<Step>().max(1);
+        let offset =
+            (std::ptr::from_ref(step) as usize).checked_sub(self.steps.as_ptr() as usize)?;
+        let i = offset / size;
+        (offset % size == 0 && i < self.steps.len()).then_some(i)
+    }
+
     /// The step with this identity.
     pub fn step(&self, key: &StepKey) -> Option<&Step> {
         self.steps

@@ -213,6 +213,29 @@ impl Stored {
         self.site_state_of(database, keys, &[])
     }
 
+    /// Refuses a row of a valid step identity (`keys[i]` is `rows[i].key()`)
+    /// whose checksum is not a recorded checksum (`sha256:` and 64 hex digits).
+    pub fn check_checksums(
+        &self,
+        database: &str,
+        keys: &[Option<StepKey>],
+    ) -> Result<(), LedgerError> {
+        for (row, key) in self.rows.iter().zip(keys) {
+            if let Some(key) = key
+                && !recorded_checksum(&row.checksum)
+            {
+                return Err(LedgerError::Corrupt {
+                    db: database.to_string(),
+                    what: format!(
+                        "the ledger row of {key} has checksum `{}`, which is not sha256:<64 hex digits>",
+                        row.checksum
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The site state from the rows' keys as already parsed (`keys[i]` is
     /// `rows[i].key()`), leaving out of the ledger map the rows marked in
     /// `leave_out` (rows the completed release covers: `applied` holds for
@@ -224,20 +247,12 @@ impl Stored {
         keys: Vec<Option<StepKey>>,
         leave_out: &[bool],
     ) -> Result<SiteState, LedgerError> {
+        self.check_checksums(database, &keys)?;
         let mut entries = Vec::with_capacity(self.rows.len());
         for (i, (row, key)) in self.rows.iter().zip(keys).enumerate() {
             let Some(key) = key else {
                 continue;
             };
-            if !recorded_checksum(&row.checksum) {
-                return Err(LedgerError::Corrupt {
-                    db: database.to_string(),
-                    what: format!(
-                        "the ledger row of {key} has checksum `{}`, which is not sha256:<64 hex digits>",
-                        row.checksum
-                    ),
-                });
-            }
             if leave_out.get(i).copied().unwrap_or(false) {
                 continue;
             }

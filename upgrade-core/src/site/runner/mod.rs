@@ -63,7 +63,7 @@ use crate::planning::site_state::SiteState;
 use crate::site::ledger::maintenance::{SITE_SCOPE, ScopeEvent};
 use crate::site::ledger::{
     self, Access, Audit, Database, DatabaseUrl, Ledger, LedgerError, LedgerRow, Session,
-    SiteChange, StepRun, StepRunError, Stored,
+    SiteChange, SiteRecord, StepRun, StepRunError, Stored,
 };
 use crate::trees::tree::Tree;
 

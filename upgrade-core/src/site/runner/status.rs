@@ -138,8 +138,9 @@ pub struct Status<'t> {
     pub db: String,
     /// What is stored.
     pub stored: Stored,
-    /// The site state of the contract.
-    pub site: SiteState,
+    /// The site's record as the contract reads it (a fresh site of a
+    /// project with a baseline: as having completed the baseline's release).
+    pub site: SiteRecord,
     /// Why the code may not upgrade the site, if it may not.
     pub refusal: Option<Refusal>,
     /// Steps not applied, in plan order.
@@ -295,10 +296,11 @@ pub fn status_of<'t>(
         .as_ref()
         .and_then(|r| manifest.release_index(r));
     let keys: Vec<Option<StepKey>> = stored.rows.iter().map(LedgerRow::key).collect();
+    stored.check_checksums(db, &keys)?;
     // The rows come sorted like the tree's steps: the step after the last
     // one found is tried first (one comparison), else searched.
     let mut next = 0;
-    let steps: Vec<Option<&Step>> = keys
+    let positions: Vec<Option<usize>> = keys
         .iter()
         .map(|k| {
             let key = k.as_ref()?;
@@ -308,8 +310,12 @@ pub fn status_of<'t>(
                 _ => tree.steps.binary_search_by(|s| s.key.cmp(key)).ok()?,
             };
             next = index + 1;
-            tree.steps.get(index)
+            Some(index)
         })
+        .collect();
+    let steps: Vec<Option<&Step>> = positions
+        .iter()
+        .map(|p| p.and_then(|i| tree.steps.get(i)))
         .collect();
     let is_prunable: Vec<bool> = keys
         .iter()
@@ -339,7 +345,16 @@ pub fn status_of<'t>(
         }
     }
     drop(steps);
-    let mut site = stored.site_state_of(db, keys, &is_prunable)?;
+    // `applied` by the ledger (SiteState::applied), per position in the
+    // tree: the rows the completed release covers are left out, since
+    // `applied` holds for their steps through the release.
+    let mut has_row = vec![false; tree.steps.len()];
+    for (position, covered) in positions.iter().zip(&is_prunable) {
+        if let (Some(i), false) = (position, covered) {
+            has_row[*i] = true;
+        }
+    }
+    let mut site = stored.site.clone();
     // A fresh site of a project with a baseline starts as a site that
     // completed the baseline release (`apply` runs its schema first).
     let fresh = stored.rows.is_empty()
@@ -392,7 +407,14 @@ pub fn status_of<'t>(
         }),
         _ => None,
     });
-    let mut pending = plan::pending(tree, order, &site);
+    let mut pending: Vec<&Step> = order
+        .iter()
+        .copied()
+        .filter(|s| {
+            let by_ledger = tree.position(s).is_some_and(|i| has_row[i]);
+            !(by_ledger || SiteState::released(site.release.as_ref(), tree, s))
+        })
+        .collect();
     let installed =
         super::installs::installed(tree, &stored, database, baseline.as_ref(), &mut pending);
     // Steps an install records without running are checked as if they ran.

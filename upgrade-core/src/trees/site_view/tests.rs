@@ -178,3 +178,23 @@ fn errors_and_leftovers_are_those_of_the_full_load() {
     assert_eq!(quick.leftovers, Tree::load(&mem).expect("valid").leftovers);
     assert_eq!(quick.leftovers.len(), 1);
 }
+
+#[test]
+fn a_step_of_the_tree_has_its_position_and_a_copy_has_none() {
+    let mut mem = MemoryTree::default();
+    mem.files
+        .insert("upgrade.toml".into(), MANIFEST.as_bytes().to_vec());
+    for name in ["2008010100-a", "2008010200-b", "2008010300-c"] {
+        mem.files.insert(
+            format!("lib/db/upgrades/{name}.sql"),
+            b"INSERT INTO kv (k) VALUES ('x');\n".to_vec(),
+        );
+    }
+    let tree = Tree::load(&mem).expect("loads");
+    assert_eq!(tree.steps.len(), 3);
+    for (i, step) in tree.steps.iter().enumerate() {
+        assert_eq!(tree.position(step), Some(i));
+    }
+    let copy = tree.steps[1].clone();
+    assert_eq!(tree.position(&copy), None);
+}

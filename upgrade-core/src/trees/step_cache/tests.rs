@@ -230,7 +230,11 @@ fn many_steps_are_looked_up_on_threads_with_the_same_answers_and_one_edit_read_a
     // Enough steps in two folders for every thread to take a share.
     let n = THREADS * PER_THREAD + 7;
     let file = |i: usize| {
-        let folder = if i.is_multiple_of(2) { "lib" } else { "mod/forum" };
+        let folder = if i.is_multiple_of(2) {
+            "lib"
+        } else {
+            "mod/forum"
+        };
         let (day, month, year) = (1 + i % 28, 1 + (i / 28) % 12, 2009 + i / 336);
         format!(
             "{folder}/db/upgrades/{year:04}{month:02}{day:02}{:02}-s{i}.sql",
