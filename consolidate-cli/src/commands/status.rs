@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use upgrade_core::Tree;
 use upgrade_core::model::step::Phase;
-use upgrade_core::site::ledger::{self, DEFAULT_DB, DatabaseUrl, Stored};
-use upgrade_core::site::runner::{Downtime, Runner, Status, StepProgress, post_gate};
-use upgrade_core::trees::site_view::SiteView;
-use upgrade_core::trees::step_cache::StepCache;
+use upgrade_core::site::ledger::{DEFAULT_DB, DatabaseUrl, Stored};
+use upgrade_core::site::runner::{
+    Downtime, Runner, SiteTreeError, Status, StepProgress, post_gate, site_and_tree,
+};
 
 use crate::cli_error::{CliError, EXIT_FAILURE, EXIT_OK, EXIT_PENDING};
 
@@ -46,17 +46,10 @@ pub fn site_tree(
 ) -> Result<(Tree, DatabaseUrl, Stored), CliError> {
     let url = db.url()?;
     let work = super::work_tree(root)?;
-    let stored = ledger::read_site(&url)?;
-    let view = SiteView {
-        completed: stored.site.release.clone(),
-        rows: stored
-            .rows
-            .iter()
-            .map(|r| (r.component.as_str(), r.step.as_str()))
-            .collect(),
-    };
-    let mut cache = StepCache::open(&work);
-    let tree = Tree::load_for_site_cached(&work, &view, &mut cache)?;
+    let (stored, tree) = site_and_tree(&url, &work).map_err(|e| match e {
+        SiteTreeError::Ledger(e) => CliError::from(e),
+        SiteTreeError::Tree(e) => CliError::from(e),
+    })?;
     for warning in &tree.warnings {
         eprintln!("warning: {warning}");
     }

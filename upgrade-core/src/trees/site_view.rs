@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::files::source::{TreeSource, WorkTree};
+use crate::files::source::TreeSource;
 use crate::model::component::ComponentName;
 use crate::model::manifest::Manifest;
 use crate::model::release_name::ReleaseName;
@@ -92,8 +92,9 @@ impl Tree {
     /// since a previous load are not read, checked or hashed, and come with
     /// empty SQL; the cache is written back after a load without errors.
     /// `counts()` of the cache then says how many steps were read.
+    /// `source` is the work tree the cache was opened for (or a listing of it).
     pub fn load_for_site_cached(
-        source: &WorkTree,
+        source: &dyn TreeSource,
         view: &SiteView<'_>,
         cache: &mut StepCache,
     ) -> Result<Tree, TreeErrors> {

@@ -34,6 +34,7 @@ mod lines;
 mod maintained;
 mod manual;
 mod post;
+mod site_tree;
 pub mod staged;
 mod status;
 
@@ -49,6 +50,7 @@ pub use post::{
     DoneAnswer, LeftToPostRun, PostEvent, PostOptions, PostReport, StepProgress, apply_pending,
     post_gate, waits_for,
 };
+pub use site_tree::{SiteTreeError, site_and_tree};
 pub use status::{Downtime, Drift, Refusal, Status, Unreviewed, covered_rows, status_of};
 use status::{keys_of, refuse_unknown_release, refuse_unrunnable};
 
