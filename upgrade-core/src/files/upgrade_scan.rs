@@ -14,7 +14,6 @@
 //! always read in full.
 
 use crate::model::component::ComponentName;
-use crate::model::line_index::LineIndex;
 use crate::model::op_count::tick;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey};
@@ -30,9 +29,19 @@ pub fn read_covered(
     covered: &dyn Fn(&ReleaseName) -> bool,
 ) -> Option<Vec<Step>> {
     let entries = Scanner::new(text).entries()?;
-    let lines = LineIndex::new(text);
+    // Entries come in file order: lines are counted forward, once.
+    let mut line = (0, 1);
     let mut steps = Vec::with_capacity(entries.len());
     for entry in entries {
+        let (from, at) = line;
+        let start = entry.start.clamp(from, text.len());
+        line = (
+            start,
+            at + text.as_bytes()[from..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+        );
         let release = ReleaseName::parse(entry.release?).ok()?;
         if !covered(&release) || !entry.sql {
             return None;
@@ -53,7 +62,7 @@ pub fn read_covered(
             origin: Origin::Released {
                 release,
                 file: path.to_string(),
-                line: Some(lines.line_of(entry.start)),
+                line: Some(line.1),
             },
         });
     }
