@@ -14,7 +14,7 @@
 //!   entry, an unreadable release file) falls back to [`Tree::load`], so the
 //!   messages are the same.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use crate::files::source::TreeSource;
 use crate::model::component::ComponentName;
@@ -50,10 +50,12 @@ impl SiteView {
 
     /// Does a ledger row name a step not in `steps` (only the release files
     /// say whether the release covers it)?
-    pub(super) fn needs_release_files(&self, steps: &BTreeMap<StepKey, Step>) -> bool {
+    pub(super) fn needs_release_files(&self, steps: &[Step]) -> bool {
         self.rows.iter().any(|(component, step)| {
             match (ComponentName::parse(component), StepName::parse(step)) {
-                (Ok(component), Ok(name)) => !steps.contains_key(&StepKey { component, name }),
+                (Ok(component), Ok(name)) => {
+                    super::standalone::holding(steps, &StepKey { component, name }).is_none()
+                }
                 _ => true,
             }
         })

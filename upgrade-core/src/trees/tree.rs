@@ -19,7 +19,9 @@ use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 pub use crate::trees::site_view::SiteView;
-use crate::trees::standalone::{Variant, is_leftover, standalone_step};
+use crate::trees::standalone::{
+    Variant, file_body, forget_texts_equal_to_body, holding, is_leftover, standalone_step,
+};
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -64,7 +66,9 @@ pub struct Tree {
     pub release_files: BTreeMap<ReleaseName, FoundReleaseFile>,
     /// Standalone duplicates left by an interrupted release.
     pub leftovers: Vec<Leftover>,
-    /// The text of every standalone step file, by path.
+    /// The text of every standalone step file that is not exactly its step's
+    /// body (a header, editor noise), by path: [`Tree::file_text`] gives
+    /// the text of every file.
     pub standalone_texts: BTreeMap<String, String>,
     /// Files ignored on purpose (editor leftovers): commands print these.
     pub warnings: Vec<TreeWarning>,
@@ -139,6 +143,7 @@ impl Tree {
         let mut baseline_files: Vec<(String, Option<String>, String)> = Vec::new();
         let covered = view.and_then(|v| v.covered(manifest.as_ref()?));
         let mut deferred: Vec<&String> = Vec::new();
+        let mut last_component: Option<(&str, ComponentName)> = None;
 
         for path in &scan.files {
             if path == MANIFEST_FILE {
@@ -183,7 +188,16 @@ impl Tree {
                 continue;
             };
             let (folder, rest) = split_db(path);
-            let Some(component) = manifest.component_for_folder(folder) else {
+            // Files come folder by folder: the steps of a component share
+            // one name (a reference count each, not a copy).
+            let component = match &last_component {
+                Some((f, c)) if *f == folder => Some(c.clone()),
+                _ => manifest.component_for_folder(folder),
+            };
+            if let Some(c) = &component {
+                last_component = Some((folder, c.clone()));
+            }
+            let Some(component) = component else {
                 errors.push(TreeError::new(
                     path.as_str(),
                     TreeErrorKind::UnknownComponentFolder {
@@ -278,22 +292,28 @@ impl Tree {
             }
         }
 
-        let mut steps: BTreeMap<StepKey, Step> = BTreeMap::new();
-        for step in released {
-            if let Some(other) = steps.get(&step.key) {
-                errors.push(duplicate(&step, other.location()));
-                continue;
+        // Every step in one Vec sorted by key (a map of 100,000 steps held
+        // each one in half-full nodes, and then a Vec of them too): released
+        // entries first, the first of duplicates kept (a stable sort).
+        let mut steps: Vec<Step> = released;
+        steps.sort_by(|a, b| a.key.cmp(&b.key));
+        steps.dedup_by(|later, kept| {
+            let same = later.key.cmp(&kept.key).is_eq();
+            if same {
+                errors.push(duplicate(later, kept.location()));
             }
-            steps.insert(step.key.clone(), step);
-        }
+            same
+        });
+        let released_count = steps.len();
+        steps.reserve_exact(standalone.len());
         let mut leftovers = Vec::new();
         let mut standalone_texts = BTreeMap::new();
-        let mut read_kept = |path: &str| -> Result<String, TreeError> {
-            let text = read(path)?;
-            standalone_texts.insert(path.to_string(), text.clone());
-            Ok(text)
-        };
         for ((component, name), variants) in standalone {
+            let mut read_kept = |path: &str| -> Result<String, TreeError> {
+                let text = read(path)?;
+                standalone_texts.insert(path.to_string(), text.clone());
+                Ok(text)
+            };
             let step = match standalone_step(component, name, &variants, &mut read_kept) {
                 Ok(step) => step,
                 Err(e) => {
@@ -301,12 +321,13 @@ impl Tree {
                     continue;
                 }
             };
-            if covered.is_some() && steps.contains_key(&step.key) {
+            let existing = holding(&steps[..released_count], &step.key);
+            if covered.is_some() && existing.is_some() {
                 // A leftover or a duplicate next to an entry read quickly: the
                 // full load decides and words it.
                 return Tree::load(source);
             }
-            match steps.get(&step.key) {
+            match existing {
                 Some(existing) if is_leftover(&step, existing) => {
                     let Origin::Standalone { files } = step.origin else {
                         continue;
@@ -318,20 +339,25 @@ impl Tree {
                 }
                 Some(existing) => errors.push(duplicate(&step, existing.location())),
                 None => {
-                    steps.insert(step.key.clone(), step);
+                    forget_texts_equal_to_body(&step, &mut standalone_texts);
+                    steps.push(step);
                 }
             }
         }
+        // Standalone steps came in key order after the released ones: one
+        // sort without a copy (the keys are unique now).
+        steps.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         // Pre steps may only add (model/pre_lint.rs): a standalone pre step that
         // is not additive is an error, a released one (never edited) a warning.
         let mut warnings = scan.warnings;
-        for step in steps.values() {
+        for step in &steps {
             let (refused, warned) = crate::model::pre_lint::lint_step(step, |path| {
                 let upgrade = || upgrade_files.values().find(|f| f.path == path);
                 standalone_texts
                     .get(path)
                     .or_else(|| upgrade().map(|f| &f.text))
                     .map(String::as_str)
+                    .or_else(|| file_body(step, path))
             });
             errors.extend(refused);
             warnings.extend(warned);
@@ -365,7 +391,7 @@ impl Tree {
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
                 manifest,
-                steps: steps.into_values().collect(),
+                steps,
                 upgrade_files,
                 release_files,
                 leftovers,
@@ -409,7 +435,25 @@ impl Tree {
                     .map(|f| &f.text)
             })
             .or_else(|| self.install_texts.get(path))
-            .cloned()
+            .map(String::as_str)
+            .or_else(|| self.standalone_body(path))
+            .map(str::to_string)
+    }
+
+    /// The text of a standalone step file that is exactly its step's body
+    /// (not kept in `standalone_texts`).
+    fn standalone_body(&self, path: &str) -> Option<&str> {
+        let (folder, rest) = split_db(path);
+        let file = rest.strip_prefix("upgrades/")?;
+        let component = self.manifest.component_for_folder(folder)?;
+        let (name, _) = parse_step_file_name(file).ok()?;
+        let step = self.step(&StepKey { component, name })?;
+        match &step.origin {
+            Origin::Standalone { files } if files.iter().any(|f| f == path) => {
+                file_body(step, path)
+            }
+            _ => None,
+        }
     }
 
     /// The step with this identity.
