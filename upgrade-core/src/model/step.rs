@@ -338,6 +338,29 @@ mod tests {
     }
 
     #[test]
+    fn a_step_keeps_its_text_once() {
+        // The recorded and computed checksums of a step share one text.
+        let sum = Checksum::of(&Body::Any("A;\n".into()));
+        assert_eq!(std::mem::size_of::<Checksum>(), 16);
+        assert_eq!(sum.clone().as_str().as_ptr(), sum.as_str().as_ptr());
+        // A body is sized exactly: a tree keeps every one.
+        let body = normalise("\nCREATE TABLE t (id INT);  \r\nINSERT INTO t VALUES (1);\n\n");
+        assert_eq!(
+            body,
+            "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"
+        );
+        assert_eq!(body.capacity(), body.len());
+        // The steps of a component share its name.
+        let name = ComponentName::parse("mod_forum").expect("valid");
+        assert_eq!(name.clone().as_str().as_ptr(), name.as_str().as_ptr());
+        assert!(
+            std::mem::size_of::<Step>() <= 256,
+            "{}",
+            std::mem::size_of::<Step>()
+        );
+    }
+
+    #[test]
     fn file_names() {
         let (n, db) = parse_step_file_name("2008021700-webdavlocks.postgres.sql").expect("valid");
         assert_eq!(n.as_str(), "2008021700-webdavlocks");
