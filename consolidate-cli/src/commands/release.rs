@@ -201,6 +201,9 @@ fn dry_run(work: &WorkTree, release: &ReleaseName) -> Result<u8, CliError> {
     prepared
         .each_change(&mut |change| {
             changes += 1;
+            if write_created(&change, &mut out)? {
+                return Ok(());
+            }
             write_unified_diff(std::slice::from_ref(&change), &mut out)
         })
         .and_then(|()| std::io::Write::flush(&mut out))
@@ -215,6 +218,37 @@ fn dry_run(work: &WorkTree, release: &ReleaseName) -> Result<u8, CliError> {
     };
     eprintln!("{}", summary(&counts, true));
     Ok(EXIT_OK)
+}
+
+/// The diff of a file the release creates (the release file of 100,000
+/// steps, a new upgrade.toml), written line by line: exactly what
+/// [`write_unified_diff`] prints for it — one hunk of added lines — without
+/// the diff algorithm's tables of every line. `false` (nothing written) for
+/// any other change, and for texts that need its care (no final newline, a
+/// carriage return).
+fn write_created(change: &FileChange, out: &mut dyn std::io::Write) -> std::io::Result<bool> {
+    let (None, Some(text)) = (&change.before, &change.after) else {
+        return Ok(false);
+    };
+    if text.is_empty() || !text.ends_with('\n') || text.contains('\r') {
+        return Ok(false);
+    }
+    let lines = text.bytes().filter(|b| *b == b'\n').count();
+    let range = if lines == 1 {
+        "1".to_string()
+    } else {
+        format!("1,{lines}")
+    };
+    write!(
+        out,
+        "--- /dev/null\n+++ b/{}\n@@ -0,0 +{range} @@\n",
+        change.path
+    )?;
+    for line in text.split_inclusive('\n') {
+        out.write_all(b"+")?;
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(true)
 }
 
 /// What the summary line counts.
@@ -269,4 +303,44 @@ fn summary(c: &Counts<'_>, dry_run: bool) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_file_is_written_as_the_diff_writes_it() {
+        let many: String = (0..40).map(|i| format!("line {i}\n")).collect();
+        for text in ["a\n", "a\nb\n", "\n", "x\n\n\ny\n", many.as_str()] {
+            let change = FileChange {
+                path: "releases/R1.toml".into(),
+                before: None,
+                after: Some(text.to_string()),
+            };
+            let mut fast = Vec::new();
+            assert!(write_created(&change, &mut fast).expect("written"));
+            let mut slow = Vec::new();
+            write_unified_diff(std::slice::from_ref(&change), &mut slow).expect("written");
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&slow),
+                "{text:?}"
+            );
+        }
+        for (before, after) in [
+            (None, Some("no final newline")),
+            (None, Some("a\r\n")),
+            (None, Some("")),
+            (Some("a\n"), Some("b\n")),
+            (Some("a\n"), None),
+        ] {
+            let change = FileChange {
+                path: "p".into(),
+                before: before.map(str::to_string),
+                after: after.map(str::to_string),
+            };
+            assert!(!write_created(&change, &mut Vec::new()).expect("nothing written"));
+        }
+    }
 }

@@ -379,12 +379,14 @@ fn keep_emptied_folders(tree: &Tree, entries: &mut Vec<(Cow<'_, str>, Entry)>) {
         .iter()
         .filter_map(|f| folder_of(f))
         .collect();
+    let keeps: Vec<_> = emptied
+        .into_iter()
+        .filter(|(folder, all_go)| *all_go && !kept.contains(folder))
+        .map(|(folder, _)| (Cow::Owned(format!("{folder}/.gitkeep")), Entry::Keep))
+        .collect();
     drop(deleted);
-    for (folder, all_go) in emptied {
-        if all_go && !kept.contains(&folder) {
-            entries.push((Cow::Owned(format!("{folder}/.gitkeep")), Entry::Keep));
-        }
-    }
+    entries.reserve_exact(keeps.len());
+    entries.extend(keeps);
 }
 
 /// A file name that [`crate::consolidation::paths::inside_root`] accepts as

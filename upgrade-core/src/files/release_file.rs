@@ -114,9 +114,19 @@ impl ReleaseFile {
 pub fn render_covering<'a>(
     release: &ReleaseName,
     version: &Version,
-    covered: impl Iterator<Item = (&'a ComponentName, &'a StepName, &'a Checksum)>,
+    covered: impl Iterator<Item = (&'a ComponentName, &'a StepName, &'a Checksum)> + Clone,
 ) -> String {
-    let mut out = String::new();
+    // Sized first (the file of a release of 100,000 steps is ~10 MB).
+    let mut size = 200 + 2 * release.as_str().len() + version.as_str().len();
+    let mut current: Option<&ComponentName> = None;
+    for (component, name, checksum) in covered.clone() {
+        if current != Some(component) {
+            size += component.as_str().len() + 12;
+            current = Some(component);
+        }
+        size += name.as_str().len() + checksum.as_str().len() + 8;
+    }
+    let mut out = String::with_capacity(size);
     let _ = writeln!(
         out,
         "# Cleanup rules of {release}, written by `consolidate release`.\n\
