@@ -10,6 +10,7 @@ use crate::model::step::{
 };
 use crate::model::step_name::StepName;
 use crate::model::tree_error::{TreeError, TreeErrorKind};
+use crate::trees::tree::Tree;
 
 /// One file of a standalone step: its path and the database it is for.
 pub(super) struct Variant {
@@ -133,4 +134,18 @@ pub(super) fn holding<'s>(steps: &'s [Step], key: &StepKey) -> Option<&'s Step> 
         .binary_search_by(|s| s.key.cmp(key))
         .ok()
         .map(|i| &steps[i])
+}
+
+/// The text of the standalone step file at `path` when it is exactly its
+/// step's body (then not kept in `standalone_texts`).
+pub(super) fn standalone_file_body<'t>(tree: &'t Tree, path: &str) -> Option<&'t str> {
+    let (folder, rest) = super::tree::split_db(path);
+    let file = rest.strip_prefix("upgrades/")?;
+    let component = tree.manifest.component_for_folder(folder)?;
+    let (name, _) = parse_step_file_name(file).ok()?;
+    let step = tree.step(&StepKey { component, name })?;
+    match &step.origin {
+        Origin::Standalone { files } if files.iter().any(|f| f == path) => file_body(step, path),
+        _ => None,
+    }
 }

@@ -20,7 +20,8 @@ use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 pub use crate::trees::site_view::SiteView;
 use crate::trees::standalone::{
-    Variant, file_body, forget_texts_equal_to_body, holding, is_leftover, standalone_step,
+    Variant, file_body, forget_texts_equal_to_body, holding, is_leftover, standalone_file_body,
+    standalone_step,
 };
 
 /// A standalone step left beside its identical consolidated entry by an
@@ -436,24 +437,8 @@ impl Tree {
             })
             .or_else(|| self.install_texts.get(path))
             .map(String::as_str)
-            .or_else(|| self.standalone_body(path))
+            .or_else(|| standalone_file_body(self, path))
             .map(str::to_string)
-    }
-
-    /// The text of a standalone step file that is exactly its step's body
-    /// (not kept in `standalone_texts`).
-    fn standalone_body(&self, path: &str) -> Option<&str> {
-        let (folder, rest) = split_db(path);
-        let file = rest.strip_prefix("upgrades/")?;
-        let component = self.manifest.component_for_folder(folder)?;
-        let (name, _) = parse_step_file_name(file).ok()?;
-        let step = self.step(&StepKey { component, name })?;
-        match &step.origin {
-            Origin::Standalone { files } if files.iter().any(|f| f == path) => {
-                file_body(step, path)
-            }
-            _ => None,
-        }
     }
 
     /// The step with this identity.
@@ -529,7 +514,7 @@ fn part_of_tree(manifest: &Manifest, path: &str) -> bool {
 }
 
 /// Splits `<folder>/db/<rest>` (or `db/<rest>` at the root).
-fn split_db(path: &str) -> (&str, &str) {
+pub(super) fn split_db(path: &str) -> (&str, &str) {
     if let Some(rest) = path.strip_prefix("db/") {
         return ("", rest);
     }
