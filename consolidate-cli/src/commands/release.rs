@@ -11,8 +11,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use upgrade_core::consolidation::consolidate::{Consolidation, consolidate};
-use upgrade_core::files::fsio::{FileChange, join_relative};
+use upgrade_core::consolidation::consolidate::{Consolidation, consolidate, prepare};
+use upgrade_core::files::fsio::{FileChange, join_relative, write_unified_diff};
 use upgrade_core::trees::git_repo::{self, CommitTarget};
 use upgrade_core::trees::git_tree::TreeRepository;
 use upgrade_core::{ReleaseName, Tree, WorkTree};
@@ -50,7 +50,10 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
     } else {
         None
     };
-    let from_head = !args.dry_run && !args.allow_dirty && has_head(&work);
+    if args.dry_run {
+        return dry_run(&work, &release);
+    }
+    let from_head = !args.allow_dirty && has_head(&work);
     let consolidation = if from_head {
         let tree = head_tree(&work)?;
         let consolidation = consolidate(&tree, &release)?;
@@ -60,25 +63,16 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         consolidation
     } else {
         let tree = Tree::load(&work)?;
-        if !args.allow_dirty && !args.dry_run {
+        if !args.allow_dirty {
             super::refuse_dirty(&work, "commit or stash them first, or pass --allow-dirty")?;
         }
         consolidate(&tree, &release)?
     };
-    if args.dry_run {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        consolidation
-            .write_diff(&mut out)
-            .and_then(|()| std::io::Write::flush(&mut out))
-            .map_err(|e| io_error(work.root(), &e))?;
-        eprintln!("{}", summary(&consolidation, true));
-        return Ok(EXIT_OK);
-    }
     remove_temp_files(work.root(), &consolidation.changes);
     consolidation
         .apply(work.root())
         .map_err(|e| io_error(work.root(), &e))?;
-    eprintln!("{}", summary(&consolidation, false));
+    eprintln!("{}", summary(&Counts::of(&consolidation), false));
     if let Some(target) = target {
         commit(&work, &target, &consolidation, tag)?;
     }
@@ -196,37 +190,157 @@ pub fn remove_temp_files(root: &Path, changes: &[FileChange]) {
     }
 }
 
-fn summary(c: &Consolidation, dry_run: bool) -> String {
+/// `--dry-run`: the diff of what the release would change, written file by
+/// file as it is produced (never the whole diff, nor every new text at once).
+/// A dry run reads the work tree as it is, dirty or not: it changes nothing.
+fn dry_run(work: &WorkTree, release: &ReleaseName) -> Result<u8, CliError> {
+    let tree = Tree::load(work)?;
+    let prepared = prepare(&tree, release)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut changes = 0;
+    prepared
+        .each_change(&mut |change| {
+            changes += 1;
+            if write_created(&change, &mut out)? {
+                return Ok(());
+            }
+            write_unified_diff(std::slice::from_ref(&change), &mut out)
+        })
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(|e| io_error(work.root(), &e))?;
+    let counts = Counts {
+        release: &prepared.release,
+        already_released: prepared.already_released,
+        folded: prepared.folded.len(),
+        kept_standalone: prepared.kept_standalone.len(),
+        leftovers: prepared.leftovers.len(),
+        changes,
+    };
+    eprintln!("{}", summary(&counts, true));
+    Ok(EXIT_OK)
+}
+
+/// The diff of a file the release creates (the release file of 100,000
+/// steps, a new upgrade.toml), written line by line: exactly what
+/// [`write_unified_diff`] prints for it — one hunk of added lines — without
+/// the diff algorithm's tables of every line. `false` (nothing written) for
+/// any other change, and for texts that need its care (no final newline, a
+/// carriage return).
+fn write_created(change: &FileChange, out: &mut dyn std::io::Write) -> std::io::Result<bool> {
+    let (None, Some(text)) = (&change.before, &change.after) else {
+        return Ok(false);
+    };
+    if text.is_empty() || !text.ends_with('\n') || text.contains('\r') {
+        return Ok(false);
+    }
+    let lines = text.bytes().filter(|b| *b == b'\n').count();
+    let range = if lines == 1 {
+        "1".to_string()
+    } else {
+        format!("1,{lines}")
+    };
+    write!(
+        out,
+        "--- /dev/null\n+++ b/{}\n@@ -0,0 +{range} @@\n",
+        change.path
+    )?;
+    for line in text.split_inclusive('\n') {
+        out.write_all(b"+")?;
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(true)
+}
+
+/// What the summary line counts.
+struct Counts<'a> {
+    release: &'a ReleaseName,
+    already_released: bool,
+    folded: usize,
+    kept_standalone: usize,
+    leftovers: usize,
+    changes: usize,
+}
+
+impl<'a> Counts<'a> {
+    fn of(c: &'a Consolidation) -> Self {
+        Counts {
+            release: &c.release,
+            already_released: c.already_released,
+            folded: c.folded.len(),
+            kept_standalone: c.kept_standalone.len(),
+            leftovers: c.leftovers.len(),
+            changes: c.changes.len(),
+        }
+    }
+}
+
+fn summary(c: &Counts<'_>, dry_run: bool) -> String {
     let verb = if dry_run { "would" } else { "did" };
     if c.already_released {
         let mut s = format!(
             "{} is already the newest release: nothing to fold, {} standalone step(s) stay standalone for the next release",
-            c.release,
-            c.kept_standalone.len()
+            c.release, c.kept_standalone
         );
-        if !c.leftovers.is_empty() {
+        if c.leftovers != 0 {
             s.push_str(&format!(
                 "; {verb} delete {} file(s) left by an interrupted run",
-                c.leftovers.len()
+                c.leftovers
             ));
         }
-        if c.is_noop() {
+        if c.changes == 0 {
             s.push_str("; no file changes");
         }
         return s;
     }
     let mut s = format!(
         "{}: {} fold {} standalone step(s) and change {} file(s)",
-        c.release,
-        verb,
-        c.folded.len(),
-        c.changes.len()
+        c.release, verb, c.folded, c.changes
     );
-    if !c.leftovers.is_empty() {
+    if c.leftovers != 0 {
         s.push_str(&format!(
             ", {} of them files left by an interrupted run",
-            c.leftovers.len()
+            c.leftovers
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_file_is_written_as_the_diff_writes_it() {
+        let many: String = (0..40).map(|i| format!("line {i}\n")).collect();
+        for text in ["a\n", "a\nb\n", "\n", "x\n\n\ny\n", many.as_str()] {
+            let change = FileChange {
+                path: "releases/R1.toml".into(),
+                before: None,
+                after: Some(text.to_string()),
+            };
+            let mut fast = Vec::new();
+            assert!(write_created(&change, &mut fast).expect("written"));
+            let mut slow = Vec::new();
+            write_unified_diff(std::slice::from_ref(&change), &mut slow).expect("written");
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&slow),
+                "{text:?}"
+            );
+        }
+        for (before, after) in [
+            (None, Some("no final newline")),
+            (None, Some("a\r\n")),
+            (None, Some("")),
+            (Some("a\n"), Some("b\n")),
+            (Some("a\n"), None),
+        ] {
+            let change = FileChange {
+                path: "p".into(),
+                before: before.map(str::to_string),
+                after: after.map(str::to_string),
+            };
+            assert!(!write_created(&change, &mut Vec::new()).expect("nothing written"));
+        }
+    }
 }

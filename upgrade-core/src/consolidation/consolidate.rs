@@ -10,6 +10,7 @@
 //! standalone files still present beside identical consolidated entries are
 //! recognised as leftovers and deleted, never folded twice.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,12 +18,12 @@ use std::path::Path;
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use crate::files::fsio::FileChange;
-use crate::files::release_file::{self, ReleaseFile};
+use crate::files::release_file;
 use crate::files::upgrade_file;
 use crate::model::component::ComponentName;
 use crate::model::manifest::MANIFEST_FILE;
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{Step, StepKey};
+use crate::model::step::{Origin, Step, StepKey};
 use crate::model::version::Version;
 use crate::planning::plan::{self, PlanError};
 use crate::trees::tree::Tree;
@@ -103,6 +104,72 @@ pub struct Consolidation {
 /// step; the newest release of the history folds nothing (I1) and only
 /// finishes an interrupted run; an older one is refused (C1).
 pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, ConsolidateError> {
+    let prepared = prepare(tree, release)?;
+    let mut changes = Vec::new();
+    // Collecting into a Vec cannot fail.
+    let _ = prepared.each_change(&mut |change| {
+        changes.push(change);
+        Ok(())
+    });
+    Ok(Consolidation {
+        release: release.clone(),
+        already_released: prepared.already_released,
+        folded: prepared.folded.iter().map(|s| s.key.clone()).collect(),
+        kept_standalone: prepared
+            .kept_standalone
+            .iter()
+            .map(|s| s.key.clone())
+            .collect(),
+        leftovers: prepared.leftovers.iter().map(|p| p.to_string()).collect(),
+        changes,
+    })
+}
+
+/// A consolidation checked and planned, whose file changes are produced one
+/// at a time ([`Prepared::each_change`]): a dry run of a release of 100,000
+/// steps prints each file's diff and drops it, instead of holding every new
+/// text (the components' upgrade.toml files, the release file) and a copy of
+/// every deleted file at once.
+#[derive(Debug)]
+pub struct Prepared<'t> {
+    tree: &'t Tree,
+    /// The release.
+    pub release: ReleaseName,
+    /// True when the release is the newest of the history already: nothing is folded.
+    pub already_released: bool,
+    /// The steps folded, in plan order.
+    pub folded: Vec<&'t Step>,
+    /// Standalone steps that stay standalone (added after the newest release).
+    pub kept_standalone: Vec<&'t Step>,
+    /// Leftover standalone files of an interrupted release that are deleted.
+    pub leftovers: Vec<&'t str>,
+    /// The files that change, sorted by path, and how.
+    entries: Vec<(Cow<'t, str>, Entry)>,
+    /// The steps folded into each component's upgrade.toml, in plan order.
+    folds: Vec<(&'t ComponentName, Option<&'t str>, Vec<&'t Step>)>,
+}
+
+/// How a file changes.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// Deleted (a folded standalone file or a leftover).
+    Delete,
+    /// The component's upgrade.toml gets the entries of `folds[i]`.
+    Fold(usize),
+    /// The release file is written.
+    ReleaseFile,
+    /// The manifest's history gets the release.
+    Manifest,
+    /// An empty `.gitkeep` keeps an emptied `db/upgrades` folder.
+    Keep,
+}
+
+/// Checks `tree` and plans the consolidation with `release` (see
+/// [`consolidate`]), without producing any file text yet.
+pub fn prepare<'t>(
+    tree: &'t Tree,
+    release: &ReleaseName,
+) -> Result<Prepared<'t>, ConsolidateError> {
     let problems = crate::consolidation::check::released_history_problems(tree, Some(release));
     if !problems.is_empty() {
         return Err(ConsolidateError::Invalid(
@@ -110,19 +177,25 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
         ));
     }
     let order = plan::order(tree)?;
-    let mut changes: Vec<FileChange> = Vec::new();
-    let leftovers: Vec<String> = tree
+    let leftovers: Vec<&str> = tree
         .leftovers
         .iter()
-        .flat_map(|l| l.files.clone())
+        .flat_map(|l| l.files.iter().map(String::as_str))
         .collect();
-    for path in &leftovers {
-        changes.push(FileChange {
-            path: path.clone(),
-            before: tree.file_text(path),
-            after: None,
-        });
-    }
+    let mut entries: Vec<(Cow<'_, str>, Entry)> = leftovers
+        .iter()
+        .map(|p| (Cow::Borrowed(*p), Entry::Delete))
+        .collect();
+    let mut prepared = Prepared {
+        tree,
+        release: release.clone(),
+        already_released: false,
+        folded: Vec::new(),
+        kept_standalone: Vec::new(),
+        leftovers,
+        entries: Vec::new(),
+        folds: Vec::new(),
+    };
     if let Some(index) = tree.manifest.release_index(release) {
         let newest = tree.manifest.releases.len() - 1;
         if index != newest {
@@ -131,20 +204,15 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
                 newest: tree.manifest.releases[newest].name.clone(),
             });
         }
-        keep_emptied_folders(tree, &mut changes);
-        changes.sort_by(|a, b| a.path.cmp(&b.path));
-        return Ok(Consolidation {
-            release: release.clone(),
-            already_released: true,
-            folded: Vec::new(),
-            kept_standalone: order
-                .iter()
-                .filter(|s| s.release().is_none())
-                .map(|s| s.key.clone())
-                .collect(),
-            leftovers,
-            changes,
-        });
+        keep_emptied_folders(tree, &mut entries);
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        prepared.already_released = true;
+        prepared.kept_standalone = order
+            .into_iter()
+            .filter(|s| s.release().is_none())
+            .collect();
+        prepared.entries = entries;
+        return Ok(prepared);
     }
     if let Some(last) = tree.manifest.newest_release()
         && tree.manifest.version <= last.version
@@ -158,103 +226,131 @@ pub fn consolidate(tree: &Tree, release: &ReleaseName) -> Result<Consolidation, 
 
     // Fold standalone steps, per component, in plan order.
     let mut per_component: BTreeMap<&ComponentName, Vec<&Step>> = BTreeMap::new();
-    let mut folded = Vec::new();
-    for step in order.iter().filter(|s| s.release().is_none()) {
+    for step in order.into_iter().filter(|s| s.release().is_none()) {
         per_component
             .entry(&step.key.component)
             .or_default()
             .push(step);
-        folded.push(step.key.clone());
+        prepared.folded.push(step);
     }
-    for (component, steps) in &per_component {
-        let (path, before) = match tree.upgrade_files.get(*component) {
-            Some(f) => (f.path.clone(), Some(f.text.clone())),
+    // Sized for one file per folded step (variants grow it).
+    entries.reserve_exact(prepared.folded.len() + per_component.len() + 2);
+    for (component, steps) in per_component {
+        let (path, before) = match tree.upgrade_files.get(component) {
+            Some(f) => (Cow::Borrowed(f.path.as_str()), Some(f.text.as_str())),
             None => {
                 let folder = tree
                     .manifest
                     .folder_of(component)
-                    .ok_or_else(|| ConsolidateError::NoFolder((*component).clone()))?;
+                    .ok_or_else(|| ConsolidateError::NoFolder(component.clone()))?;
                 let path = if folder.is_empty() {
                     "db/upgrade.toml".to_string()
                 } else {
                     format!("{folder}/db/upgrade.toml")
                 };
-                (path, None)
+                (Cow::Owned(path), None)
             }
         };
-        let after = upgrade_file::append(before.as_deref(), component, steps, release);
-        changes.push(FileChange {
-            path,
-            before,
-            after: Some(after),
-        });
-        for step in steps {
-            if let crate::model::step::Origin::Standalone { files } = &step.origin {
-                for f in files {
-                    changes.push(FileChange {
-                        path: f.clone(),
-                        before: tree.file_text(f),
-                        after: None,
-                    });
-                }
+        entries.push((path, Entry::Fold(prepared.folds.len())));
+        for step in &steps {
+            if let Origin::Standalone { files } = &step.origin {
+                entries.extend(
+                    files
+                        .iter()
+                        .map(|f| (Cow::Borrowed(f.as_str()), Entry::Delete)),
+                );
             }
+        }
+        prepared.folds.push((component, before, steps));
+    }
+    entries.push((
+        Cow::Owned(release_file::path_of(release)),
+        Entry::ReleaseFile,
+    ));
+    entries.push((Cow::Borrowed(MANIFEST_FILE), Entry::Manifest));
+    keep_emptied_folders(tree, &mut entries);
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    prepared.entries = entries;
+    Ok(prepared)
+}
+
+impl Prepared<'_> {
+    /// Calls `each` with every file change, in path order (the changes of
+    /// [`Consolidation::changes`]), producing one text at a time.
+    pub fn each_change(
+        &self,
+        each: &mut dyn FnMut(FileChange) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        for (path, entry) in &self.entries {
+            let change = self.change(path, *entry);
+            // A new release leaves out what it would not change (a re-run
+            // after the release file was written).
+            if self.already_released || change.before != change.after {
+                each(change)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The change of one planned file.
+    fn change(&self, path: &str, entry: Entry) -> FileChange {
+        let tree = self.tree;
+        let (before, after) = match entry {
+            Entry::Delete => (tree.file_text(path), None),
+            Entry::Fold(i) => {
+                let (component, before, steps) = &self.folds[i];
+                let after = upgrade_file::append(*before, component, steps, &self.release);
+                (before.map(str::to_string), Some(after))
+            }
+            Entry::ReleaseFile => (
+                tree.release_files
+                    .get(&self.release)
+                    .map(|f| f.text.clone()),
+                Some(self.release_file()),
+            ),
+            Entry::Manifest => (
+                Some(tree.manifest.text.clone()),
+                Some(append_history(
+                    &tree.manifest.text,
+                    &self.release,
+                    &tree.manifest.version,
+                )),
+            ),
+            Entry::Keep => (None, Some(String::new())),
+        };
+        FileChange {
+            path: path.to_string(),
+            before,
+            after,
         }
     }
 
-    // The release file covers every entry tagged with the release after the fold
-    // (entries of an interrupted run included).
-    let mut covers: BTreeMap<ComponentName, BTreeMap<_, _>> = BTreeMap::new();
-    for step in &tree.steps {
-        if step.release() == Some(release) || step.release().is_none() {
-            covers
-                .entry(step.key.component.clone())
-                .or_default()
-                .insert(step.key.name.clone(), step.checksum.clone());
-        }
-    }
-    let rules = ReleaseFile {
-        release: release.clone(),
-        version: tree.manifest.version.clone(),
-        covers,
-    };
-    let rules_path = release_file::path_of(release);
-    changes.push(FileChange {
-        before: tree.release_files.get(release).map(|f| f.text.clone()),
-        path: rules_path,
-        after: Some(rules.render()),
-    });
-    changes.push(FileChange {
-        path: MANIFEST_FILE.to_string(),
-        before: Some(tree.manifest.text.clone()),
-        after: Some(append_history(
-            &tree.manifest.text,
-            release,
+    /// The release file: it covers every entry tagged with the release after
+    /// the fold (entries of an interrupted run included). The tree's steps
+    /// are sorted by component then name, the order of the file.
+    fn release_file(&self) -> String {
+        let tree = self.tree;
+        release_file::render_covering(
+            &self.release,
             &tree.manifest.version,
-        )),
-    });
-    changes.retain(|c| c.before != c.after);
-    keep_emptied_folders(tree, &mut changes);
-    changes.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Consolidation {
-        release: release.clone(),
-        already_released: false,
-        folded,
-        kept_standalone: Vec::new(),
-        leftovers,
-        changes,
-    })
+            tree.steps
+                .iter()
+                .filter(|s| s.release() == Some(&self.release) || s.release().is_none())
+                .map(|s| (&s.key.component, &s.key.name, &s.checksum)),
+        )
+    }
 }
 
 /// A `db/upgrades` folder the release empties stays, for the next steps: it
 /// gets an empty `.gitkeep` (so that git keeps it too) unless it holds one,
 /// or a `.keep`, already.
-fn keep_emptied_folders(tree: &Tree, changes: &mut Vec<FileChange>) {
-    use std::collections::{BTreeMap, BTreeSet};
+fn keep_emptied_folders(tree: &Tree, entries: &mut Vec<(Cow<'_, str>, Entry)>) {
+    use std::collections::BTreeSet;
     let folder_of = |path: &str| path.rsplit_once('/').map(|(dir, _)| dir.to_string());
-    let deleted: BTreeSet<&str> = changes
+    let deleted: BTreeSet<&str> = entries
         .iter()
-        .filter(|c| c.after.is_none())
-        .map(|c| c.path.as_str())
+        .filter(|(_, e)| matches!(e, Entry::Delete))
+        .map(|(p, _)| p.as_ref())
         .collect();
     // Per `db/upgrades` folder: does every standalone file in it go? One pass.
     let mut emptied: BTreeMap<String, bool> = BTreeMap::new();
@@ -263,7 +359,15 @@ fn keep_emptied_folders(tree: &Tree, changes: &mut Vec<FileChange>) {
             emptied.insert(dir, true);
         }
     }
-    for path in tree.standalone_texts.keys() {
+    // Every standalone file: those of standalone steps and the leftovers.
+    let standalone = tree
+        .standalone()
+        .flat_map(|s| match &s.origin {
+            Origin::Standalone { files } => files.as_slice(),
+            Origin::Released { .. } => &[],
+        })
+        .chain(tree.leftovers.iter().flat_map(|l| l.files.iter()));
+    for path in standalone {
         if let Some(dir) = folder_of(path)
             && let Some(all_go) = emptied.get_mut(&dir)
         {
@@ -275,15 +379,14 @@ fn keep_emptied_folders(tree: &Tree, changes: &mut Vec<FileChange>) {
         .iter()
         .filter_map(|f| folder_of(f))
         .collect();
-    for (folder, all_go) in emptied {
-        if all_go && !kept.contains(&folder) {
-            changes.push(FileChange {
-                path: format!("{folder}/.gitkeep"),
-                before: None,
-                after: Some(String::new()),
-            });
-        }
-    }
+    let keeps: Vec<_> = emptied
+        .into_iter()
+        .filter(|(folder, all_go)| *all_go && !kept.contains(folder))
+        .map(|(folder, _)| (Cow::Owned(format!("{folder}/.gitkeep")), Entry::Keep))
+        .collect();
+    drop(deleted);
+    entries.reserve_exact(keeps.len());
+    entries.extend(keeps);
 }
 
 /// A file name that [`crate::consolidation::paths::inside_root`] accepts as

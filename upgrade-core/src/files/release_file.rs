@@ -89,21 +89,13 @@ impl ReleaseFile {
 
     /// The file text: deterministic, components and steps sorted.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# Cleanup rules of {}, written by `consolidate release`.\n\
-             # A site that completes this release deletes the ledger rows of these steps.\n\
-             release = \"{}\"\nversion = \"{}\"",
-            self.release, self.release, self.version
-        );
-        for (component, steps) in &self.covers {
-            let _ = writeln!(out, "\n[covers.{component}]");
-            for (name, checksum) in steps {
-                let _ = writeln!(out, "\"{name}\" = \"{checksum}\"");
-            }
-        }
-        out
+        render_covering(
+            &self.release,
+            &self.version,
+            self.covers
+                .iter()
+                .flat_map(|(c, steps)| steps.iter().map(move |(n, sum)| (c, n, sum))),
+        )
     }
 
     /// Number of steps covered.
@@ -115,6 +107,41 @@ impl ReleaseFile {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The text of a release file ([`ReleaseFile::render`]) from the covered
+/// steps in component then name order, without building the map first.
+pub fn render_covering<'a>(
+    release: &ReleaseName,
+    version: &Version,
+    covered: impl Iterator<Item = (&'a ComponentName, &'a StepName, &'a Checksum)> + Clone,
+) -> String {
+    // Sized first (the file of a release of 100,000 steps is ~10 MB).
+    let mut size = 200 + 2 * release.as_str().len() + version.as_str().len();
+    let mut current: Option<&ComponentName> = None;
+    for (component, name, checksum) in covered.clone() {
+        if current != Some(component) {
+            size += component.as_str().len() + 12;
+            current = Some(component);
+        }
+        size += name.as_str().len() + checksum.as_str().len() + 8;
+    }
+    let mut out = String::with_capacity(size);
+    let _ = writeln!(
+        out,
+        "# Cleanup rules of {release}, written by `consolidate release`.\n\
+         # A site that completes this release deletes the ledger rows of these steps.\n\
+         release = \"{release}\"\nversion = \"{version}\""
+    );
+    let mut current: Option<&ComponentName> = None;
+    for (component, name, checksum) in covered {
+        if current != Some(component) {
+            let _ = writeln!(out, "\n[covers.{component}]");
+            current = Some(component);
+        }
+        let _ = writeln!(out, "\"{name}\" = \"{checksum}\"");
+    }
+    out
 }
 
 /// A SQL string literal: single quotes, embedded quotes doubled.

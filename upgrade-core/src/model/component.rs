@@ -1,10 +1,14 @@
 //! `ComponentName`: `core` or `<plugin type>_<plugin>` such as `mod_assign`.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The name of a component: `core`, or a plugin type and a plugin folder name joined by `_`.
+///
+/// The text is shared: every step of a component holds a clone, which costs
+/// a reference count, not a copy of the name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ComponentName(String);
+pub struct ComponentName(Arc<str>);
 
 /// Why a text is not a component name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,7 +23,7 @@ pub struct ComponentNameError {
 impl ComponentName {
     /// The core component.
     pub fn core() -> Self {
-        ComponentName("core".to_string())
+        ComponentName("core".into())
     }
 
     /// Parses a component name (`core` or `type_plugin`, lowercase letters, digits, `_`).
@@ -32,7 +36,7 @@ impl ComponentName {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
         if ok {
-            Ok(ComponentName(text.to_string()))
+            Ok(ComponentName(text.into()))
         } else {
             Err(ComponentNameError {
                 text: text.to_string(),
@@ -42,12 +46,12 @@ impl ComponentName {
 
     /// The name of a plugin of the given type living in a folder of the given name.
     pub fn plugin(plugin_type: &str, plugin: &str) -> Self {
-        ComponentName(format!("{plugin_type}_{plugin}"))
+        ComponentName(format!("{plugin_type}_{plugin}").into())
     }
 
     /// Is this the core component?
     pub fn is_core(&self) -> bool {
-        self.0 == "core"
+        &*self.0 == "core"
     }
 
     /// The name as text.

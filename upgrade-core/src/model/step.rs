@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -100,8 +101,11 @@ impl fmt::Display for StepKey {
 }
 
 /// A `sha256:<hex>` checksum of a step's normalised body or bodies.
+///
+/// The text is shared: a clone (the recorded and the computed checksum of a
+/// step, a release file's map) costs a reference count, not 71 more bytes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Checksum(String);
+pub struct Checksum(Arc<str>);
 
 impl Checksum {
     /// The checksum of a body: one body for every database, or one per database.
@@ -125,7 +129,7 @@ impl Checksum {
             text.push(char::from(HEX[usize::from(b >> 4)]));
             text.push(char::from(HEX[usize::from(b & 0xf)]));
         }
-        Checksum(text)
+        Checksum(text.into())
     }
 
     /// A checksum as recorded in a file or a ledger (not validated beyond shape).
@@ -135,7 +139,7 @@ impl Checksum {
             && hex
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| Checksum(text.to_string()))
+        .then(|| Checksum(text.into()))
     }
 
     /// The checksum as text.
@@ -265,8 +269,13 @@ pub fn normalise(text: &str) -> String {
     let end = lines.iter().rposition(|l| !l.is_empty());
     match (start, end) {
         (Some(s), Some(e)) => {
-            let mut out = lines[s..=e].join("\n");
-            out.push('\n');
+            // Sized exactly: a tree keeps every body it read.
+            let kept = &lines[s..=e];
+            let mut out = String::with_capacity(kept.iter().map(|l| l.len() + 1).sum());
+            for line in kept {
+                out.push_str(line);
+                out.push('\n');
+            }
             out
         }
         _ => String::new(),
@@ -326,6 +335,29 @@ mod tests {
         )]));
         assert_ne!(Checksum::of(&one), Checksum::of(&two));
         assert_ne!(Checksum::of(&one), Checksum::of(&Body::Any("A;\n".into())));
+    }
+
+    #[test]
+    fn a_step_keeps_its_text_once() {
+        // The recorded and computed checksums of a step share one text.
+        let sum = Checksum::of(&Body::Any("A;\n".into()));
+        assert_eq!(std::mem::size_of::<Checksum>(), 16);
+        assert_eq!(sum.clone().as_str().as_ptr(), sum.as_str().as_ptr());
+        // A body is sized exactly: a tree keeps every one.
+        let body = normalise("\nCREATE TABLE t (id INT);  \r\nINSERT INTO t VALUES (1);\n\n");
+        assert_eq!(
+            body,
+            "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"
+        );
+        assert_eq!(body.capacity(), body.len());
+        // The steps of a component share its name.
+        let name = ComponentName::parse("mod_forum").expect("valid");
+        assert_eq!(name.clone().as_str().as_ptr(), name.as_str().as_ptr());
+        assert!(
+            std::mem::size_of::<Step>() <= 256,
+            "{}",
+            std::mem::size_of::<Step>()
+        );
     }
 
     #[test]

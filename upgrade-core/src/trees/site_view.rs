@@ -16,7 +16,7 @@
 //!   entry, an unreadable release file) falls back to [`Tree::load`], so the
 //!   messages are the same.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use crate::files::source::TreeSource;
 use crate::model::component::ComponentName;
@@ -53,10 +53,10 @@ impl SiteView<'_> {
 
     /// Does a ledger row name a step not in `steps` (only the release files
     /// say whether the release covers it)?
-    pub(super) fn needs_release_files(&self, steps: &BTreeMap<StepKey, Step>) -> bool {
-        // Rows and keys come in the same (byte) order: one forward walk
+    pub(super) fn needs_release_files(&self, steps: &[Step]) -> bool {
+        // Rows and steps come in the same (byte) order: one forward walk
         // finds a row spelled exactly as its key; any other row is parsed.
-        let mut keys = steps.keys().peekable();
+        let mut keys = steps.iter().map(|s| &s.key).peekable();
         self.rows.iter().any(|&(component, step)| {
             while keys
                 .next_if(|k| (k.component.as_str(), k.name.as_str()) < (component, step))
@@ -69,7 +69,9 @@ impl SiteView<'_> {
                 return false;
             }
             match (ComponentName::parse(component), StepName::parse(step)) {
-                (Ok(component), Ok(name)) => !steps.contains_key(&StepKey { component, name }),
+                (Ok(component), Ok(name)) => {
+                    super::standalone::holding(steps, &StepKey { component, name }).is_none()
+                }
                 _ => true,
             }
         })

@@ -19,7 +19,7 @@ pub(super) type Found = Vec<(String, Option<String>, String)>;
 /// read, by path; problems go to `errors`.
 pub(super) fn assemble(
     manifest: Option<&Manifest>,
-    steps: &BTreeMap<StepKey, Step>,
+    steps: &[Step],
     install_files: BTreeMap<ComponentName, Found>,
     baseline_files: Found,
     errors: &mut Vec<TreeError>,
@@ -37,7 +37,7 @@ pub(super) fn assemble(
                     component: component.clone(),
                     name: snapshot.covers.clone(),
                 };
-                if steps.contains_key(&key) {
+                if super::standalone::holding(steps, &key).is_some() {
                     installs.insert(component, snapshot);
                 } else {
                     errors.push(

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 
 use crate::model::component::ComponentName;
-use crate::model::step::{Body, Checksum, Origin, Step, StepKey, parse_step_file};
+use crate::model::step::{
+    Body, Checksum, Origin, Step, StepKey, parse_step_file, parse_step_file_name,
+};
 use crate::model::step_name::StepName;
 use crate::model::tree_error::{TreeError, TreeErrorKind};
+use crate::trees::tree::Tree;
 
 /// One file of a standalone step: its path and the database it is for.
 pub(super) struct Variant {
@@ -92,4 +95,57 @@ pub(super) fn standalone_step(
             files: variants.iter().map(|v| v.path.clone()).collect(),
         },
     })
+}
+
+/// Forgets the texts of `step`'s files that are exactly its body (no header,
+/// already normalised — most step files): the tree keeps the body, and
+/// [`file_body`] gives the text back, so a tree of 100,000 steps does not
+/// hold each one twice.
+pub(super) fn forget_texts_equal_to_body(step: &Step, texts: &mut BTreeMap<String, String>) {
+    let Origin::Standalone { files } = &step.origin else {
+        return;
+    };
+    for file in files {
+        if texts
+            .get(file)
+            .is_some_and(|t| Some(t.as_str()) == file_body(step, file))
+        {
+            texts.remove(file);
+        }
+    }
+}
+
+/// The body of `step` that its standalone file `file` holds: the body for
+/// every database, or the variant the file name names.
+pub(super) fn file_body<'s>(step: &'s Step, file: &str) -> Option<&'s str> {
+    match &step.body {
+        Body::Any(sql) => Some(sql),
+        Body::PerDatabase(map) => {
+            let name = file.rsplit('/').next()?;
+            let (_, database) = parse_step_file_name(name).ok()?;
+            map.get(database?.as_str()).map(String::as_str)
+        }
+    }
+}
+
+/// The step of `steps` (sorted by key) with this key.
+pub(super) fn holding<'s>(steps: &'s [Step], key: &StepKey) -> Option<&'s Step> {
+    steps
+        .binary_search_by(|s| s.key.cmp(key))
+        .ok()
+        .map(|i| &steps[i])
+}
+
+/// The text of the standalone step file at `path` when it is exactly its
+/// step's body (then not kept in `standalone_texts`).
+pub(super) fn standalone_file_body<'t>(tree: &'t Tree, path: &str) -> Option<&'t str> {
+    let (folder, rest) = super::tree::split_db(path);
+    let file = rest.strip_prefix("upgrades/")?;
+    let component = tree.manifest.component_for_folder(folder)?;
+    let (name, _) = parse_step_file_name(file).ok()?;
+    let step = tree.step(&StepKey { component, name })?;
+    match &step.origin {
+        Origin::Standalone { files } if files.iter().any(|f| f == path) => file_body(step, path),
+        _ => None,
+    }
 }

@@ -19,7 +19,9 @@ use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 pub use crate::trees::site_view::SiteView;
-use crate::trees::standalone::{Variant, is_leftover};
+use crate::trees::standalone::{
+    Variant, file_body, forget_texts_equal_to_body, holding, is_leftover, standalone_file_body,
+};
 use crate::trees::step_cache::StepCache;
 
 /// A standalone step left beside its identical consolidated entry by an
@@ -65,7 +67,9 @@ pub struct Tree {
     pub release_files: BTreeMap<ReleaseName, FoundReleaseFile>,
     /// Standalone duplicates left by an interrupted release.
     pub leftovers: Vec<Leftover>,
-    /// The text of every standalone step file, by path.
+    /// The text of every standalone step file that is not exactly its step's
+    /// body (a header, editor noise), by path: [`Tree::file_text`] gives
+    /// the text of every file.
     pub standalone_texts: BTreeMap<String, String>,
     /// Files ignored on purpose (editor leftovers): commands print these.
     pub warnings: Vec<TreeWarning>,
@@ -141,6 +145,7 @@ impl Tree {
         let mut baseline_files: Vec<(String, Option<String>, String)> = Vec::new();
         let covered = view.and_then(|v| v.covered(manifest.as_ref()?));
         let mut deferred: Vec<&String> = Vec::new();
+        let mut last_component: Option<(&str, ComponentName)> = None;
 
         for path in &scan.files {
             if path == MANIFEST_FILE {
@@ -185,7 +190,16 @@ impl Tree {
                 continue;
             };
             let (folder, rest) = split_db(path);
-            let Some(component) = manifest.component_for_folder(folder) else {
+            // Files come folder by folder: the steps of a component share
+            // one name (a reference count each, not a copy).
+            let component = match &last_component {
+                Some((f, c)) if *f == folder => Some(c.clone()),
+                _ => manifest.component_for_folder(folder),
+            };
+            if let Some(c) = &component {
+                last_component = Some((folder, c.clone()));
+            }
+            let Some(component) = component else {
                 errors.push(TreeError::new(
                     path.as_str(),
                     TreeErrorKind::UnknownComponentFolder {
@@ -280,27 +294,33 @@ impl Tree {
             }
         }
 
-        let mut steps: BTreeMap<StepKey, Step> = BTreeMap::new();
-        for step in released {
-            if let Some(other) = steps.get(&step.key) {
-                errors.push(duplicate(&step, other.location()));
-                continue;
+        // Every step in one Vec sorted by key (a map of 100,000 steps held
+        // each one in half-full nodes, and then a Vec of them too): released
+        // entries first, the first of duplicates kept (a stable sort).
+        let mut steps: Vec<Step> = released;
+        steps.sort_by(|a, b| a.key.cmp(&b.key));
+        steps.dedup_by(|later, kept| {
+            let same = later.key.cmp(&kept.key).is_eq();
+            if same {
+                errors.push(duplicate(later, kept.location()));
             }
-            steps.insert(step.key.clone(), step);
-        }
+            same
+        });
+        let released_count = steps.len();
+        steps.reserve_exact(standalone.len());
         let mut leftovers = Vec::new();
         let mut standalone_texts = BTreeMap::new();
-        let mut read_kept = |path: &str| -> Result<String, TreeError> {
-            let text = read(path)?;
-            standalone_texts.insert(path.to_string(), text.clone());
-            Ok(text)
-        };
         let standalone: Vec<_> = standalone.into_iter().collect();
         // With the step cache (status and plan), an unchanged step is not read.
         let mut lookups = cache
             .as_deref_mut()
             .map(|c| c.lookup_all(&standalone).into_iter());
         for ((component, name), variants) in standalone {
+            let mut read_kept = |path: &str| -> Result<String, TreeError> {
+                let text = read(path)?;
+                standalone_texts.insert(path.to_string(), text.clone());
+                Ok(text)
+            };
             let cached = cache
                 .as_deref_mut()
                 .zip(lookups.as_mut().and_then(Iterator::next));
@@ -316,12 +336,13 @@ impl Tree {
                     continue;
                 }
             };
-            if covered.is_some() && steps.contains_key(&step.key) {
+            let existing = holding(&steps[..released_count], &step.key);
+            if covered.is_some() && existing.is_some() {
                 // A leftover or a duplicate next to an entry read quickly: the
                 // full load decides and words it.
                 return Tree::load(source);
             }
-            match steps.get(&step.key) {
+            match existing {
                 Some(existing) if is_leftover(&step, existing) => {
                     let Origin::Standalone { files } = step.origin else {
                         continue;
@@ -333,20 +354,25 @@ impl Tree {
                 }
                 Some(existing) => errors.push(duplicate(&step, existing.location())),
                 None => {
-                    steps.insert(step.key.clone(), step);
+                    forget_texts_equal_to_body(&step, &mut standalone_texts);
+                    steps.push(step);
                 }
             }
         }
+        // Standalone steps came in key order after the released ones: one
+        // sort without a copy (the keys are unique now).
+        steps.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         // Pre steps may only add (model/pre_lint.rs): a standalone pre step that
         // is not additive is an error, a released one (never edited) a warning.
         let mut warnings = scan.warnings;
-        for step in steps.values() {
+        for step in &steps {
             let (refused, warned) = crate::model::pre_lint::lint_step(step, |path| {
                 let upgrade = || upgrade_files.values().find(|f| f.path == path);
                 standalone_texts
                     .get(path)
                     .or_else(|| upgrade().map(|f| &f.text))
                     .map(String::as_str)
+                    .or_else(|| file_body(step, path))
             });
             errors.extend(refused);
             warnings.extend(warned);
@@ -389,7 +415,7 @@ impl Tree {
         match manifest {
             Some(manifest) if errors.is_empty() => Ok(Tree {
                 manifest,
-                steps: steps.into_values().collect(),
+                steps,
                 upgrade_files,
                 release_files,
                 leftovers,
@@ -433,7 +459,9 @@ impl Tree {
                     .map(|f| &f.text)
             })
             .or_else(|| self.install_texts.get(path))
-            .cloned()
+            .map(String::as_str)
+            .or_else(|| standalone_file_body(self, path))
+            .map(str::to_string)
     }
 
     /// The position in [`Tree::steps`] of `step`, when it is one of them
@@ -519,7 +547,7 @@ fn part_of_tree(manifest: &Manifest, path: &str) -> bool {
 }
 
 /// Splits `<folder>/db/<rest>` (or `db/<rest>` at the root).
-fn split_db(path: &str) -> (&str, &str) {
+pub(super) fn split_db(path: &str) -> (&str, &str) {
     if let Some(rest) = path.strip_prefix("db/") {
         return ("", rest);
     }
