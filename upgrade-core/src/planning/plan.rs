@@ -90,11 +90,10 @@ impl PlanError {
 /// `(phase, 0, name, rank, component)`. Borrowed: nothing is copied per step.
 type SortKey<'t> = (Phase, usize, &'t str, usize, &'t str);
 
-fn sort_key<'t>(tree: &Tree, step: &'t Step) -> SortKey<'t> {
-    let rank = tree.manifest.type_rank(&step.key.component);
+fn sort_key(step: &Step, rank: usize, staged: bool) -> SortKey<'_> {
     let component = step.key.component.as_str();
     let name = step.key.name.as_str();
-    if tree.manifest.strategy == Strategy::Staged && step.phase == Phase::Main {
+    if staged && step.phase == Phase::Main {
         (step.phase, rank, component, 0, name)
     } else {
         (step.phase, 0, name, rank, component)
@@ -109,7 +108,14 @@ fn index_of(steps: &[Step], key: &StepKey) -> Option<usize> {
 /// Every step of the tree in plan order.
 pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
     let steps = &tree.steps;
-    let keys: Vec<SortKey> = steps.iter().map(|s| sort_key(tree, s)).collect();
+    // Keys are built when compared, from each step's component rank: no
+    // table of keys per step (release holds the whole tree while ordering).
+    let ranks: Vec<usize> = steps
+        .iter()
+        .map(|s| tree.manifest.type_rank(&s.key.component))
+        .collect();
+    let staged = tree.manifest.strategy == Strategy::Staged;
+    let key = |i: usize| sort_key(&steps[i], ranks[i], staged);
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     let mut indegree = vec![0usize; steps.len()];
     for (i, step) in steps.iter().enumerate() {
@@ -141,11 +147,10 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
             indegree[i] += 1;
         }
     }
-    let staged = tree.manifest.strategy == Strategy::Staged;
     // Each step's rank in (key, index) order, computed with one sort: the
     // heap then compares integers, not keys (100,000 steps: 5x faster).
     let mut sorted: Vec<usize> = (0..steps.len()).collect();
-    sorted.sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+    sorted.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
     if steps.iter().all(|s| s.requires.is_empty()) {
         // No edges: the plan order is the key order, for both strategies.
         return Ok(sorted.into_iter().map(|i| &steps[i]).collect());
@@ -177,7 +182,7 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
     if staged {
         // Staged order is fixed by the keys alone: any requirement it breaks is an error.
         let mut by_key: Vec<usize> = (0..steps.len()).collect();
-        by_key.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        by_key.sort_by(|&a, &b| key(a).cmp(&key(b)));
         let mut position = vec![0usize; steps.len()];
         for (p, &i) in by_key.iter().enumerate() {
             position[i] = p;
