@@ -4,7 +4,9 @@ floor, measured side by side in one run, printed as ratios.
 
 Usage: python3 scripts/bench_issue10.py [--wide 1000] [--small 100]
        [--steps 100] [--one 10000,20000] [--apply-steps 10000]
-       [--bigstep-mb 50] [--runs 3] [--no-build]
+       [--bigstep-mb 50] [--verify-steps 1400] [--verify-releases 4]
+       [--runs 3] [--peers-bin DIR] [--pg-url URL | --no-pg]
+       [--disk-dir DIR] [--only PARTS] [--verbose] [--no-build]
 
 Trees (generated under a temporary folder, databases on /dev/shm when it
 exists): WIDE components x STEPS standalone steps (default 1,000 x 100 =
@@ -12,9 +14,31 @@ exists): WIDE components x STEPS standalone steps (default 1,000 x 100 =
 db/upgrade.toml holds each of ONE released entries. Times are the best of
 RUNS runs of the release binary (whole process); floors are `cat` of the
 same files, `rm`, a names-only diff in Python (directory names against the
-ledger table) and the `sqlite3` CLI. Peers (`sqlx`, `refinery`) are run
-when installed, else reported as not installed. The 50 MB step row calls
+ledger table) and the `sqlite3` CLI. The 50 MB step row calls
 scripts/bench_bigstep.py when it exists.
+
+Parts (--only, comma-separated; all by default):
+  lists    list / check of one component's released entries
+  wide     plan, status, release, prune on the wide tree; with sqlx
+           installed, `status` against `sqlx migrate info` (same steps, all
+           applied)
+  apply    apply of APPLY_STEPS insert steps on tmpfs against the sqlite3 CLI
+  peers    the same apply against `sqlx migrate run` and `refinery migrate`
+           on identical SQL (one migration per step file, a transaction
+           each), with the journal mode and sync setting of each
+  pg       PostgreSQL: apply against `psql` running the same SQL with a
+           transaction per step and its ledger row, and against the peers;
+           server from --pg-url, CONSOLIDATE_TEST_POSTGRES_URL, or started
+           and stopped by scripts/ci-postgres.sh; skipped with a note when
+           there is none (or --no-pg)
+  verify   `verify --apply` on a git history of VERIFY_STEPS steps over
+           VERIFY_RELEASES releases (made with `consolidate release --commit
+           --tag`), the repository on the disk (TMPDIR or --disk-dir) against
+           the same repository in /dev/shm
+  bigstep  apply of one BIGSTEP_MB step (scripts/bench_bigstep.py)
+Peers (`sqlx`, `refinery`) are looked up in --peers-bin, PATH and
+~/.cargo/bin, and reported as not installed otherwise. Helpers live in
+scripts/bench_peers.py.
 """
 import argparse
 import os
@@ -71,10 +95,16 @@ def run(cmd, cwd, ok=(0,)):
         sys.exit(f"{' '.join(cmd)} in {cwd} exited {r.returncode}: {r.stderr.decode()[-400:]}")
 
 
+VERBOSE = False
+
+
 def timed(cmd, cwd, ok=(0,)):
     a = time.perf_counter()
     run(cmd, cwd, ok)
-    return time.perf_counter() - a
+    took = time.perf_counter() - a
+    if VERBOSE:
+        print(f"    {took:7.3f}s  {' '.join(cmd)[:150]}", flush=True)
+    return took
 
 
 def best(cmd, cwd, runs, ok=(0,), before=None):
@@ -187,6 +217,15 @@ def found_peers(args, work):
     return out
 
 
+def apply_migrations(t, p, found):
+    """The peers' migration folders of the apply tree `p`, made once per run
+    for the peers and pg parts."""
+    out = f"{t}/apply-migrations"
+    if not os.path.isdir(out):
+        peers.migration_folders(peers.step_files(p), out)
+    return {peer: f"{out}/{peer}" for peer in found}
+
+
 def sqlx_info(t, args, shm, p, db, n):
     """`status` against `sqlx migrate info`, both with every step applied."""
     sqlx = peers.find_peer("sqlx", args.peers_bin)
@@ -218,7 +257,7 @@ def peer_rows(t, args, shm):
     found = found_peers(args, f"{n:,} steps, SQLite")
     if not found:
         return
-    folders = peers.migration_folders(peers.step_files(p), f"{t}/peer-migrations", which=tuple(found))
+    folders = apply_migrations(t, p, found)
     dbs = {who: f"{shm}/bench10-peer-{who}-{os.getpid()}.db" for who in ["ours", *found]}
     cases = [("ours", consolidate("apply", "--db", dbs["ours"]), p, lambda: setup_db(dbs["ours"]))]
     for peer, exe in found.items():
@@ -238,7 +277,6 @@ def peer_rows(t, args, shm):
         times[best_peer], "<= 0.67x (1.5x faster)", times["ours"] * 1.5 <= times[best_peer])
     for db in dbs.values():
         remove_db(db)
-    shutil.rmtree(f"{t}/peer-migrations", ignore_errors=True)
 
 
 def pg_rows(t, args):
@@ -265,7 +303,7 @@ def pg_rows(t, args):
         with open(sql, "w") as fh:
             fh.write("".join(script))
         found = found_peers(args, f"{n:,} steps, PostgreSQL")
-        folders = peers.migration_folders(steps, f"{t}/pg-migrations", which=tuple(found)) if found else {}
+        folders = apply_migrations(t, p, found)
         names = {who: f"bench10_{os.getpid()}_{who}" for who in ["ours", "psql", *found]}
         urls = {who: peers.with_database(pg.url, name) for who, name in names.items()}
 
@@ -295,7 +333,6 @@ def pg_rows(t, args):
                 times[best_peer], "<= 0.83x (1.2x faster, as before)", times["ours"] * 1.2 <= times[best_peer])
         for name in names.values():
             peers.psql(pg.url, f"DROP DATABASE IF EXISTS {name}")
-        shutil.rmtree(f"{t}/pg-migrations", ignore_errors=True)
     finally:
         pg.stop()
 
@@ -498,7 +535,10 @@ def main():
     parser.add_argument("--only", default="lists,wide,apply,peers,pg,verify,bigstep",
                         help="parts to run, comma-separated: lists, wide, apply, peers, pg, verify, bigstep")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="print the time of every timed command")
     args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
     BIN = os.path.abspath(args.bin)
     parts = args.only.split(",")
     unknown = set(parts) - {"lists", "wide", "apply", "peers", "pg", "verify", "bigstep"}

@@ -68,7 +68,7 @@ def step_files(tree_root):
 def migration_folders(steps, out, which=("sqlx", "refinery")):
     """Writes `out/<peer>` for each peer of `which` from `steps`
     (step_files()): one migration per step, numbered 1.. in plan order, the
-    SQL copied byte for byte. Returns {peer: folder}."""
+    step file itself (hard-linked). Returns {peer: folder}."""
     pattern = {"sqlx": "{i}_{slug}.sql", "refinery": "V{i}__{slug}.sql"}
     folders = {peer: f"{out}/{peer}" for peer in which}
     for folder in folders.values():
@@ -76,7 +76,13 @@ def migration_folders(steps, out, which=("sqlx", "refinery")):
     for i, (comp, name, path) in enumerate(steps, 1):
         slug = re.sub(r"[^A-Za-z0-9_]", "_", f"{comp}_{name}")
         for peer, folder in folders.items():
-            shutil.copyfile(path, f"{folder}/" + pattern[peer].format(i=i, slug=slug))
+            # A hard link: the same bytes, and no second write of 100,000
+            # files on a slow disk (a copy where links are not possible).
+            target = f"{folder}/" + pattern[peer].format(i=i, slug=slug)
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copyfile(path, target)
     return folders
 
 
