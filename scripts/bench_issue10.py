@@ -236,7 +236,7 @@ def sqlx_info(t, args, shm, p, db, n):
     sdb = f"{shm}/bench10-sqlx-info-{os.getpid()}.db"
     setup_db(sdb)
     peers.sqlx_history(sdb, folder)
-    info = [sqlx, "migrate", "info", "--source", folder, "--database-url", peers.sqlx_url(sdb)]
+    info = [sqlx, "migrate", "info", "--no-dotenv", "--source", folder, "--database-url", peers.sqlx_url(sdb)]
     out = subprocess.run(info, cwd=t, capture_output=True, text=True).stdout
     installed = sum(1 for line in out.splitlines() if "/installed " in line)
     if installed != n or "different checksum" in out:
@@ -290,7 +290,10 @@ def pg_rows(t, args):
         return
     try:
         p, n = apply_tree(t, args)
-        print(f"PostgreSQL, apply of {n:,} insert steps ({pg.origin}; server {pg.settings()}):", flush=True)
+        settings = pg.settings()
+        print(f"PostgreSQL, apply of {n:,} insert steps ({pg.origin}; server {settings}):", flush=True)
+        note("PostgreSQL server of the pg rows", f"{settings} (the same server for every tool); "
+             f"{peers.PG_TRANSACTIONS}")
         steps = peers.step_files(p)
         script = ["CREATE TABLE ledger (component TEXT NOT NULL, step TEXT NOT NULL, checksum TEXT NOT NULL, "
                   "applied_at TEXT NOT NULL, PRIMARY KEY (component, step));\n"]

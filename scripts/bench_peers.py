@@ -35,6 +35,12 @@ SQLITE_GUARANTEES = {
                 "(SQLite's default; refinery sets no pragma)",
 }
 
+PG_TRANSACTIONS = (
+    "each tool runs a step in one transaction with its history row: consolidate (BEGIN, the step, "
+    "the ledger row, COMMIT), psql floor (the same statements), sqlx (the same, then an UPDATE of "
+    "execution_time in a second transaction), refinery (BEGIN, the migration and its history row "
+    "as simple queries, COMMIT)")
+
 
 def find_peer(name, peers_bin):
     """The path of the peer's executable, or None."""
@@ -106,7 +112,7 @@ def sqlx_url(db):
 def peer_apply_cmd(peer, exe, folder, db, work):
     """The command that applies every migration of `folder` to `db`."""
     if peer == "sqlx":
-        return [exe, "migrate", "run", "--source", folder, "--database-url", sqlx_url(db)]
+        return [exe, "migrate", "run", "--no-dotenv", "--source", folder, "--database-url", sqlx_url(db)]
     cfg = refinery_config(f"{work}/refinery-{abs(hash(db))}.toml", db)
     return [exe, "migrate", "-c", cfg, "-p", folder]
 
