@@ -512,7 +512,7 @@ def bigstep(args):
         return
     print(f"apply of one {args.bigstep_mb} MB step (scripts/bench_bigstep.py):", flush=True)
     r = subprocess.run([sys.executable, script, "--step-mb", str(args.bigstep_mb), "--runs", str(args.runs)],
-                       cwd=ROOT)
+                       cwd=ROOT, env=dict(os.environ, CONSOLIDATE_BIN=BIN))
     if r.returncode != 0:
         note(f"`apply` of one {args.bigstep_mb} MB step", f"scripts/bench_bigstep.py exited {r.returncode}")
 
