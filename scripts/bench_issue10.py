@@ -141,7 +141,7 @@ def consolidate(*args):
 
 
 def setup_db(db):
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
     c = sqlite3.connect(db)
@@ -151,7 +151,7 @@ def setup_db(db):
 
 
 def copy_db(src, dst):
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
         if os.path.exists(dst + suffix):
             os.remove(dst + suffix)
     c = sqlite3.connect(src)
@@ -174,7 +174,7 @@ def interleaved(cases, runs):
 
 
 def remove_db(db):
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
 
@@ -407,7 +407,7 @@ def wide(t, args, shm):
     p = f"{t}/wide"
     tree(p, args.wide, args.steps)
     db = f"{shm}/bench10-{os.getpid()}.db"
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
     st = best(consolidate("status", "--db", db), p, args.runs, ok=(2,))
@@ -470,7 +470,7 @@ def wide(t, args, shm):
     row(f"`prune`, {n:,} covered rows", cov_prune, "`prune` empty ledger", empty_prune, "<= 1.5x",
         cov_prune <= 1.5 * empty_prune)
     for f in (db, covered, scratch, done):
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
             if os.path.exists(f + suffix):
                 os.remove(f + suffix)
 
@@ -500,7 +500,7 @@ def apply_rows(t, args, shm):
     row(f"`apply` {comps * args.steps:,} steps, tmpfs", ours, "`sqlite3` CLI, same SQL, a transaction per step",
         cli, "-", True)
     for f in (db, floor_db):
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
             if os.path.exists(f + suffix):
                 os.remove(f + suffix)
 
