@@ -4,7 +4,9 @@ floor, measured side by side in one run, printed as ratios.
 
 Usage: python3 scripts/bench_issue10.py [--wide 1000] [--small 100]
        [--steps 100] [--one 10000,20000] [--apply-steps 10000]
-       [--bigstep-mb 50] [--runs 3] [--no-build]
+       [--bigstep-mb 50] [--verify-steps 1400] [--verify-releases 4]
+       [--runs 3] [--peers-bin DIR] [--pg-url URL | --no-pg]
+       [--disk-dir DIR] [--only PARTS] [--verbose] [--no-build]
 
 Trees (generated under a temporary folder, databases on /dev/shm when it
 exists): WIDE components x STEPS standalone steps (default 1,000 x 100 =
@@ -12,9 +14,31 @@ exists): WIDE components x STEPS standalone steps (default 1,000 x 100 =
 db/upgrade.toml holds each of ONE released entries. Times are the best of
 RUNS runs of the release binary (whole process); floors are `cat` of the
 same files, `rm`, a names-only diff in Python (directory names against the
-ledger table) and the `sqlite3` CLI. Peers (`sqlx`, `refinery`) are run
-when installed, else reported as not installed. The 50 MB step row calls
+ledger table) and the `sqlite3` CLI. The 50 MB step row calls
 scripts/bench_bigstep.py when it exists.
+
+Parts (--only, comma-separated; all by default):
+  lists    list / check of one component's released entries
+  wide     plan, status, release, prune on the wide tree; with sqlx
+           installed, `status` against `sqlx migrate info` (same steps, all
+           applied)
+  apply    apply of APPLY_STEPS insert steps on tmpfs against the sqlite3 CLI
+  peers    the same apply against `sqlx migrate run` and `refinery migrate`
+           on identical SQL (one migration per step file, a transaction
+           each), with the journal mode and sync setting of each
+  pg       PostgreSQL: apply against `psql` running the same SQL with a
+           transaction per step and its ledger row, and against the peers;
+           server from --pg-url, CONSOLIDATE_TEST_POSTGRES_URL, or started
+           and stopped by scripts/ci-postgres.sh; skipped with a note when
+           there is none (or --no-pg)
+  verify   `verify --apply` on a git history of VERIFY_STEPS steps over
+           VERIFY_RELEASES releases (made with `consolidate release --commit
+           --tag`), the repository on the disk (TMPDIR or --disk-dir) against
+           the same repository in /dev/shm
+  bigstep  apply of one BIGSTEP_MB step (scripts/bench_bigstep.py)
+Peers (`sqlx`, `refinery`) are looked up in --peers-bin, PATH and
+~/.cargo/bin, and reported as not installed otherwise. Helpers live in
+scripts/bench_peers.py.
 """
 import argparse
 import os
@@ -24,6 +48,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_peers as peers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "consolidate")
@@ -69,10 +95,16 @@ def run(cmd, cwd, ok=(0,)):
         sys.exit(f"{' '.join(cmd)} in {cwd} exited {r.returncode}: {r.stderr.decode()[-400:]}")
 
 
+VERBOSE = False
+
+
 def timed(cmd, cwd, ok=(0,)):
     a = time.perf_counter()
     run(cmd, cwd, ok)
-    return time.perf_counter() - a
+    took = time.perf_counter() - a
+    if VERBOSE:
+        print(f"    {took:7.3f}s  {' '.join(cmd)[:150]}", flush=True)
+    return took
 
 
 def best(cmd, cwd, runs, ok=(0,), before=None):
@@ -109,7 +141,7 @@ def consolidate(*args):
 
 
 def setup_db(db):
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
     c = sqlite3.connect(db)
@@ -119,7 +151,7 @@ def setup_db(db):
 
 
 def copy_db(src, dst):
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
         if os.path.exists(dst + suffix):
             os.remove(dst + suffix)
     c = sqlite3.connect(src)
@@ -129,13 +161,213 @@ def copy_db(src, dst):
 
 
 def interleaved(cases, runs):
-    """Best of `runs` for each (label, cmd, cwd), the cases timed in turn
-    within each run, so a slower moment of a shared machine hits them all."""
-    ts = {label: [] for label, _, _ in cases}
+    """Best of `runs` for each (label, cmd, cwd[, before]), the cases timed
+    in turn within each run, so a slower moment of a shared machine hits them
+    all; `before` (untimed) prepares each run, e.g. a fresh database."""
+    ts = {case[0]: [] for case in cases}
     for _ in range(runs):
-        for label, cmd, cwd in cases:
+        for label, cmd, cwd, *before in cases:
+            if before and before[0]:
+                before[0]()
             ts[label].append(timed(cmd, cwd))
     return {label: min(v) for label, v in ts.items()}
+
+
+def remove_db(db):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+
+
+def apply_tree(t, args):
+    """The tree of the apply rows (made once per run): comps x steps insert
+    steps into kv."""
+    comps = max(1, args.apply_steps // args.steps)
+    p = f"{t}/apply"
+    if not os.path.isdir(p):
+        tree(p, comps, args.steps)
+    return p, comps * args.steps
+
+
+def journal_mode(db):
+    c = sqlite3.connect(db)
+    try:
+        return c.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        c.close()
+
+
+def kv_rows(db):
+    c = sqlite3.connect(db)
+    try:
+        return c.execute("SELECT count(*) FROM kv").fetchone()[0]
+    finally:
+        c.close()
+
+
+def found_peers(args, work):
+    """{peer: executable} of the installed peers; a note for each missing one."""
+    out = {}
+    for peer, exe in (("sqlx", "sqlx"), ("refinery", "refinery")):
+        path = peers.find_peer(exe, args.peers_bin)
+        if path:
+            out[peer] = path
+        else:
+            note(f"`{peer} migrate`, {work}", f"{peer}: not installed (PATH, ~/.cargo/bin, --peers-bin DIR)")
+    return out
+
+
+def apply_migrations(t, p, found):
+    """The peers' migration folders of the apply tree `p`, made once per run
+    for the peers and pg parts."""
+    out = f"{t}/apply-migrations"
+    if not os.path.isdir(out):
+        peers.migration_folders(peers.step_files(p), out)
+    return {peer: f"{out}/{peer}" for peer in found}
+
+
+def sqlx_info(t, args, shm, p, db, n):
+    """`status` against `sqlx migrate info`, both with every step applied."""
+    sqlx = peers.find_peer("sqlx", args.peers_bin)
+    if not sqlx:
+        note(f"`sqlx migrate info`, {n:,} migrations", "sqlx: not installed (PATH, ~/.cargo/bin, --peers-bin DIR)")
+        return
+    folder = peers.migration_folders(peers.step_files(p), f"{t}/wide-migrations", which=("sqlx",))["sqlx"]
+    sdb = f"{shm}/bench10-sqlx-info-{os.getpid()}.db"
+    setup_db(sdb)
+    peers.sqlx_history(sdb, folder)
+    info = [sqlx, "migrate", "info", "--no-dotenv", "--source", folder, "--database-url", peers.sqlx_url(sdb)]
+    out = subprocess.run(info, cwd=t, capture_output=True, text=True).stdout
+    installed = sum(1 for line in out.splitlines() if "/installed " in line)
+    if installed != n or "different checksum" in out:
+        sys.exit(f"`sqlx migrate info` sees {installed} of {n} migrations installed with their checksum: "
+                 f"{out[-300:]}")
+    times = interleaved([("ours", consolidate("status", "--db", db), p), ("sqlx", info, t)], args.runs)
+    row(f"`status` vs `sqlx migrate info`, {n:,} steps, all applied", times["ours"], "`sqlx migrate info`",
+        times["sqlx"], "<= 0.5x", times["ours"] <= 0.5 * times["sqlx"])
+    remove_db(sdb)
+    shutil.rmtree(f"{t}/wide-migrations", ignore_errors=True)
+
+
+def peer_rows(t, args, shm):
+    """`apply` against `sqlx migrate run` and `refinery migrate` on SQLite on
+    tmpfs: the same steps, a transaction per step with its history row."""
+    p, n = apply_tree(t, args)
+    print(f"apply against the peers, {n:,} insert steps, SQLite on tmpfs:", flush=True)
+    found = found_peers(args, f"{n:,} steps, SQLite")
+    if not found:
+        return
+    folders = apply_migrations(t, p, found)
+    dbs = {who: f"{shm}/bench10-peer-{who}-{os.getpid()}.db" for who in ["ours", *found]}
+    cases = [("ours", consolidate("apply", "--db", dbs["ours"]), p, lambda: setup_db(dbs["ours"]))]
+    for peer, exe in found.items():
+        cases.append((peer, peers.peer_apply_cmd(peer, exe, folders[peer], dbs[peer], t), t,
+                      lambda db=dbs[peer]: setup_db(db)))
+    times = interleaved(cases, args.runs)
+    for who, db in dbs.items():
+        if kv_rows(db) != n:
+            sys.exit(f"{who} left {kv_rows(db)} rows in kv, not {n}")
+        note(f"SQLite guarantees of {'consolidate' if who == 'ours' else who}",
+             f"journal mode of the file after the run: {journal_mode(db)}; "
+             f"{peers.SQLITE_GUARANTEES['consolidate' if who == 'ours' else who]}")
+    for peer in found:
+        row(f"`apply` {n:,} steps, tmpfs, vs {peer}", times["ours"], f"`{peer} migrate`", times[peer], "-", True)
+    best_peer = min(found, key=lambda k: times[k])
+    row(f"`apply` {n:,} steps, tmpfs, vs the best peer", times["ours"], f"`{best_peer} migrate`",
+        times[best_peer], "<= 0.67x (1.5x faster)", times["ours"] * 1.5 <= times[best_peer])
+    for db in dbs.values():
+        remove_db(db)
+
+
+def pg_rows(t, args):
+    """PostgreSQL: `apply` against `psql` running the same SQL, a
+    transaction per step with its ledger row, and against the peers."""
+    pg = peers.Postgres(ROOT, args.pg_url, start=not args.no_pg)
+    if not pg.url:
+        note("PostgreSQL rows", pg.why)
+        print("PostgreSQL:", flush=True)
+        print(f"  {pg.why}", flush=True)
+        return
+    try:
+        p, n = apply_tree(t, args)
+        settings = pg.settings()
+        print(f"PostgreSQL, apply of {n:,} insert steps ({pg.origin}; server {settings}):", flush=True)
+        note("PostgreSQL server of the pg rows", f"{settings} (the same server for every tool); "
+             f"{peers.PG_TRANSACTIONS}")
+        steps = peers.step_files(p)
+        script = ["CREATE TABLE ledger (component TEXT NOT NULL, step TEXT NOT NULL, checksum TEXT NOT NULL, "
+                  "applied_at TEXT NOT NULL, PRIMARY KEY (component, step));\n"]
+        for comp, name, path in steps:
+            with open(path) as fh:
+                body = fh.read()
+            script.append(f"BEGIN;\n{body}INSERT INTO ledger (component, step, checksum, applied_at) VALUES "
+                          f"('{comp}', '{name}', '{'0' * 64}', '2026-01-01T00:00:00Z');\nCOMMIT;\n")
+        sql = f"{t}/apply-pg.sql"
+        with open(sql, "w") as fh:
+            fh.write("".join(script))
+        found = found_peers(args, f"{n:,} steps, PostgreSQL")
+        folders = apply_migrations(t, p, found)
+        names = {who: f"bench10_{os.getpid()}_{who}" for who in ["ours", "psql", *found]}
+        urls = {who: peers.with_database(pg.url, name) for who, name in names.items()}
+
+        def fresh(who):
+            peers.psql(pg.url, f"DROP DATABASE IF EXISTS {names[who]}", f"CREATE DATABASE {names[who]}")
+            peers.psql(urls[who], "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)")
+
+        cases = [("ours", consolidate("apply", "--db", urls["ours"]), p, lambda: fresh("ours")),
+                 ("psql", ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", urls["psql"], "-f", sql], t,
+                  lambda: fresh("psql"))]
+        for peer, exe in found.items():
+            cases.append((peer, peers.peer_apply_cmd(peer, exe, folders[peer], urls[peer], t), t,
+                          lambda who=peer: fresh(who)))
+        times = interleaved(cases, args.runs)
+        for who, url in urls.items():
+            got = peers.psql_value(url, "SELECT count(*) FROM kv")
+            if got != str(n):
+                sys.exit(f"{who} left {got} rows in kv on PostgreSQL, not {n}")
+        row(f"`apply` {n:,} steps, PostgreSQL", times["ours"], "`psql`, same SQL, a transaction per step "
+            "with its ledger row", times["psql"], "<= 1.1x", times["ours"] <= 1.1 * times["psql"])
+        for peer in found:
+            row(f"`apply` {n:,} steps, PostgreSQL, vs {peer}", times["ours"], f"`{peer} migrate`", times[peer],
+                "-", True)
+        if found:
+            best_peer = min(found, key=lambda k: times[k])
+            row(f"`apply` {n:,} steps, PostgreSQL, vs the best peer", times["ours"], f"`{best_peer} migrate`",
+                times[best_peer], "<= 0.83x (1.2x faster, as before)", times["ours"] * 1.2 <= times[best_peer])
+        for name in names.values():
+            peers.psql(pg.url, f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        pg.stop()
+
+
+def verify_rows(t, args, shm):
+    """`verify --apply` on a git history in a folder on the disk against the
+    same history in /dev/shm: scratch databases must not wait on the disk."""
+    n, releases = args.verify_steps, args.verify_releases
+    disk_parent = args.disk_dir or t
+    kind = peers.fs_type(disk_parent)
+    print(f"verify --apply, a {n:,}-step history over {releases} releases, repository on {disk_parent} ({kind}) "
+          f"and on {shm}:", flush=True)
+    disk = tempfile.mkdtemp(prefix="bench10-verify-", dir=disk_parent)
+    ram = tempfile.mkdtemp(prefix="bench10-verify-", dir=shm)
+    try:
+        peers.history(f"{disk}/h", BIN, n, releases)
+        shutil.copytree(f"{disk}/h", f"{ram}/h", symlinks=True)
+        r = subprocess.run(consolidate("verify", "--apply"), cwd=f"{disk}/h", capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"verify --apply on the generated history exited {r.returncode}: {r.stdout[-600:]}{r.stderr[-400:]}")
+        for line in r.stdout.splitlines():
+            if "C1 on SQLite" in line:
+                print(f"  ({line.strip()})", flush=True)
+        times = interleaved([("disk", consolidate("verify", "--apply"), f"{disk}/h"),
+                             ("ram", consolidate("verify", "--apply"), f"{ram}/h")], args.runs)
+        row(f"`verify --apply`, {n:,}-step history, {releases} releases, repository on {kind}", times["disk"],
+            f"the same on {shm}", times["ram"], "<= 2x", times["disk"] <= 2 * times["ram"])
+        if kind in ("tmpfs", "ramfs"):
+            note("`verify --apply` on disk", f"{disk_parent} is not on a disk ({kind}): give --disk-dir DIR")
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
+        shutil.rmtree(ram, ignore_errors=True)
 
 
 def lists(t, args):
@@ -175,7 +407,7 @@ def wide(t, args, shm):
     p = f"{t}/wide"
     tree(p, args.wide, args.steps)
     db = f"{shm}/bench10-{os.getpid()}.db"
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
     st = best(consolidate("status", "--db", db), p, args.runs, ok=(2,))
@@ -191,11 +423,7 @@ def wide(t, args, shm):
     names = best([sys.executable, script, p, db], p, args.runs)
     row(f"`status`, {n:,} steps, {n:,} ledger rows", un, "names-only diff in Python", names, "<= 1.5x",
         un <= 1.5 * names)
-    for peer in ("sqlx",):
-        if shutil.which(peer):
-            note(f"`{peer} migrate info`", "installed, but this benchmark has no sqlx project layout yet")
-        else:
-            note(f"`{peer} migrate info`, {n:,} migrations", f"{peer}: not installed")
+    sqlx_info(t, args, shm, p, db, n)
     # release --dry-run and release (real) against cat / cat + rm of the same files.
     steps_files = files_under(p, ".sql")
     step_bytes = sum(os.path.getsize(f) for f in steps_files)
@@ -242,7 +470,7 @@ def wide(t, args, shm):
     row(f"`prune`, {n:,} covered rows", cov_prune, "`prune` empty ledger", empty_prune, "<= 1.5x",
         cov_prune <= 1.5 * empty_prune)
     for f in (db, covered, scratch, done):
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
             if os.path.exists(f + suffix):
                 os.remove(f + suffix)
 
@@ -251,8 +479,7 @@ def apply_rows(t, args, shm):
     n = args.apply_steps
     comps = max(1, n // args.steps)
     print(f"apply, {comps} x {args.steps} = {comps * args.steps:,} insert steps, SQLite on tmpfs:", flush=True)
-    p = f"{t}/apply"
-    tree(p, comps, args.steps)
+    p, _ = apply_tree(t, args)
     db = f"{shm}/bench10-apply-{os.getpid()}.db"
     ours = best(consolidate("apply", "--db", db), p, args.runs, before=lambda: setup_db(db))
     # Floor: the sqlite3 CLI running the same statements, one transaction per
@@ -272,11 +499,8 @@ def apply_rows(t, args, shm):
     cli = best(["sh", "-c", f"sqlite3 {floor_db} < {sql}"], p, args.runs, before=lambda: setup_db(floor_db))
     row(f"`apply` {comps * args.steps:,} steps, tmpfs", ours, "`sqlite3` CLI, same SQL, a transaction per step",
         cli, "-", True)
-    for peer in ("refinery", "sqlx"):
-        if not shutil.which(peer):
-            note(f"`{peer} migrate`, {comps * args.steps:,} steps", f"{peer}: not installed")
     for f in (db, floor_db):
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
             if os.path.exists(f + suffix):
                 os.remove(f + suffix)
 
@@ -287,13 +511,24 @@ def bigstep(args):
         note(f"`apply` of one {args.bigstep_mb} MB step", "skipped: scripts/bench_bigstep.py is not in this tree")
         return
     print(f"apply of one {args.bigstep_mb} MB step (scripts/bench_bigstep.py):", flush=True)
-    r = subprocess.run([sys.executable, script, "--step-mb", str(args.bigstep_mb), "--runs", str(args.runs)],
-                       cwd=ROOT)
+    # Its release rows (a second 1,000 x 100 tree, copied twice per run) are
+    # the wide part's rows: a one-step release keeps them out of the time.
+    r = subprocess.run([sys.executable, script, "--step-mb", str(args.bigstep_mb), "--runs", str(args.runs),
+                        "--release", "1x1"], cwd=ROOT, env=dict(os.environ, CONSOLIDATE_BIN=BIN),
+                       stdout=subprocess.PIPE, text=True)
+    for line in r.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("apply"):
+            ours, floor = float(cells[1]), float(cells[3])
+            limit = float(cells[5].lstrip("<= ").rstrip("x")) if cells[5].startswith("<=") else None
+            row(f"`{cells[0]}`", ours, f"`{cells[2]}`", floor, cells[5],
+                limit is None or ours <= limit * floor)
     if r.returncode != 0:
         note(f"`apply` of one {args.bigstep_mb} MB step", f"scripts/bench_bigstep.py exited {r.returncode}")
 
 
 def main():
+    global BIN
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--wide", type=int, default=1000, help="components of the wide tree")
     parser.add_argument("--small", type=int, default=100, help="components of the small tree")
@@ -302,24 +537,41 @@ def main():
     parser.add_argument("--apply-steps", type=int, default=10000)
     parser.add_argument("--bigstep-mb", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", default="lists,wide,apply,bigstep", help="parts to run")
+    parser.add_argument("--verify-steps", type=int, default=1400, help="steps of the verify --apply history")
+    parser.add_argument("--verify-releases", type=int, default=4, help="releases of that history")
+    parser.add_argument("--disk-dir", help="a folder on a real disk for the verify row (default: TMPDIR)")
+    parser.add_argument("--peers-bin", help="folder holding `sqlx` and `refinery` (else PATH, ~/.cargo/bin)")
+    parser.add_argument("--pg-url", help="a PostgreSQL server (role with CREATEDB) for the pg rows "
+                        "(else CONSOLIDATE_TEST_POSTGRES_URL, else one started by scripts/ci-postgres.sh)")
+    parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL rows unless a URL is given")
+    parser.add_argument("--bin", default=BIN, help="the consolidate binary (default: target/release/consolidate)")
+    parser.add_argument("--only", default="lists,wide,apply,peers,pg,verify,bigstep",
+                        help="parts to run, comma-separated: lists, wide, apply, peers, pg, verify, bigstep")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="print the time of every timed command")
     args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
+    BIN = os.path.abspath(args.bin)
+    parts = args.only.split(",")
+    unknown = set(parts) - {"lists", "wide", "apply", "peers", "pg", "verify", "bigstep"}
+    if unknown:
+        parser.error(f"unknown part(s) for --only: {', '.join(sorted(unknown))}")
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "consolidate-cli"], cwd=ROOT, check=True)
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
     t = tempfile.mkdtemp(prefix="bench10-")
     start = time.perf_counter()
     try:
-        parts = args.only.split(",")
-        if "lists" in parts:
-            lists(t, args)
-        if "wide" in parts:
-            wide(t, args, shm)
-        if "apply" in parts:
-            apply_rows(t, args, shm)
-        if "bigstep" in parts:
-            bigstep(args)
+        work = {"lists": lambda: lists(t, args), "wide": lambda: wide(t, args, shm),
+                "apply": lambda: apply_rows(t, args, shm), "peers": lambda: peer_rows(t, args, shm),
+                "pg": lambda: pg_rows(t, args), "verify": lambda: verify_rows(t, args, shm),
+                "bigstep": lambda: bigstep(args)}
+        for part, fn in work.items():
+            if part in parts:
+                at = time.perf_counter()
+                fn()
+                print(f"  [{part}: {time.perf_counter() - at:.0f}s]", flush=True)
     finally:
         shutil.rmtree(t, ignore_errors=True)
     print(f"\n| work | ours s | floor / peer | floor s | ratio | target | holds |")
