@@ -2,6 +2,7 @@
 //! then the batched post steps it leaves to `consolidate post run` (a
 //! separate section / the `batched` array, never in the list of steps).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use upgrade_core::model::step::Phase;
@@ -159,31 +160,30 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         let width = plan
             .steps
             .iter()
-            .map(|s| s.key.to_string().len())
+            .map(|s| s.key.component.as_str().len() + 1 + s.key.name.as_str().len())
             .max()
             .unwrap_or(0);
         let number_width = plan.steps.len().to_string().len();
+        // One write for the list (stdout flushes every line otherwise).
+        let mut list = String::new();
         for (i, s) in plan.steps.iter().enumerate() {
-            let mut notes = Vec::new();
-            if s.body.for_database(database).is_none() {
-                notes.push(format!("no-op on {database}"));
-            }
-            if !s.transaction {
-                notes.push("no transaction".to_string());
-            }
-            let notes = if notes.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", notes.join(", "))
+            let noop = s.body.for_database(database).is_none();
+            let notes = match (noop, s.transaction) {
+                (false, true) => String::new(),
+                (true, true) => format!("  (no-op on {database})"),
+                (false, false) => "  (no transaction)".to_string(),
+                (true, false) => format!("  (no-op on {database}, no transaction)"),
             };
-            out!(
-                "{:>number_width$}. {:<width$}  {:<4}  {}{notes}",
+            let key = format!("{}/{}", s.key.component.as_str(), s.key.name.as_str());
+            let _ = writeln!(
+                list,
+                "{:>number_width$}. {key:<width$}  {:<4}  {}{notes}",
                 i + 1,
-                s.key.to_string(),
                 s.phase.as_str(),
                 s.location()
             );
         }
+        out_raw!("{list}");
         if let Some(release) = &plan.completes {
             out!("then: complete release {release} and prune the ledger rows it covers");
         }

@@ -93,11 +93,12 @@ pub fn select<'t>(
     else {
         return Ok(steps);
     };
-    let selected: std::collections::HashSet<&StepKey> = steps.iter().map(|s| &s.key).collect();
+    let selected: std::collections::HashSet<*const Step> =
+        steps.iter().map(|s| std::ptr::from_ref(*s)).collect();
     let first: Vec<&'t Step> = pending[..=last]
         .iter()
         .copied()
-        .filter(|p| !selected.contains(&p.key))
+        .filter(|p| !selected.contains(&std::ptr::from_ref(*p)))
         .collect();
     if first.is_empty() {
         return Ok(steps);
@@ -156,12 +157,14 @@ pub(super) fn after_run(
     status: &Status<'_>,
     steps: &[&Step],
 ) -> (Option<ReleaseName>, bool) {
-    let run: std::collections::HashSet<&StepKey> = steps.iter().map(|s| &s.key).collect();
+    // Steps of one tree: the same step is the same address (no key hashed).
+    let run: std::collections::HashSet<*const Step> =
+        steps.iter().map(|s| std::ptr::from_ref(*s)).collect();
     let left: Vec<&Step> = status
         .pending
         .iter()
         .copied()
-        .filter(|p| !run.contains(&p.key))
+        .filter(|p| !run.contains(&std::ptr::from_ref(*p)))
         .collect();
     let completes = status.release_to_complete.clone().filter(|newest| {
         let Some(newest_index) = tree.manifest.release_index(newest) else {
