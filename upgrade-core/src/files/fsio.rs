@@ -64,8 +64,12 @@ pub fn write_unified_diff(changes: &[FileChange], out: &mut dyn Write) -> std::i
 
 /// The path of a relative, `/`-separated tree path under `root`.
 pub fn join_relative(root: &Path, rel: &str) -> std::path::PathBuf {
-    rel.split('/')
-        .fold(root.to_path_buf(), |p, seg| p.join(seg))
+    let mut path = PathBuf::with_capacity(root.as_os_str().len() + rel.len() + 1);
+    path.push(root);
+    for seg in rel.split('/') {
+        path.push(seg);
+    }
+    path
 }
 
 /// The path of the relative tree path `rel` under `root`, for writing or
