@@ -259,9 +259,9 @@ mod tests {
         // SQL that cannot be a literal: toml_edit writes the entries.
         for sql in ["SELECT ''';\n", "SELECT 'a'", "SELECT 1;\r\n"] {
             let odd = step("2008010600-f", Body::Any(sql.into()));
-            assert_eq!(render_plain(&[&refs[0], &odd], &r1), None, "{sql:?}");
-            let out = append(None, &ComponentName::core(), &[&refs[0], &odd], &r1);
-            assert!(out.ends_with(&render_with_toml_edit(&[&refs[0], &odd], &r1)));
+            assert_eq!(render_plain(&[refs[0], &odd], &r1), None, "{sql:?}");
+            let out = append(None, &ComponentName::core(), &[refs[0], &odd], &r1);
+            assert!(out.ends_with(&render_with_toml_edit(&[refs[0], &odd], &r1)));
         }
     }
 }
