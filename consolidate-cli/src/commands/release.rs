@@ -173,11 +173,19 @@ pub fn remove_files(root: &Path, paths: &[String]) {
 /// Removes temporary files of a killed run (`.consolidate-*.tmp`) from the
 /// folders `changes` write to: they are never staged or left behind.
 pub fn remove_temp_files(root: &Path, changes: &[FileChange]) {
-    let folders: BTreeSet<PathBuf> = changes
+    // Each folder once, found from the relative paths (a release deletes
+    // 100,000 files; temporary files only ever sit beside written ones).
+    let folders: BTreeSet<&str> = changes
         .iter()
-        .filter_map(|c| join_relative(root, &c.path).parent().map(Path::to_path_buf))
+        .filter(|c| c.after.is_some())
+        .map(|c| c.path.rsplit_once('/').map_or("", |(dir, _)| dir))
         .collect();
     for folder in folders {
+        let folder: PathBuf = if folder.is_empty() {
+            root.to_path_buf()
+        } else {
+            join_relative(root, folder)
+        };
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };

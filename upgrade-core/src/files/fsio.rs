@@ -9,6 +9,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// One change to one file of a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +64,12 @@ pub fn write_unified_diff(changes: &[FileChange], out: &mut dyn Write) -> std::i
 
 /// The path of a relative, `/`-separated tree path under `root`.
 pub fn join_relative(root: &Path, rel: &str) -> std::path::PathBuf {
-    rel.split('/')
-        .fold(root.to_path_buf(), |p, seg| p.join(seg))
+    let mut path = PathBuf::with_capacity(root.as_os_str().len() + rel.len() + 1);
+    path.push(root);
+    for seg in rel.split('/') {
+        path.push(seg);
+    }
+    path
 }
 
 /// The path of the relative tree path `rel` under `root`, for writing or
@@ -171,70 +176,133 @@ fn resolve_folder(folder: &Path) -> Result<PathBuf, String> {
 
 /// Applies file changes under `root` in crash-safe order: standalone step
 /// files, then components' `upgrade.toml` files, then release files, then the
-/// root manifest (the commit point of a release), and only then deletions; a
-/// `db/upgrades` folder left empty goes too, as git would not keep it. Each
-/// file operation passes a [`FaultPoint`]. Every path is checked with
-/// [`confined`] before the first write: a change outside the root stops the
-/// whole run with nothing written.
+/// root manifest (the commit point of a release), and only then deletions.
+/// An emptied `db/upgrades` folder stays (the release writes its `.gitkeep`
+/// with the other files). Each rename and each deletion passes a
+/// [`FaultPoint`]. Every path is checked with [`confined`] before the first
+/// write: a change outside the root stops the whole run with nothing written.
 ///
-/// Syncs are batched without changing that order: each written file is
-/// synced before it is renamed into place, and the folders of one group
-/// (same rank) are synced once after the group's renames, before the next
-/// group's first rename; deleted files' folders are synced once, after the
-/// last deletion. So the syncs are O(folders), not O(files). A deletion that
-/// a power loss undoes leaves a leftover that re-running the command
-/// deletes (see docs/semantics.md).
+/// The work runs in batches, each ended by its syncs before the next one
+/// starts (see [`crate::files::parallel`]; within a batch, on a few threads):
+///
+/// 1. every written file is *staged*: a temporary file beside its target,
+///    written and synced — nothing of the tree changes yet;
+/// 2. group by group (same rank, in the order above): the group's temporary
+///    files are renamed over their targets, then the group's folders are
+///    synced, before the next group's first rename;
+/// 3. the deletions, then their folders are synced.
+///
+/// So no rename reaches the disk before the data it names, a group is
+/// durable before the next one starts, and every write is durable before
+/// the first deletion. Syncs are O(files written + folders), never
+/// O(files deleted), in at most [`SYNC_ROUNDS`] rounds one after the other
+/// whatever the number of files. A deletion that a power loss undoes leaves
+/// a leftover that re-running the command deletes (see docs/semantics.md).
 pub fn apply_changes(root: &Path, changes: &[FileChange]) -> std::io::Result<()> {
-    let mut paths = std::collections::BTreeMap::new();
-    let mut confiner = Confiner::new(root)?;
-    for change in changes {
-        paths.insert(change.path.as_str(), confiner.path(&change.path)?);
+    apply_counted(root, changes).map(|_| ())
+}
+
+/// The sync rounds of [`apply_changes`] at most: the staged files, one per
+/// group (4 ranks), the deletions' folders.
+pub const SYNC_ROUNDS: usize = 6;
+
+/// Deletions handed to a thread at a time: files of one folder stay together.
+const DELETE_CHUNK: usize = 64;
+
+/// What [`apply_changes`] synced (the op-count tests read it).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Syncs {
+    /// Files synced.
+    files: usize,
+    /// Folders synced.
+    folders: usize,
+    /// Batches of syncs, one after the other.
+    rounds: usize,
+}
+
+/// The rank of a written file in the crash order.
+fn rank(path: &str) -> u8 {
+    if path == crate::model::manifest::MANIFEST_FILE {
+        3
+    } else if path.starts_with("releases/") {
+        2
+    } else if path.ends_with("/upgrade.toml") {
+        1
+    } else {
+        0
     }
-    let rank = |path: &str| {
-        if path == crate::model::manifest::MANIFEST_FILE {
-            3
-        } else if path.starts_with("releases/") {
-            2
-        } else if path.ends_with("/upgrade.toml") {
-            1
-        } else {
-            0
-        }
-    };
-    let mut fault = FaultPoint::from_env();
-    let mut writes: Vec<(&FileChange, &String)> = changes
+}
+
+/// [`apply_changes`], returning what it synced.
+fn apply_counted(root: &Path, changes: &[FileChange]) -> std::io::Result<Syncs> {
+    let mut confiner = Confiner::new(root)?;
+    let paths = changes
         .iter()
-        .filter_map(|c| c.after.as_ref().map(|after| (c, after)))
+        .map(|c| confiner.path(&c.path))
+        .collect::<std::io::Result<Vec<PathBuf>>>()?;
+    let fault = FaultPoint::from_env();
+    let mut syncs = Syncs::default();
+
+    let mut writes: Vec<(usize, &[u8])> = changes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.after.as_ref().map(|after| (i, after.as_bytes())))
         .collect();
-    writes.sort_by(|(a, _), (b, _)| (rank(&a.path), &a.path).cmp(&(rank(&b.path), &b.path)));
-    for group in writes.chunk_by(|(a, _), (b, _)| rank(&a.path) == rank(&b.path)) {
+    writes.sort_by(|(a, _), (b, _)| {
+        let (a, b) = (&changes[*a].path, &changes[*b].path);
+        (rank(a), a).cmp(&(rank(b), b))
+    });
+    let staged = crate::files::parallel::map(&writes, 1, |(i, bytes)| stage(&paths[*i], bytes))?;
+    syncs.files += staged.len();
+    syncs.rounds += usize::from(!staged.is_empty());
+    crate::model::op_count::tick(staged.len());
+    let mut staged = staged.into_iter();
+    for group in
+        writes.chunk_by(|(a, _), (b, _)| rank(&changes[*a].path) == rank(&changes[*b].path))
+    {
         let mut dirs = std::collections::BTreeSet::new();
-        for (change, after) in group {
-            let path = &paths[change.path.as_str()];
-            dirs.insert(write_synced(path, after.as_bytes())?);
+        for ((i, _), file) in group.iter().zip(staged.by_ref()) {
+            fault.begin();
+            file.tmp.persist(&paths[*i]).map_err(|e| e.error)?;
+            dirs.insert(parent_of(&paths[*i]).to_path_buf());
+            dirs.extend(file.new_entries_in);
             fault.completed_one();
         }
-        for dir in &dirs {
-            sync_dir(dir)?;
-        }
+        sync_dirs(&dirs.into_iter().collect::<Vec<_>>(), &mut syncs)?;
     }
-    let mut deletions: Vec<&PathBuf> = changes
-        .iter()
-        .filter(|c| c.after.is_none())
-        .map(|c| &paths[c.path.as_str()])
+
+    // Deletions in path order (files of one folder together), then each of
+    // their folders synced once.
+    let mut deletions: Vec<usize> = (0..changes.len())
+        .filter(|&i| changes[i].after.is_none())
         .collect();
-    deletions.sort();
-    // An emptied `db/upgrades` folder stays: the release writes its
-    // `.gitkeep` with the other files, before any deletion.
-    let mut dirs = std::collections::BTreeSet::new();
-    for path in deletions {
-        remove_file_if_present(path)?;
-        dirs.insert(parent_of(path).to_path_buf());
+    deletions.sort_by(|&a, &b| changes[a].path.cmp(&changes[b].path));
+    crate::files::parallel::each(&deletions, DELETE_CHUNK, |&i| {
+        fault.begin();
+        remove_file_if_present(&paths[i])?;
         fault.completed_one();
+        Ok(())
+    })?;
+    let mut folders: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
+    for &i in &deletions {
+        let rel = changes[i].path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        folders.entry(rel).or_insert_with(|| parent_of(&paths[i]));
     }
-    for dir in &dirs {
-        sync_dir(dir)?;
+    let mut dirs: Vec<PathBuf> = folders.into_values().map(Path::to_path_buf).collect();
+    dirs.sort();
+    sync_dirs(&dirs, &mut syncs)?;
+    Ok(syncs)
+}
+
+/// Syncs `dirs` as one round (in parallel).
+fn sync_dirs(dirs: &[PathBuf], syncs: &mut Syncs) -> std::io::Result<()> {
+    if dirs.is_empty() {
+        return Ok(());
     }
+    crate::files::parallel::each(dirs, 1, |dir| sync_dir(dir))?;
+    crate::model::op_count::tick(dirs.len());
+    syncs.folders += dirs.len();
+    syncs.rounds += 1;
     Ok(())
 }
 
@@ -247,20 +315,43 @@ fn parent_of(path: &Path) -> &Path {
 
 /// Writes `bytes` to `path` atomically and durably, creating parent folders.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = write_synced(path, bytes)?;
-    sync_dir(&dir)
+    let file = stage(path, bytes)?;
+    file.tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(parent_of(path))?;
+    for dir in &file.new_entries_in {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
-/// Writes `bytes` to a synced temporary file beside `path` and renames it
-/// over `path`, creating parent folders; returns the folder, which the
-/// caller syncs to make the rename durable.
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    let dir = parent_of(path).to_path_buf();
-    fs::create_dir_all(&dir)?;
+/// A file written and synced beside its target, not yet renamed over it.
+struct Staged {
+    /// The temporary file (deleted if dropped before it is renamed).
+    tmp: tempfile::TempPath,
+    /// Folders that gained an entry when the target's missing folders were
+    /// created: synced with the target's folder.
+    new_entries_in: Vec<PathBuf>,
+}
+
+/// Writes `bytes` to a synced temporary file beside `path`, creating the
+/// missing parent folders; the caller renames it over `path` and syncs the
+/// folders to make the rename durable.
+fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+    let dir = parent_of(path);
+    let mut new_entries_in = Vec::new();
+    let mut missing = dir;
+    while !missing.exists() {
+        let Some(parent) = missing.parent().filter(|p| !p.as_os_str().is_empty()) else {
+            break;
+        };
+        new_entries_in.push(parent.to_path_buf());
+        missing = parent;
+    }
+    fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".consolidate-")
         .suffix(".tmp")
-        .tempfile_in(&dir)?;
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     // tempfile creates 0600 files: keep the mode of the file replaced, or give
     // a new file the usual 0644, so that other users (a web server) can read it.
@@ -272,9 +363,10 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
             .set_permissions(fs::Permissions::from_mode(mode))?;
     }
     tmp.as_file().sync_all()?;
-    crate::model::op_count::tick(1);
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(dir)
+    Ok(Staged {
+        tmp: tmp.into_temp_path(),
+        new_entries_in,
+    })
 }
 
 /// Removes `path` durably; a file already gone is not an error.
@@ -292,10 +384,8 @@ fn remove_file_if_present(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Syncs a folder (its entries: creations, renames, deletions); counted as
-/// one unit of work by the op-count tests.
+/// Syncs a folder (its entries: creations, renames, deletions).
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    crate::model::op_count::tick(1);
     // Folders cannot be opened for syncing on every platform; where they can, do it.
     match fs::File::open(dir) {
         Ok(f) => match f.sync_all() {
@@ -309,9 +399,15 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Counts file operations and stops the process where a test asked it to.
+/// Shared by the threads of a batch: once the operation a hook names has
+/// started, no other starts until the hook has fired, so the process stops
+/// after exactly N completed operations.
 #[derive(Debug)]
 pub struct FaultPoint {
-    done: usize,
+    started: AtomicUsize,
+    done: AtomicUsize,
+    /// The pause has ended: operations start again.
+    resumed: AtomicBool,
     fault_after: Option<usize>,
     pause_after: Option<usize>,
 }
@@ -321,142 +417,41 @@ impl FaultPoint {
     pub fn from_env() -> Self {
         let read = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
         FaultPoint {
-            done: 0,
+            started: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            resumed: AtomicBool::new(false),
             fault_after: read("CONSOLIDATE_FAULT_AFTER"),
             pause_after: read("CONSOLIDATE_PAUSE_AFTER"),
         }
     }
 
-    /// Call after each completed file operation.
-    pub fn completed_one(&mut self) {
-        self.done += 1;
-        if self.pause_after == Some(self.done) {
-            eprintln!(
-                "paused after {} file operations (CONSOLIDATE_PAUSE_AFTER)",
-                self.done
-            );
-            std::thread::sleep(std::time::Duration::from_secs(60));
+    /// Call before each file operation: past the operation a hook names, it
+    /// waits until the pause has ended (or forever: the process exits).
+    pub fn begin(&self) {
+        let Some(limit) = self.fault_after.into_iter().chain(self.pause_after).min() else {
+            return;
+        };
+        if self.started.fetch_add(1, Ordering::SeqCst) >= limit {
+            while !self.resumed.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
         }
-        if self.fault_after == Some(self.done) {
-            eprintln!(
-                "stopped after {} file operations (CONSOLIDATE_FAULT_AFTER)",
-                self.done
-            );
+    }
+
+    /// Call after each completed file operation.
+    pub fn completed_one(&self) {
+        let done = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.pause_after == Some(done) {
+            eprintln!("paused after {done} file operations (CONSOLIDATE_PAUSE_AFTER)");
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            self.resumed.store(true, Ordering::SeqCst);
+        }
+        if self.fault_after == Some(done) {
+            eprintln!("stopped after {done} file operations (CONSOLIDATE_FAULT_AFTER)");
             std::process::exit(86);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn change(path: &str) -> FileChange {
-        FileChange {
-            path: path.into(),
-            before: None,
-            after: Some("x\n".into()),
-        }
-    }
-
-    #[test]
-    fn writes_never_leave_the_root() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().join("root");
-        fs::create_dir_all(root.join("lib")).expect("mkdir");
-        fs::create_dir_all(dir.path().join("outside")).expect("mkdir");
-        std::os::unix::fs::symlink(dir.path().join("outside"), root.join("mod")).expect("link");
-        std::os::unix::fs::symlink(dir.path().join("outside/f.sql"), root.join("lib/f.sql"))
-            .expect("link");
-        for rel in [
-            "../escaped/db/upgrades/x.sql",
-            "lib/../../escaped.sql",
-            "/tmp/x.sql",
-            "lib//x.sql",
-            "./lib/x.sql",
-            "mod/forum/db/upgrades/x.sql",
-            "lib/f.sql",
-        ] {
-            let err = confined(&root, rel).expect_err(rel);
-            assert!(
-                err.to_string()
-                    .contains(&format!("refusing to write `{rel}`")),
-                "{err}"
-            );
-        }
-        assert_eq!(
-            confined(&root, "lib/new/db/upgrades/x.sql").expect("inside"),
-            root.join("lib/new/db/upgrades/x.sql")
-        );
-        // One escaping change stops the whole run before the first write.
-        let changes = [
-            change("lib/db/upgrades/a.sql"),
-            change("mod/forum/db/upgrades/b.sql"),
-        ];
-        assert!(apply_changes(&root, &changes).is_err());
-        assert!(!root.join("lib/db").exists());
-        assert_eq!(
-            fs::read_dir(dir.path().join("outside"))
-                .expect("ls")
-                .count(),
-            0
-        );
-    }
-
-    /// A release-like run: `n` standalone files deleted in each of three
-    /// folders, two upgrade.toml files, a release file and the manifest
-    /// written; returns the syncs counted.
-    fn release_syncs(n: usize) -> u64 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        let mut changes = Vec::new();
-        for folder in ["lib", "mod/a", "mod/b"] {
-            fs::create_dir_all(root.join(folder).join("db/upgrades")).expect("mkdir");
-            for i in 0..n {
-                let rel = format!("{folder}/db/upgrades/2008010100-s{i}.sql");
-                fs::write(join_relative(root, &rel), "SELECT 1;\n").expect("write");
-                changes.push(FileChange {
-                    path: rel,
-                    before: Some("SELECT 1;\n".into()),
-                    after: None,
-                });
-            }
-        }
-        // A file that is not deleted keeps its folder.
-        fs::write(root.join("mod/b/db/upgrades/README"), "notes").expect("write");
-        for rel in [
-            "lib/db/upgrade.toml",
-            "mod/a/db/upgrade.toml",
-            "releases/R1.toml",
-            "upgrade.toml",
-        ] {
-            changes.push(change(rel));
-        }
-        crate::model::op_count::take();
-        apply_changes(root, &changes).expect("apply");
-        let syncs = crate::model::op_count::take();
-        for rel in ["lib/db/upgrade.toml", "releases/R1.toml", "upgrade.toml"] {
-            assert_eq!(
-                fs::read_to_string(join_relative(root, rel)).expect("read"),
-                "x\n"
-            );
-        }
-        // Emptied folders stay (the release writes their `.gitkeep`).
-        assert!(root.join("lib/db/upgrades").is_dir());
-        assert!(root.join("mod/a/db/upgrades").is_dir());
-        let left: Vec<_> = fs::read_dir(root.join("mod/b/db/upgrades"))
-            .expect("ls")
-            .map(|e| e.expect("entry").file_name())
-            .collect();
-        assert_eq!(left, ["README"]);
-        syncs
-    }
-
-    #[test]
-    fn syncs_are_per_folder_not_per_file() {
-        let (small, large) = (release_syncs(5), release_syncs(200));
-        assert_eq!(small, large, "syncs grew with the files deleted");
-        // 4 files, the folders of 4 write groups, 3 folders of deletions.
-        assert!(large <= 12, "{large} syncs");
-    }
-}
+mod tests;

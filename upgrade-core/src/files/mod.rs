@@ -2,6 +2,7 @@
 //! the files of a tree come from, and crash-safe writing.
 
 pub mod fsio;
+pub mod parallel;
 pub mod release_file;
 pub mod source;
 pub mod upgrade_file;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
+use toml_edit::{Item, Table};
 
 use crate::model::batch::{Batch, missing_placeholders};
 use crate::model::component::ComponentName;
@@ -14,6 +14,9 @@ use crate::model::step_name::StepName;
 use crate::model::step_text::{SqlProblem, check_sql};
 use crate::model::toml_doc::TomlFile;
 use crate::model::tree_error::{TreeError, TreeErrorKind};
+
+mod append;
+pub use append::{append, new_file_header};
 
 const KEYS: [&str; 8] = [
     "name",
@@ -250,101 +253,6 @@ fn toml_line(file: &TomlFile<'_>, item: &Item, sql_line: usize) -> Option<usize>
     let after = &raw[3..];
     let skipped = after.starts_with('\n') || after.starts_with("\r\n");
     Some(start + sql_line - usize::from(!skipped))
-}
-
-/// The header of a newly created component upgrade.toml.
-pub fn new_file_header(component: &ComponentName) -> String {
-    format!(
-        "# Major-release upgrade steps of {component}.\n\
-         # Written by `consolidate release`: entries are appended, never edited.\n"
-    )
-}
-
-/// Appends `steps` as `[[step]]` entries tagged `release` to a component's
-/// upgrade.toml (`existing` is its text, `None` when there is none yet).
-///
-/// The existing text is kept byte for byte: the result starts with it.
-pub fn append(
-    existing: Option<&str>,
-    component: &ComponentName,
-    steps: &[&Step],
-    release: &ReleaseName,
-) -> String {
-    let mut base = match existing {
-        Some(text) => text.to_string(),
-        None => new_file_header(component),
-    };
-    if steps.is_empty() {
-        return base;
-    }
-    if !base.is_empty() && !base.ends_with('\n') {
-        base.push('\n');
-    }
-    let mut array = ArrayOfTables::new();
-    for step in steps {
-        array.push(entry_table(step, release));
-    }
-    let mut doc = DocumentMut::new();
-    doc.insert("step", Item::ArrayOfTables(array));
-    let rendered = doc.to_string();
-    let mut out = base;
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out.push_str(&rendered);
-    out
-}
-
-fn entry_table(step: &Step, release: &ReleaseName) -> Table {
-    let mut t = Table::new();
-    t.insert("name", Item::Value(step.key.name.as_str().into()));
-    t.insert("release", Item::Value(release.as_str().into()));
-    t.insert("phase", Item::Value(step.phase.as_str().into()));
-    if !step.requires.is_empty() {
-        let mut array = Array::new();
-        for r in &step.requires {
-            array.push(r.to_string());
-        }
-        t.insert("requires", Item::Value(Value::Array(array)));
-    }
-    if !step.transaction {
-        t.insert("transaction", Item::Value(false.into()));
-    }
-    if let Some(batch) = &step.batch {
-        t.insert("batch", Item::Value(batch.to_string().into()));
-    }
-    t.insert("checksum", Item::Value(step.checksum.as_str().into()));
-    match &step.body {
-        Body::Any(sql) => {
-            t.insert("sql", Item::Value(multiline(sql)));
-        }
-        Body::PerDatabase(map) => {
-            let mut sub = Table::new();
-            for (db, sql) in map {
-                sub.insert(db, Item::Value(multiline(sql)));
-            }
-            t.insert("sql", Item::Table(sub));
-        }
-    }
-    t
-}
-
-/// A string value written as a multi-line literal (`'''` + newline + text) when
-/// the text allows it, so SQL stays readable in review; otherwise as toml_edit
-/// chooses.
-fn multiline(text: &str) -> Value {
-    let literal_ok = !text.contains("'''")
-        && !text.ends_with('\'')
-        && text
-            .chars()
-            .all(|c| c == '\n' || c == '\t' || !c.is_control());
-    if literal_ok
-        && let Ok(value) = format!("'''\n{text}'''").parse::<Value>()
-        && value.as_str() == Some(text)
-    {
-        return value;
-    }
-    Value::from(text)
 }
 
 #[cfg(test)]
