@@ -22,7 +22,7 @@
 //! skips hidden folders. Steps served from the cache carry their header,
 //! variants and checksum but empty SQL: such a tree answers `status`, never runs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +33,7 @@ use crate::model::step::{Body, Checksum, Origin, Phase, Step, StepKey};
 use crate::model::step_name::StepName;
 use crate::model::tree_error::TreeError;
 use crate::trees::standalone::{Variant, standalone_step};
+use entries::OldEntries;
 
 /// The cache file, relative to the tree root.
 pub const CACHE_FILE: &str = ".consolidate/step-cache";
@@ -363,92 +364,6 @@ pub(super) fn cached_or_read(
     }
 }
 
-/// The entries of a cache file as read: its text, each line's first path
-/// and the rest (byte ranges), and an index by a hash of the first path.
-#[derive(Debug, Default)]
-struct OldEntries {
-    text: String,
-    /// Per line: where its first path ends (at the tab) and where it ends.
-    lines: Vec<(usize, usize, usize)>,
-    /// Line by hash of its first path; paths sharing a hash keep the first
-    /// line only (the others are read in full: a miss, never a wrong hit).
-    index: HashMap<u64, usize>,
-    /// Did this load use the line?
-    used: Vec<bool>,
-}
-
-fn path_hash(path: &str) -> u64 {
-    use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(path)
-}
-
-impl OldEntries {
-    /// The entries of a cache file, or `None` when any part of it is not
-    /// what this program writes.
-    fn parse(text: String) -> Option<OldEntries> {
-        let body_start = text.find('\n')? + 1;
-        if text[..body_start - 1] != magic() {
-            return None;
-        }
-        let mut lines = Vec::new();
-        let mut index = HashMap::new();
-        let mut end = None;
-        let mut start = body_start;
-        while start < text.len() {
-            let stop = text[start..].find('\n').map_or(text.len(), |i| start + i);
-            let line = &text[start..stop];
-            if end.is_some() {
-                return None;
-            }
-            if let Some(n) = line.strip_prefix("end ") {
-                end = Some(n.parse::<usize>().ok()?);
-            } else {
-                let tab = start + line.find('\t')?;
-                let first = &text[start..tab];
-                match index.entry(path_hash(first)) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(lines.len());
-                    }
-                    std::collections::hash_map::Entry::Occupied(o) => {
-                        let (s, t, _) = lines[*o.get()];
-                        if &text[s..t] == first {
-                            return None;
-                        }
-                    }
-                }
-                lines.push((start, tab, stop));
-            }
-            start = stop + 1;
-        }
-        if end? != lines.len() {
-            return None;
-        }
-        let used = vec![false; lines.len()];
-        Some(OldEntries {
-            text,
-            lines,
-            index,
-            used,
-        })
-    }
-
-    /// The line whose first path is `first`.
-    fn find(&self, first: &str) -> Option<usize> {
-        let line = *self.index.get(&path_hash(first))?;
-        (self.first(line) == first).then_some(line)
-    }
-
-    fn first(&self, line: usize) -> &str {
-        let (start, tab, _) = self.lines[line];
-        &self.text[start..tab]
-    }
-
-    fn rest(&self, line: usize) -> &str {
-        let (_, tab, stop) = self.lines[line];
-        &self.text[tab + 1..stop]
-    }
-}
-
 /// The step an entry describes, when its files are exactly `variants` with
 /// identities `ids`.
 fn entry_step(
@@ -523,5 +438,6 @@ fn entry_step(
     })
 }
 
+mod entries;
 #[cfg(test)]
 mod tests;
