@@ -2,10 +2,8 @@
 //! quoting and comments that must not fool it.
 
 use super::*;
-use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{Body, Checksum, Origin, Phase, Step, StepKey};
-use crate::model::step_name::StepName;
+use crate::model::step::{Body, Origin, Phase, Step};
 
 /// The rules found in `sql` read by both dialects.
 fn rules(sql: &str) -> Vec<(usize, Rule)> {
@@ -272,20 +270,9 @@ fn every_statement_is_reported_with_a_short_excerpt() {
 }
 
 fn step(phase: Phase, body: Body, origin: Origin) -> Step {
-    let checksum = Checksum::of(&body);
     Step {
-        key: StepKey {
-            component: ComponentName::core(),
-            name: StepName::parse("2008010500-drop").expect("name"),
-        },
-        phase,
-        requires: Vec::new(),
-        transaction: true,
-        batch: None,
-        body,
-        computed: checksum.clone(),
-        checksum,
         origin,
+        ..Step::core_for_test("2008010500-drop", phase, body)
     }
 }
 

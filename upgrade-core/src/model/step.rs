@@ -307,6 +307,30 @@ pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<String>), Tr
     Ok((name, database.map(str::to_string)))
 }
 
+/// A step for the library's unit tests.
+#[cfg(test)]
+impl Step {
+    /// A core step `name` of `phase` with the checksum of its body, no
+    /// requirements, in a transaction, from no file.
+    pub(crate) fn core_for_test(name: &str, phase: Phase, body: Body) -> Step {
+        let checksum = Checksum::of(&body);
+        Step {
+            key: StepKey {
+                component: ComponentName::core(),
+                name: StepName::parse(name).expect("valid"),
+            },
+            phase,
+            requires: Vec::new(),
+            transaction: true,
+            batch: None,
+            body,
+            computed: checksum.clone(),
+            checksum,
+            origin: Origin::Standalone { files: vec![] },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,25 +188,10 @@ mod tests {
 
     use super::*;
     use crate::model::batch::Batch;
-    use crate::model::step::{Checksum, Origin, Phase, StepKey};
-    use crate::model::step_name::StepName;
+    use crate::model::step::{Phase, StepKey};
 
     fn step(name: &str, body: Body) -> Step {
-        let checksum = Checksum::of(&body);
-        Step {
-            key: StepKey {
-                component: ComponentName::core(),
-                name: StepName::parse(name).expect("valid"),
-            },
-            phase: Phase::Main,
-            requires: Vec::new(),
-            transaction: true,
-            batch: None,
-            body,
-            computed: checksum.clone(),
-            checksum,
-            origin: Origin::Standalone { files: vec![] },
-        }
+        Step::core_for_test(name, Phase::Main, body)
     }
 
     /// Every shape of entry the direct writer handles gives toml_edit's

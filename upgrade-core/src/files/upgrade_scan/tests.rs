@@ -4,21 +4,7 @@ use super::*;
 use crate::files::upgrade_file::{append, parse};
 
 fn step(name: &str, phase: Phase, body: Body) -> Step {
-    let checksum = Checksum::of(&body);
-    Step {
-        key: StepKey {
-            component: ComponentName::core(),
-            name: StepName::parse(name).expect("valid"),
-        },
-        phase,
-        requires: Vec::new(),
-        transaction: true,
-        batch: None,
-        body,
-        computed: checksum.clone(),
-        checksum,
-        origin: Origin::Standalone { files: vec![] },
-    }
+    Step::core_for_test(name, phase, body)
 }
 
 fn release(name: &str) -> ReleaseName {

@@ -2,8 +2,7 @@ use super::*;
 use crate::files::source::MemoryTree;
 use crate::files::upgrade_file::append;
 use crate::model::component::ComponentName;
-use crate::model::step::{Body, Checksum, Origin, Phase};
-use crate::model::step_name::StepName;
+use crate::model::step::{Body, Phase};
 
 const MANIFEST: &str = r#"
 [project]
@@ -22,22 +21,7 @@ version = "2008020100.00"
 "#;
 
 fn step(name: &str, sql: &str) -> Step {
-    let body = Body::Any(sql.into());
-    let checksum = Checksum::of(&body);
-    Step {
-        key: StepKey {
-            component: ComponentName::core(),
-            name: StepName::parse(name).expect("valid"),
-        },
-        phase: Phase::Main,
-        requires: Vec::new(),
-        transaction: true,
-        batch: None,
-        body,
-        computed: checksum.clone(),
-        checksum,
-        origin: Origin::Standalone { files: vec![] },
-    }
+    Step::core_for_test(name, Phase::Main, Body::Any(sql.into()))
 }
 
 fn release(name: &str) -> ReleaseName {
