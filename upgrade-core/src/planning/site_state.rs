@@ -14,7 +14,7 @@ pub struct SiteState {
     /// Ledger rows: every step the site completed and its checksum then.
     /// `status` leaves out the rows the completed release covers (`prune`
     /// deletes them): `applied` holds for their steps through the release.
-    /// A hash map: `status` looks up every step of the tree in it.
+    /// A hash map: `plan::pending` looks up every step of the tree in it.
     pub ledger: HashMap<StepKey, Checksum>,
     /// The last release the site completed.
     pub release: Option<ReleaseName>,

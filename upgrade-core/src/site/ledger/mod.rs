@@ -206,13 +206,6 @@ pub fn application_name(step: Option<&str>) -> String {
 }
 
 impl Stored {
-    /// The site state of the contract. Rows whose names are not valid step
-    /// identities are left out (they cannot match a step: see orphans).
-    pub fn site_state(&self, database: &str) -> Result<SiteState, LedgerError> {
-        let keys: Vec<Option<StepKey>> = self.rows.iter().map(LedgerRow::key).collect();
-        self.site_state_of(database, keys, &[])
-    }
-
     /// Refuses a row of a valid step identity (`keys[i]` is `rows[i].key()`)
     /// whose checksum is not a recorded checksum (`sha256:` and 64 hex digits).
     pub fn check_checksums(
@@ -236,26 +229,17 @@ impl Stored {
         Ok(())
     }
 
-    /// The site state from the rows' keys as already parsed (`keys[i]` is
-    /// `rows[i].key()`), leaving out of the ledger map the rows marked in
-    /// `leave_out` (rows the completed release covers: `applied` holds for
-    /// their steps through the release). Every row's checksum is still
-    /// checked. The rows come sorted, so the map is built in one pass.
-    pub fn site_state_of(
-        &self,
-        database: &str,
-        keys: Vec<Option<StepKey>>,
-        leave_out: &[bool],
-    ) -> Result<SiteState, LedgerError> {
+    /// The site state of the contract. Rows whose names are not valid step
+    /// identities are left out (they cannot match a step: see orphans);
+    /// every row's checksum is checked.
+    pub fn site_state(&self, database: &str) -> Result<SiteState, LedgerError> {
+        let keys: Vec<Option<StepKey>> = self.rows.iter().map(LedgerRow::key).collect();
         self.check_checksums(database, &keys)?;
         let mut entries = Vec::with_capacity(self.rows.len());
-        for (i, (row, key)) in self.rows.iter().zip(keys).enumerate() {
+        for (row, key) in self.rows.iter().zip(keys) {
             let Some(key) = key else {
                 continue;
             };
-            if leave_out.get(i).copied().unwrap_or(false) {
-                continue;
-            }
             if let Some(checksum) = Checksum::from_recorded(&row.checksum) {
                 entries.push((key, checksum));
             }
