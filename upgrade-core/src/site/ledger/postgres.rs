@@ -328,18 +328,7 @@ impl Ledger for PostgresLedger {
 
     fn run_step(&mut self, run: &StepRun<'_>) -> Result<(), StepRunError> {
         let db = self.db.clone();
-        let record = "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ($1, $2, $3, $4)";
         let now = now_utc();
-        // Typed parameters: the row is recorded with the unnamed statement in
-        // one round trip (`execute` with a text would prepare a named
-        // statement first, one more round trip per step).
-        let text = postgres::types::Type::TEXT;
-        let values: [(&(dyn postgres::types::ToSql + Sync), _); 4] = [
-            (&run.component, text.clone()),
-            (&run.step, text.clone()),
-            (&run.checksum, text.clone()),
-            (&now, text),
-        ];
         if run.transaction {
             // Two round trips a step: `BEGIN` with the step's SQL, then its
             // ledger row with `COMMIT` (`psql` running the same script makes
@@ -353,7 +342,7 @@ impl Ledger for PostgresLedger {
                     let row = [run.component, run.step, run.checksum, now.as_str()].map(literal);
                     self.client
                         .batch_execute(&format!(
-                            "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ({}, {}, {}, {});\nCOMMIT",
+                            "{RECORD_STEP} ({}, {}, {}, {});\nCOMMIT",
                             row[0], row[1], row[2], row[3]
                         ))
                         .map_err(|e| error(&db, "recording the step in the ledger", &e))
@@ -388,11 +377,21 @@ impl Ledger for PostgresLedger {
                     &[&application_name(None)],
                 )
                 .map_err(|e| error(&db, "naming the session", &e))?;
+            // Typed parameters: the row is recorded with the unnamed
+            // statement in one round trip (`execute` with a text would
+            // prepare a named statement first, one more round trip).
+            let text = postgres::types::Type::TEXT;
+            let values: [(&(dyn postgres::types::ToSql + Sync), _); 4] = [
+                (&run.component, text.clone()),
+                (&run.step, text.clone()),
+                (&run.checksum, text.clone()),
+                (&now, text),
+            ];
             let mut tx = self
                 .client
                 .transaction()
                 .map_err(|e| error(&db, "starting the step's record", &e))?;
-            tx.execute_typed(record, &values)
+            tx.execute_typed(&format!("{RECORD_STEP} ($1, $2, $3, $4)"), &values)
                 .map_err(|e| error(&db, "recording the step in the ledger", &e))?;
             tx.execute(
                 "DELETE FROM upgrade_meta WHERE key = $1",
@@ -433,6 +432,10 @@ impl Ledger for PostgresLedger {
 
 /// A failure of a step's own SQL: the server's message, unless the
 /// connection itself broke (then it is a ledger error).
+/// The ledger row of a step, before its values.
+const RECORD_STEP: &str =
+    "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES";
+
 /// Sent before a step's SQL, in the same message.
 const BEGIN_STEP: &str = "BEGIN;\n";
 
