@@ -168,7 +168,8 @@ pub struct StepCache {
     /// The entries read: the cache file's text and its lines, by first file
     /// path (no copy per entry).
     old: OldEntries,
-    /// The entries this load read in full, by first file path: their whole line.
+    /// The entries this load read in full, by first file path: the rest of
+    /// their line.
     new: BTreeMap<String, String>,
     /// Steps read in full during this load.
     misses: usize,
@@ -212,7 +213,7 @@ impl StepCache {
     /// are stat'ed and an unchanged step is built from its entry on up to
     /// [`THREADS`] threads (git preloads its index the same way), then the
     /// answers are counted in order. The same answers as one lookup at a
-    /// time; only the stat calls overlap.
+    /// time; only the stat calls and the building of steps overlap.
     pub(super) fn lookup_all(
         &mut self,
         steps: &[((ComponentName, StepName), Vec<Variant>)],
@@ -281,9 +282,8 @@ impl StepCache {
             return;
         }
         let requires: Vec<String> = step.requires.iter().map(ToString::to_string).collect();
-        let mut line = format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            variants[0].path,
+        let mut rest = format!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
             variants.len(),
             step.checksum,
             step.phase.as_str(),
@@ -295,7 +295,7 @@ impl StepCache {
             requires.join(" ")
         );
         for (v, i) in variants.iter().zip(ids) {
-            line.push_str(&format!(
+            rest.push_str(&format!(
                 "\t{}\t{}\t{}\t{}\t{}\t{}",
                 v.database.as_deref().unwrap_or(""),
                 i.size,
@@ -305,7 +305,7 @@ impl StepCache {
                 i.dev
             ));
         }
-        self.new.insert(variants[0].path.clone(), line);
+        self.new.insert(variants[0].path.clone(), rest);
     }
 
     /// Writes the cache when this load changed it; any failure (a read-only
@@ -318,9 +318,8 @@ impl StepCache {
             .filter(|&line| self.old.used[line])
             .map(|line| (self.old.first(line), self.old.rest(line)))
             .collect();
-        for (first, line) in &self.new {
-            let rest = line.split_once('\t').map_or("", |(_, r)| r);
-            lines.insert(first.as_str(), rest);
+        for (first, rest) in &self.new {
+            lines.insert(first.as_str(), rest.as_str());
         }
         let mut text = magic();
         text.push('\n');
