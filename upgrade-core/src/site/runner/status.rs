@@ -285,11 +285,10 @@ pub fn status_of<'t>(
 ) -> Result<Status<'t>, RunError> {
     let manifest = &tree.manifest;
     // One pass over the rows: each key parsed and looked up once, and the
-    // rows the completed release covers set apart (prunable) before the
-    // site state is built without them (`applied` holds for their steps
-    // through the release; a covered row of a step not in the tree matches
-    // no step). A fresh site has no rows, so the baseline below never
-    // changes this.
+    // rows the completed release covers set apart (prunable): `applied`
+    // holds for their steps through the release, and a covered row of a
+    // step not in the tree matches no step. A fresh site has no rows, so
+    // the baseline below never changes this.
     let covered_upto = stored
         .site
         .release
@@ -313,45 +312,40 @@ pub fn status_of<'t>(
             Some(index)
         })
         .collect();
-    let steps: Vec<Option<&Step>> = positions
-        .iter()
-        .map(|p| p.and_then(|i| tree.steps.get(i)))
-        .collect();
     let is_prunable: Vec<bool> = keys
         .iter()
-        .zip(&steps)
-        .map(|(key, step)| match (covered_upto, key) {
-            (Some(upto), Some(key)) => covered(tree, key, *step, upto),
+        .zip(&positions)
+        .map(|(key, position)| match (covered_upto, key) {
+            (Some(upto), Some(key)) => {
+                covered(tree, key, position.and_then(|i| tree.steps.get(i)), upto)
+            }
             _ => false,
         })
         .collect();
     let mut prunable = Vec::new();
     let mut drift = Vec::new();
     let mut orphans = Vec::new();
-    for ((row, step), covered) in stored.rows.iter().zip(&steps).zip(&is_prunable) {
+    // `applied` by the ledger (SiteState::applied), per position in the
+    // tree, from the rows not set apart.
+    let mut has_row = vec![false; tree.steps.len()];
+    for ((row, position), covered) in stored.rows.iter().zip(&positions).zip(&is_prunable) {
         if *covered {
             prunable.push(row.clone());
             continue;
         }
-        match step {
-            Some(step) if step.checksum.as_str() != row.checksum => drift.push(Drift {
-                key: step.key.clone(),
-                recorded: row.checksum.clone(),
-                expected: step.checksum.clone(),
-                location: step.location(),
-            }),
-            Some(_) => {}
+        match position.and_then(|i| Some((i, tree.steps.get(i)?))) {
+            Some((i, step)) => {
+                has_row[i] = true;
+                if step.checksum.as_str() != row.checksum {
+                    drift.push(Drift {
+                        key: step.key.clone(),
+                        recorded: row.checksum.clone(),
+                        expected: step.checksum.clone(),
+                        location: step.location(),
+                    });
+                }
+            }
             None => orphans.push(row.clone()),
-        }
-    }
-    drop(steps);
-    // `applied` by the ledger (SiteState::applied), per position in the
-    // tree: the rows the completed release covers are left out, since
-    // `applied` holds for their steps through the release.
-    let mut has_row = vec![false; tree.steps.len()];
-    for (position, covered) in positions.iter().zip(&is_prunable) {
-        if let (Some(i), false) = (position, covered) {
-            has_row[*i] = true;
         }
     }
     let mut site = stored.site.clone();
