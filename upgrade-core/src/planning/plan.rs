@@ -156,7 +156,6 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
         .map(|s| tree.manifest.type_rank(&s.key.component))
         .collect();
     let staged = tree.manifest.strategy == Strategy::Staged;
-    let key = |i: usize| sort_key(&steps[i], ranks[i], staged);
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
     let mut indegree = vec![0usize; steps.len()];
     for (i, step) in steps.iter().enumerate() {
@@ -220,20 +219,15 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
         return Err(cycle(tree, &indegree));
     }
     if staged {
-        // Staged order is fixed by the keys alone: any requirement it breaks is an error.
-        let mut by_key: Vec<usize> = (0..steps.len()).collect();
-        by_key.sort_by(|&a, &b| key(a).cmp(&key(b)));
-        let mut position = vec![0usize; steps.len()];
-        for (p, &i) in by_key.iter().enumerate() {
-            position[i] = p;
-        }
+        // Staged order is fixed by the keys alone (`sorted`, each step at
+        // `rank`): any requirement it breaks is an error.
         for (i, step) in steps.iter().enumerate() {
             for req in &step.requires {
                 if let Some(j) = index_of(steps, req) {
                     if steps[j].phase > step.phase && steps[j].is_batched() {
                         continue;
                     }
-                    if position[j] > position[i] {
+                    if rank[j] > rank[i] {
                         return Err(PlanError::StagedOrder {
                             step: step.key.to_string(),
                             location: step.location(),
@@ -244,7 +238,7 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
                 }
             }
         }
-        return Ok(by_key.into_iter().map(|i| &steps[i]).collect());
+        return Ok(sorted.into_iter().map(|i| &steps[i]).collect());
     }
     Ok(out.into_iter().map(|i| &steps[i]).collect())
 }
