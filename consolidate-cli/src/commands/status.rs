@@ -36,7 +36,7 @@ pub fn tree_and_url(root: &Option<PathBuf>, db: &DbArg) -> Result<(Tree, Databas
 }
 
 /// The site's ledger, then the tree as answering questions about that site
-/// needs it (`status`, `plan`; docs/semantics.md, "What status reads"): what
+/// needs it (`status`, `plan`; docs/semantics.md, "What `status` and `plan` read"): what
 /// the site completed decides what of the tree is read, and standalone steps
 /// unchanged since the last such command come from the step cache
 /// (trees/step_cache.rs). Never for running steps.
