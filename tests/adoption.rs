@@ -11,7 +11,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::runner::{Db, pg_connect};
+use crate::runner::{Db, strings};
 use crate::util::*;
 
 mod adopt;
@@ -145,29 +145,9 @@ fn listed(tree: &TempTree, release: Option<&str>) -> Vec<String> {
 
 // ---------------------------------------------------------------- database contents
 
-/// The text values of a one-column query.
-fn query(db: &Db, sql: &str) -> Vec<String> {
-    match db {
-        Db::Sqlite { path, .. } => {
-            let conn = rusqlite::Connection::open(path).expect("open");
-            let mut stmt = conn.prepare(sql).expect("prepare");
-            stmt.query_map([], |r| r.get::<_, String>(0))
-                .expect("query")
-                .collect::<Result<_, _>>()
-                .expect("rows")
-        }
-        Db::Postgres { url, .. } => pg_connect(url)
-            .query(sql, &[])
-            .expect("query")
-            .iter()
-            .map(|r| r.get(0))
-            .collect(),
-    }
-}
-
 /// `upgrade_components` as `component source covers`, sorted.
 fn components(db: &Db) -> Vec<String> {
-    query(
+    strings(
         db,
         "SELECT component || ' ' || source || ' ' || coalesce(covers, '-') FROM upgrade_components ORDER BY component",
     )
@@ -183,7 +163,7 @@ fn has_table(db: &Db, table: &str) -> bool {
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
         ),
     };
-    !query(db, &sql).is_empty()
+    !strings(db, &sql).is_empty()
 }
 
 /// The schema, compared by structure: on SQLite each table's columns in

@@ -75,6 +75,26 @@ pub(crate) fn pg_connect(url: &str) -> postgres::Client {
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
+/// The first column of every row of `sql`, as text.
+pub(crate) fn strings(db: &Db, sql: &str) -> Vec<String> {
+    match db {
+        Db::Sqlite { path, .. } => {
+            let conn = rusqlite::Connection::open(path).expect("open");
+            let mut stmt = conn.prepare(sql).expect("prepare");
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        }
+        Db::Postgres { url, .. } => pg_connect(url)
+            .query(sql, &[])
+            .expect("query")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect(),
+    }
+}
+
 impl Db {
     pub(crate) fn sqlite() -> Db {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -709,7 +729,7 @@ fn interrupted_step_needs_a_check(db: Db) {
     );
     assert_exit(&cmd(&tree, &db, &["status"]), 0);
     assert_eq!(
-        guards::strings(
+        strings(
             &db,
             "SELECT action || ' ' || step_key || ' ' || actor || ': ' || reason FROM upgrade_audit"
         ),

@@ -250,7 +250,7 @@ pub fn baseline(new_db: &dyn Fn() -> Db) {
         "only the step after the baseline: {out}"
     );
     assert_eq!(
-        query(&db, "SELECT CAST(id AS TEXT) FROM baseline_marker"),
+        strings(&db, "SELECT CAST(id AS TEXT) FROM baseline_marker"),
         ["2"]
     );
     let (rows, site) = db.ledger();

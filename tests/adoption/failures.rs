@@ -42,7 +42,7 @@ pub fn failing_snapshot(new_db: &dyn Fn() -> Db) {
         "{rows:?}"
     );
     assert_eq!(
-        query(&db, "SELECT scope || ' ' || state FROM upgrade_maintenance"),
+        strings(&db, "SELECT scope || ' ' || state FROM upgrade_maintenance"),
         ["* failed"]
     );
 
@@ -162,7 +162,7 @@ pub fn staged_install_scope(new_db: &dyn Fn() -> Db) {
         "{err}"
     );
     assert_eq!(
-        query(&db, "SELECT scope || ' ' || state FROM upgrade_maintenance"),
+        strings(&db, "SELECT scope || ' ' || state FROM upgrade_maintenance"),
         ["mod_wiki failed"],
         "only mod_wiki's scope is down"
     );
@@ -180,7 +180,7 @@ pub fn staged_install_scope(new_db: &dyn Fn() -> Db) {
         out.contains("maintenance: mod_wiki in maintenance (install mod_wiki)"),
         "{out}"
     );
-    assert!(query(&db, "SELECT scope FROM upgrade_maintenance").is_empty());
+    assert!(strings(&db, "SELECT scope FROM upgrade_maintenance").is_empty());
     let fresh = new_db();
     apply_ok(&demo(false), &fresh);
     assert_eq!(structure(&db), structure(&fresh));

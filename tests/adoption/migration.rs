@@ -19,7 +19,7 @@ pub fn v3_site() {
     let db = Db::sqlite();
     std::fs::write(db.arg(), &original).expect("copy fixture");
     let version = |db: &Db| {
-        query(
+        strings(
             db,
             "SELECT value FROM upgrade_meta WHERE key = 'schema_version'",
         )

@@ -111,10 +111,10 @@ pub fn plugin_added_later(new_db: &dyn Fn() -> Db) {
         "{out}"
     );
     assert!(out.contains("applied 1 step(s)"), "{out}");
-    let ran = query(&db, "SELECT value FROM config WHERE name = 'wiki_step_ran'");
+    let ran = strings(&db, "SELECT value FROM config WHERE name = 'wiki_step_ran'");
     assert!(ran.is_empty(), "covered steps ran: {ran:?}");
     assert_eq!(
-        query(&db, "SELECT name FROM wiki"),
+        strings(&db, "SELECT name FROM wiki"),
         ["Course wiki"],
         "the step after the snapshot ran on its tables"
     );

@@ -43,26 +43,6 @@ fn postgres_closed_stdout_never_stops_apply() {
     closed_stdout_never_stops_apply(Db::postgres("closed_stdout"));
 }
 
-/// The first column of every row of `sql`, as text.
-pub(super) fn strings(db: &Db, sql: &str) -> Vec<String> {
-    match db {
-        Db::Sqlite { path, .. } => {
-            let conn = rusqlite::Connection::open(path).expect("open");
-            let mut stmt = conn.prepare(sql).expect("prepare");
-            stmt.query_map([], |r| r.get::<_, String>(0))
-                .expect("query")
-                .collect::<Result<_, _>>()
-                .expect("rows")
-        }
-        Db::Postgres { url, .. } => pg_connect(url)
-            .query(sql, &[])
-            .expect("query")
-            .iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect(),
-    }
-}
-
 fn ledger_rows(db: &Db) -> Vec<String> {
     strings(
         db,

@@ -352,7 +352,8 @@ fn covered_rows_of(t: &Tree) -> Stored {
 }
 
 /// `status` of a site that completed R19, whose ledger holds a row for each
-/// of the `n` released entries, counted in row and key comparisons.
+/// of the `n` released entries (all covered), counted in key parses, row
+/// checks and key comparisons.
 fn prunable_work(n: usize) -> u64 {
     let t = released_tree(n);
     let order = plan::order(&t).expect("order");
@@ -412,24 +413,10 @@ fn prune_of_covered_rows_is_linear_in_the_rows() {
     );
 }
 
-/// `status` of `n` covered rows: the work counted (key parses, row checks,
-/// key comparisons) per row, and the site state built without those rows.
-fn covered_status_work(n: usize) -> u64 {
-    let t = released_tree(n);
-    let order = plan::order(&t).expect("order");
-    let stored = covered_rows_of(&t);
-    crate::model::op_count::take();
-    let s = status_for(&t, &order, stored);
-    let work = crate::model::op_count::take();
-    assert_eq!(s.prunable.len(), n);
-    assert!(s.pending.is_empty() && s.orphans.is_empty() && s.drift.is_empty());
-    work
-}
-
 #[test]
 fn covered_rows_are_parsed_once_and_found_once() {
     for n in [400, 800] {
-        let work = covered_status_work(n);
+        let work = prunable_work(n);
         // Per row: one key parse, one coverage check, and one comparison
         // to find its step (the rows come in the tree's order); before,
         // every row was also parsed a second time and put in the ledger map.
