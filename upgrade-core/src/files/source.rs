@@ -147,22 +147,23 @@ pub fn is_tree_file(path: &str) -> bool {
 
 impl Scan {
     /// Adds a file (or leftover, or error) found at `path` as its class says.
-    pub fn add_file(&mut self, path: &str) {
-        match classify(path) {
-            PathClass::Tree => self.files.push(path.to_string()),
+    /// (A `String` is kept as it is, not copied.)
+    pub fn add_file(&mut self, path: impl AsRef<str> + Into<String>) {
+        match classify(path.as_ref()) {
+            PathClass::Tree => self.files.push(path.into()),
             PathClass::Ignored(message) => self.warnings.push(TreeWarning {
-                path: path.to_string(),
+                path: path.into(),
                 message,
             }),
             PathClass::Unseen(why) => self
                 .errors
-                .push(TreeError::new(path, TreeErrorKind::Unseen(why))),
+                .push(TreeError::new(path.into(), TreeErrorKind::Unseen(why))),
             PathClass::Other => {
-                if let Some((dir, file)) = path.rsplit_once('/')
+                if let Some((dir, file)) = path.as_ref().rsplit_once('/')
                     && is_upgrades_dir(dir)
                     && (file == ".gitkeep" || file == ".keep")
                 {
-                    self.kept.push(path.to_string());
+                    self.kept.push(path.into());
                 }
             }
         }
@@ -332,7 +333,7 @@ impl WorkTree {
                     walk.ancestors.pop();
                 }
             } else if kind.is_file() {
-                walk.scan.add_file(&child);
+                walk.scan.add_file(child);
             }
         }
         Ok(())

@@ -36,7 +36,7 @@ use crate::model::tree_error::{TreeError, TreeErrorKind};
 
 /// The folder whose `db/component.toml` is `path`, if `path` is one.
 pub fn settings_folder(path: &str) -> Option<&str> {
-    if path == format!("db/{COMPONENT_SETTINGS_FILE}") {
+    if path.strip_prefix("db/") == Some(COMPONENT_SETTINGS_FILE) {
         return Some("");
     }
     path.strip_suffix(COMPONENT_SETTINGS_FILE)

@@ -149,3 +149,21 @@ pub(super) fn standalone_file_body<'t>(tree: &'t Tree, path: &str) -> Option<&'t
         _ => None,
     }
 }
+
+/// The standalone files of a scan grouped by step, in key order, each
+/// step's files in scan order. Files come folder by folder, mostly in key
+/// order already: one stable sort finds the runs (a map of 100,000 keys
+/// compared each file's key at every level).
+pub(super) fn by_step(
+    mut files: Vec<((ComponentName, StepName), Variant)>,
+) -> Vec<((ComponentName, StepName), Vec<Variant>)> {
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<((ComponentName, StepName), Vec<Variant>)> = Vec::with_capacity(files.len());
+    for (key, variant) in files {
+        match out.last_mut() {
+            Some((last, variants)) if *last == key => variants.push(variant),
+            _ => out.push((key, vec![variant])),
+        }
+    }
+    out
+}

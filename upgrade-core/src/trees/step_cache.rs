@@ -127,6 +127,7 @@ fn probe(
     root: &Path,
     old: &OldEntries,
     folder: &mut OpenFolder,
+    next: &mut usize,
     component: &ComponentName,
     name: &StepName,
     variants: &[Variant],
@@ -139,7 +140,7 @@ fn probe(
         return Probe::Miss(None);
     };
     let first = variants.first().map_or("", |v| v.path.as_str());
-    let hit = old.find(first).and_then(|line| {
+    let hit = old.find(first, next).and_then(|line| {
         entry_step(old.rest(line), component, name, variants, &ids).map(|step| (line, step))
     });
     match hit {
@@ -229,9 +230,10 @@ impl StepCache {
                 .map(|part| {
                     scope.spawn(move || {
                         let mut folder = OpenFolder::default();
+                        let mut next = 0;
                         part.iter()
                             .map(|((component, name), variants)| {
-                                probe(root, old, &mut folder, component, name, variants)
+                                probe(root, old, &mut folder, &mut next, component, name, variants)
                             })
                             .collect::<Vec<_>>()
                     })
@@ -345,18 +347,23 @@ impl StepCache {
 pub(super) fn cached_or_read(
     cache: Option<(&mut StepCache, Lookup)>,
     (component, name): (ComponentName, StepName),
-    variants: &[Variant],
+    variants: Vec<Variant>,
     read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
 ) -> Result<Step, TreeError> {
     let Some((cache, lookup)) = cache else {
-        return standalone_step(component, name, variants, read);
+        return standalone_step(component, name, &variants, read);
     };
     match lookup {
-        Lookup::Hit(step) => Ok(step),
+        Lookup::Hit(mut step) => {
+            step.origin = Origin::Standalone {
+                files: variants.into_iter().map(|v| v.path).collect(),
+            };
+            Ok(step)
+        }
         Lookup::Miss(ids) => {
-            let step = standalone_step(component, name, variants, read)?;
+            let step = standalone_step(component, name, &variants, read)?;
             if let Some(ids) = ids {
-                cache.record(&step, variants, &ids);
+                cache.record(&step, &variants, &ids);
             }
             Ok(step)
         }
@@ -431,9 +438,8 @@ fn entry_step(
         body: Body::from_variants(bodies),
         computed: checksum.clone(),
         checksum,
-        origin: Origin::Standalone {
-            files: variants.iter().map(|v| v.path.clone()).collect(),
-        },
+        // Filled from the variants when the hit is taken (moved, not copied).
+        origin: Origin::Standalone { files: Vec::new() },
     })
 }
 

@@ -20,7 +20,8 @@ use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
 pub use crate::trees::site_view::SiteView;
 use crate::trees::standalone::{
-    Variant, file_body, forget_texts_equal_to_body, holding, is_leftover, standalone_file_body,
+    Variant, by_step, file_body, forget_texts_equal_to_body, holding, is_leftover,
+    standalone_file_body,
 };
 use crate::trees::step_cache::StepCache;
 
@@ -141,7 +142,8 @@ impl Tree {
         let mut release_files = BTreeMap::new();
         let mut components = BTreeMap::new();
         let mut component_files = BTreeMap::new();
-        let mut standalone: BTreeMap<(ComponentName, StepName), Vec<Variant>> = BTreeMap::new();
+        // Standalone files by step, in scan order (grouped below).
+        let mut standalone_files: Vec<((ComponentName, StepName), Variant)> = Vec::new();
         let mut install_files: BTreeMap<ComponentName, Vec<(String, Option<String>, String)>> =
             BTreeMap::new();
         let mut baseline_files: Vec<(String, Option<String>, String)> = Vec::new();
@@ -282,15 +284,13 @@ impl Tree {
             } else {
                 let file = rest.trim_start_matches("upgrades/");
                 match parse_step_file_name(file) {
-                    Ok((name, database)) => {
-                        standalone
-                            .entry((component, name))
-                            .or_default()
-                            .push(Variant {
-                                path: path.clone(),
-                                database,
-                            })
-                    }
+                    Ok((name, database)) => standalone_files.push((
+                        (component, name),
+                        Variant {
+                            path: path.clone(),
+                            database,
+                        },
+                    )),
                     Err(kind) => errors.push(TreeError::new(path.as_str(), kind)),
                 }
             }
@@ -309,10 +309,10 @@ impl Tree {
             same
         });
         let released_count = steps.len();
+        let standalone = by_step(standalone_files);
         steps.reserve_exact(standalone.len());
         let mut leftovers = Vec::new();
         let mut standalone_texts = BTreeMap::new();
-        let standalone: Vec<_> = standalone.into_iter().collect();
         // With the step cache (status and plan), an unchanged step is not read.
         let mut lookups = cache
             .as_deref_mut()
@@ -329,7 +329,7 @@ impl Tree {
             let step = match crate::trees::step_cache::cached_or_read(
                 cached,
                 (component, name),
-                &variants,
+                variants,
                 &mut read_kept,
             ) {
                 Ok(step) => step,

@@ -214,16 +214,8 @@ impl Stored {
         keys: &[Option<StepKey>],
     ) -> Result<(), LedgerError> {
         for (row, key) in self.rows.iter().zip(keys) {
-            if let Some(key) = key
-                && !recorded_checksum(&row.checksum)
-            {
-                return Err(LedgerError::Corrupt {
-                    db: database.to_string(),
-                    what: format!(
-                        "the ledger row of {key} has checksum `{}`, which is not sha256:<64 hex digits>",
-                        row.checksum
-                    ),
-                });
+            if let Some(key) = key {
+                check_checksum(database, key, &row.checksum)?;
             }
         }
         Ok(())
@@ -256,6 +248,20 @@ impl Stored {
 
 /// Is `text` a recorded checksum (`sha256:` and 64 lowercase hex digits),
 /// as [`Checksum::from_recorded`] accepts, without copying it?
+/// Refuses the checksum `text` of the ledger row of `key` unless it is a
+/// recorded checksum (`sha256:` and 64 lowercase hex digits).
+pub fn check_checksum(database: &str, key: &StepKey, text: &str) -> Result<(), LedgerError> {
+    if recorded_checksum(text) {
+        return Ok(());
+    }
+    Err(LedgerError::Corrupt {
+        db: database.to_string(),
+        what: format!(
+            "the ledger row of {key} has checksum `{text}`, which is not sha256:<64 hex digits>"
+        ),
+    })
+}
+
 fn recorded_checksum(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64

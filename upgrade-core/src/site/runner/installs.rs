@@ -76,15 +76,15 @@ pub(super) fn installed<'t>(
         .map(|c| c.component.as_str())
         .chain(by_baseline.iter().map(String::as_str))
         .collect();
-    let mut steps_of: BTreeMap<&ComponentName, usize> = BTreeMap::new();
-    for step in &tree.steps {
-        *steps_of.entry(&step.key.component).or_default() += 1;
-    }
-    let mut pending_of: BTreeMap<&ComponentName, usize> = BTreeMap::new();
-    for step in pending.iter() {
-        *pending_of.entry(&step.key.component).or_default() += 1;
-    }
-    let with_rows: BTreeSet<&str> = stored.rows.iter().map(|r| r.component.as_str()).collect();
+    // Steps come sorted by key and rows by component: a map entry per
+    // run of one component, not per step or row.
+    let steps_of: BTreeMap<&ComponentName, usize> =
+        runs(tree.steps.iter().map(|s| &s.key.component));
+    let pending_of: BTreeMap<&ComponentName, usize> =
+        runs(pending.iter().map(|s| &s.key.component));
+    let with_rows: BTreeSet<&str> = runs(stored.rows.iter().map(|r| r.component.as_str()))
+        .into_keys()
+        .collect();
     let applied_any = |c: &ComponentName| {
         with_rows.contains(c.as_str())
             || steps_of.get(c).copied().unwrap_or(0) > pending_of.get(c).copied().unwrap_or(0)
@@ -129,6 +129,27 @@ pub(super) fn installed<'t>(
         .filter(|c| !known.contains(**c))
         .map(|c| (*c).to_string())
         .collect();
+    out
+}
+
+/// How many times each item comes, counted run by run (one map entry per
+/// run of equal items: cheap when equal items come together).
+fn runs<T: Ord + Copy>(items: impl Iterator<Item = T>) -> BTreeMap<T, usize> {
+    let mut out = BTreeMap::new();
+    let mut run: Option<(T, usize)> = None;
+    for item in items {
+        match &mut run {
+            Some((current, count)) if *current == item => *count += 1,
+            _ => {
+                if let Some((done, count)) = run.replace((item, 1)) {
+                    *out.entry(done).or_default() += count;
+                }
+            }
+        }
+    }
+    if let Some((done, count)) = run {
+        *out.entry(done).or_default() += count;
+    }
     out
 }
 

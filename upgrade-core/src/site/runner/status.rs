@@ -275,6 +275,47 @@ pub(super) fn keys_of(rows: &[LedgerRow]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Where a ledger row's step is.
+enum RowIn {
+    /// In the tree, at this position of its steps.
+    Tree(usize),
+    /// In no step of the tree: the row's key as read.
+    Elsewhere(StepKey),
+    /// The row's names are not a step identity (it matches no step).
+    Invalid,
+}
+
+/// The step of `row` in the tree. A row spelled exactly as its step's key
+/// (the common case) is found by comparing text, the others by their key as
+/// [`LedgerRow::key`] reads it. The rows come sorted like the tree's steps:
+/// the step after the last one found (`next`) is tried first, else searched.
+fn find_row(tree: &Tree, row: &LedgerRow, next: &mut usize) -> RowIn {
+    // Steps are sorted by key, which orders as (component, name) text.
+    let spelled = |s: &Step| {
+        crate::model::op_count::tick(1);
+        (s.key.component.as_str(), s.key.name.as_str())
+            .cmp(&(row.component.as_str(), row.step.as_str()))
+    };
+    let exact = match tree.steps.get(*next) {
+        Some(step) if spelled(step).is_eq() => Some(*next),
+        _ => tree.steps.binary_search_by(spelled).ok(),
+    };
+    let index = match exact {
+        Some(index) => index,
+        None => {
+            let Some(key) = row.key() else {
+                return RowIn::Invalid;
+            };
+            match tree.steps.binary_search_by(|s| s.key.cmp(&key)) {
+                Ok(index) => index,
+                Err(_) => return RowIn::Elsewhere(key),
+            }
+        }
+    };
+    *next = index + 1;
+    RowIn::Tree(index)
+}
+
 /// The status of a site whose stored ledger is `stored`.
 pub fn status_of<'t>(
     tree: &'t Tree,
@@ -284,7 +325,7 @@ pub fn status_of<'t>(
     stored: Stored,
 ) -> Result<Status<'t>, RunError> {
     let manifest = &tree.manifest;
-    // One pass over the rows: each key parsed and looked up once, and the
+    // One pass over the rows: each row found in the tree once, and the
     // rows the completed release covers set apart (prunable): `applied`
     // holds for their steps through the release, and a covered row of a
     // step not in the tree matches no step. A fresh site has no rows, so
@@ -294,49 +335,45 @@ pub fn status_of<'t>(
         .release
         .as_ref()
         .and_then(|r| manifest.release_index(r));
-    let keys: Vec<Option<StepKey>> = stored.rows.iter().map(LedgerRow::key).collect();
-    stored.check_checksums(db, &keys)?;
-    // The rows come sorted like the tree's steps: the step after the last
-    // one found is tried first (one comparison), else searched.
-    let mut next = 0;
-    let positions: Vec<Option<usize>> = keys
-        .iter()
-        .map(|k| {
-            let key = k.as_ref()?;
-            let index = match tree.steps.get(next) {
-                Some(step) if step.key == *key => next,
-                // What `Tree::step` does.
-                _ => tree.steps.binary_search_by(|s| s.key.cmp(key)).ok()?,
-            };
-            next = index + 1;
-            Some(index)
-        })
-        .collect();
-    let is_prunable: Vec<bool> = keys
-        .iter()
-        .zip(&positions)
-        .map(|(key, position)| match (covered_upto, key) {
-            (Some(upto), Some(key)) => {
-                covered(tree, key, position.and_then(|i| tree.steps.get(i)), upto)
-            }
-            _ => false,
-        })
-        .collect();
     let mut prunable = Vec::new();
     let mut drift = Vec::new();
     let mut orphans = Vec::new();
     // `applied` by the ledger (SiteState::applied), per position in the
     // tree, from the rows not set apart.
     let mut has_row = vec![false; tree.steps.len()];
-    for ((row, position), covered) in stored.rows.iter().zip(&positions).zip(&is_prunable) {
-        if *covered {
+    let mut next = 0;
+    for row in &stored.rows {
+        let found = find_row(tree, row, &mut next);
+        // A row of a valid step identity must hold a recorded checksum; one
+        // equal to its step's is one.
+        let matches_step = match &found {
+            RowIn::Tree(i) => tree.steps[*i].checksum.as_str() == row.checksum,
+            _ => false,
+        };
+        if !matches_step {
+            match &found {
+                RowIn::Tree(i) => ledger::check_checksum(db, &tree.steps[*i].key, &row.checksum)?,
+                RowIn::Elsewhere(key) => ledger::check_checksum(db, key, &row.checksum)?,
+                RowIn::Invalid => {}
+            }
+        }
+        let is_covered = match (covered_upto, &found) {
+            (Some(upto), RowIn::Tree(i)) => {
+                let step = &tree.steps[*i];
+                covered(tree, &step.key, Some(step), upto)
+            }
+            (Some(upto), RowIn::Elsewhere(key)) => covered(tree, key, None, upto),
+            _ => false,
+        };
+        if is_covered {
             prunable.push(row.clone());
             continue;
         }
-        match position.and_then(|i| Some((i, tree.steps.get(i)?))) {
-            Some((i, step)) => {
+        match found {
+            RowIn::Tree(i) => {
                 has_row[i] = true;
-                if step.checksum.as_str() != row.checksum {
+                if !matches_step {
+                    let step = &tree.steps[i];
                     drift.push(Drift {
                         key: step.key.clone(),
                         recorded: row.checksum.clone(),
@@ -345,7 +382,7 @@ pub fn status_of<'t>(
                     });
                 }
             }
-            None => orphans.push(row.clone()),
+            RowIn::Elsewhere(_) | RowIn::Invalid => orphans.push(row.clone()),
         }
     }
     let mut site = stored.site.clone();

@@ -1,40 +1,33 @@
-//! The entries of a step cache file as read: the file's text, each line's
-//! first path and the rest (byte ranges), indexed by a hash of the first
-//! path, so that a cache of 100,000 steps is not copied line by line.
-
-use std::collections::HashMap;
+//! The entries of a step cache file as read: the file's text, and each
+//! line's first path and the rest (byte ranges). The lines are sorted by
+//! first path (the cache is written so), and lookups come in about that
+//! order: the line after the last one found is tried first, else one binary
+//! search. A cache of 100,000 steps is neither copied line by line nor
+//! hashed.
 
 use super::magic;
 
-/// The entries of a cache file as read: its text, each line's first path
-/// and the rest (byte ranges), and an index by a hash of the first path.
+/// The entries of a cache file as read: its text and each line's first
+/// path and the rest (byte ranges), strictly sorted by first path.
 #[derive(Debug, Default)]
 pub(super) struct OldEntries {
     text: String,
-    /// Per line: where its first path ends (at the tab) and where it ends.
+    /// Per line: where it starts, where its first path ends (at the tab)
+    /// and where it ends.
     pub(super) lines: Vec<(usize, usize, usize)>,
-    /// Line by hash of its first path; paths sharing a hash keep the first
-    /// line only (the others are read in full: a miss, never a wrong hit).
-    index: HashMap<u64, usize>,
     /// Did this load use the line?
     pub(super) used: Vec<bool>,
 }
 
-fn path_hash(path: &str) -> u64 {
-    use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(path)
-}
-
 impl OldEntries {
     /// The entries of a cache file, or `None` when any part of it is not
-    /// what this program writes.
+    /// what this program writes (lines out of order or repeated included).
     pub(super) fn parse(text: String) -> Option<OldEntries> {
         let body_start = text.find('\n')? + 1;
         if text[..body_start - 1] != magic() {
             return None;
         }
-        let mut lines = Vec::new();
-        let mut index = HashMap::new();
+        let mut lines: Vec<(usize, usize, usize)> = Vec::new();
         let mut end = None;
         let mut start = body_start;
         while start < text.len() {
@@ -47,17 +40,10 @@ impl OldEntries {
                 end = Some(n.parse::<usize>().ok()?);
             } else {
                 let tab = start + line.find('\t')?;
-                let first = &text[start..tab];
-                match index.entry(path_hash(first)) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(lines.len());
-                    }
-                    std::collections::hash_map::Entry::Occupied(o) => {
-                        let (s, t, _) = lines[*o.get()];
-                        if &text[s..t] == first {
-                            return None;
-                        }
-                    }
+                if let Some(&(s, t, _)) = lines.last()
+                    && text[s..t] >= text[start..tab]
+                {
+                    return None;
                 }
                 lines.push((start, tab, stop));
             }
@@ -67,18 +53,21 @@ impl OldEntries {
             return None;
         }
         let used = vec![false; lines.len()];
-        Some(OldEntries {
-            text,
-            lines,
-            index,
-            used,
-        })
+        Some(OldEntries { text, lines, used })
     }
 
-    /// The line whose first path is `first`.
-    pub(super) fn find(&self, first: &str) -> Option<usize> {
-        let line = *self.index.get(&path_hash(first))?;
-        (self.first(line) == first).then_some(line)
+    /// The line whose first path is `first`: the line at `next` when it is
+    /// that one, else searched; `next` moves past the line found.
+    pub(super) fn find(&self, first: &str, next: &mut usize) -> Option<usize> {
+        let line = match self.lines.get(*next) {
+            Some(_) if self.first(*next) == first => *next,
+            _ => self
+                .lines
+                .binary_search_by(|&(start, tab, _)| self.text[start..tab].cmp(first))
+                .ok()?,
+        };
+        *next = line + 1;
+        Some(line)
     }
 
     pub(super) fn first(&self, line: usize) -> &str {
