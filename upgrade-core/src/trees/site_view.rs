@@ -24,9 +24,10 @@ use crate::model::manifest::Manifest;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Step, StepKey};
 use crate::model::step_name::StepName;
+use crate::model::toml_doc::utf8;
 use crate::model::tree_error::TreeErrors;
 use crate::trees::step_cache::StepCache;
-use crate::trees::tree::Tree;
+use crate::trees::tree::{Tree, read_release_file};
 
 /// What a site already ran, as far as loading its tree needs it.
 #[derive(Debug, Clone, Default)]
@@ -78,7 +79,63 @@ impl SiteView<'_> {
     }
 }
 
+/// A quick load of a tree for a site whose ledger rows are not read yet:
+/// everything but the release files, which [`Unfinished::finish`] reads
+/// when the rows need them. `status` loads the tree this way while the
+/// ledger is read on another thread.
+#[derive(Debug)]
+pub struct Unfinished {
+    pub(super) tree: Tree,
+    /// The release files' paths, not read.
+    pub(super) deferred: Vec<String>,
+}
+
+impl Unfinished {
+    /// The tree of the site `view` (the same completed release as the
+    /// load): the release files are read when a row names a step the tree
+    /// does not hold, or for a fresh site of a project with a baseline.
+    pub fn finish(
+        mut self,
+        source: &dyn TreeSource,
+        view: &SiteView<'_>,
+    ) -> Result<Tree, TreeErrors> {
+        // A fresh site of a project with a baseline counts the components
+        // that existed at the baseline's release, which release files may
+        // name alone (site/runner/installs.rs).
+        let fresh_with_baseline = view.completed.is_none()
+            && view.rows.is_empty()
+            && self.tree.manifest.baseline.is_some();
+        if fresh_with_baseline || view.needs_release_files(&self.tree.steps) {
+            let read = |path: &str| utf8(path, source.read(path)?);
+            for path in &self.deferred {
+                let file = path.trim_start_matches("releases/");
+                match read_release_file(path, file, &read) {
+                    Ok(found) => {
+                        self.tree
+                            .release_files
+                            .insert(found.rules.release.clone(), found);
+                    }
+                    Err(_) => return Tree::load(source),
+                }
+            }
+        }
+        Ok(self.tree)
+    }
+}
+
 impl Tree {
+    /// The quick load of [`Tree::load_for_site_cached`] for a site that
+    /// completed `completed`, before its rows are known: finish it with
+    /// [`Unfinished::finish`] and a view of the same completed release.
+    pub fn load_for_release_cached(
+        source: &dyn TreeSource,
+        completed: Option<&ReleaseName>,
+        cache: &mut StepCache,
+    ) -> Result<Unfinished, TreeErrors> {
+        let (tree, deferred) = Tree::load_parts(source, Some(completed), Some(cache))?;
+        Ok(Unfinished { tree, deferred })
+    }
+
     /// The tree as `status` of the site `view` needs it: like [`Tree::load`],
     /// except that entries the site's completed release covers are read
     /// from their name, release, phase and checksum only (their SQL is

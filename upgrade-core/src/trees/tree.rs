@@ -18,7 +18,7 @@ use crate::model::step::{Origin, Step, StepKey, parse_step_file_name};
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
-pub use crate::trees::site_view::SiteView;
+pub use crate::trees::site_view::{SiteView, Unfinished};
 use crate::trees::standalone::{
     Variant, by_step, file_body, forget_texts_equal_to_body, holding, is_leftover,
     standalone_file_body,
@@ -103,8 +103,30 @@ impl Tree {
     pub(super) fn load_with(
         source: &dyn TreeSource,
         view: Option<&SiteView<'_>>,
-        mut cache: Option<&mut StepCache>,
+        cache: Option<&mut StepCache>,
     ) -> Result<Tree, TreeErrors> {
+        let completed = view.map(|v| v.completed.as_ref());
+        let (tree, deferred) = Tree::load_parts(source, completed, cache)?;
+        match view {
+            Some(view) => Unfinished { tree, deferred }.finish(source, view),
+            None => Ok(tree),
+        }
+    }
+
+    /// [`Tree::load`], or with `completed` (the release a site completed)
+    /// the quick load of [`Tree::load_for_site`] without its release files,
+    /// whose paths come back (the site's rows decide whether they are read:
+    /// [`Unfinished::finish`]).
+    pub(super) fn load_parts(
+        source: &dyn TreeSource,
+        completed: Option<Option<&ReleaseName>>,
+        mut cache: Option<&mut StepCache>,
+    ) -> Result<(Tree, Vec<String>), TreeErrors> {
+        let view = completed.map(|completed| SiteView {
+            completed: completed.cloned(),
+            rows: Vec::new(),
+        });
+        let view = view.as_ref();
         let scan = source.scan()?;
         let kept_files = scan.kept.iter().cloned().collect();
         let mut errors: Vec<TreeError> = scan.errors;
@@ -342,7 +364,7 @@ impl Tree {
             if covered.is_some() && existing.is_some() {
                 // A leftover or a duplicate next to an entry read quickly: the
                 // full load decides and words it.
-                return Tree::load(source);
+                return Tree::load(source).map(|tree| (tree, Vec::new()));
             }
             match existing {
                 Some(existing) if is_leftover(&step, existing) => {
@@ -389,54 +411,39 @@ impl Tree {
         if let Some(manifest) = &manifest {
             plugin_types::explain_unknown_folders(manifest, &mut errors);
         }
-        if let Some(view) = view {
-            if !errors.is_empty() {
-                return Tree::load(source);
-            }
-            // A fresh site of a project with a baseline counts the
-            // components that existed at the baseline's release, which
-            // release files may name alone (site/runner/installs.rs).
-            let fresh_with_baseline = view.completed.is_none()
-                && view.rows.is_empty()
-                && manifest.as_ref().is_some_and(|m| m.baseline.is_some());
-            if fresh_with_baseline || view.needs_release_files(&steps) {
-                for path in deferred {
-                    let file = path.trim_start_matches("releases/");
-                    match read_release_file(path, file, &read) {
-                        Ok(found) => {
-                            release_files.insert(found.rules.release.clone(), found);
-                        }
-                        Err(_) => return Tree::load(source),
-                    }
-                }
-            }
+        if view.is_some() && !errors.is_empty() {
+            return Tree::load(source).map(|tree| (tree, Vec::new()));
         }
         if let Some(cache) = cache.filter(|_| errors.is_empty() && manifest.is_some()) {
             cache.save();
         }
+        let deferred = deferred.into_iter().cloned().collect();
         match manifest {
-            Some(manifest) if errors.is_empty() => Ok(Tree {
-                manifest,
-                steps,
-                upgrade_files,
-                release_files,
-                leftovers,
-                standalone_texts,
-                warnings,
-                components,
-                component_files,
-                installs,
-                install_texts,
-                baseline,
-                kept_files,
-            }),
+            Some(manifest) if errors.is_empty() => Ok((
+                Tree {
+                    manifest,
+                    steps,
+                    upgrade_files,
+                    release_files,
+                    leftovers,
+                    standalone_texts,
+                    warnings,
+                    components,
+                    component_files,
+                    installs,
+                    install_texts,
+                    baseline,
+                    kept_files,
+                },
+                deferred,
+            )),
             _ => Err(TreeErrors::new(errors)),
         }
     }
 }
 
 /// A release file: parsed, and named after the release it holds.
-fn read_release_file(
+pub(super) fn read_release_file(
     path: &str,
     file: &str,
     read: &dyn Fn(&str) -> Result<String, TreeError>,

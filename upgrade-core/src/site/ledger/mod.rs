@@ -18,6 +18,7 @@ pub mod batches;
 mod error;
 pub mod maintenance;
 pub mod postgres;
+mod row_order;
 mod schema;
 pub mod sqlite;
 
@@ -392,7 +393,13 @@ pub trait Ledger {
     /// The database's address for messages.
     fn describe(&self) -> String;
     /// Reads the rows and the site record (a database without a ledger reads as fresh).
-    fn read(&mut self) -> Result<Stored, LedgerError>;
+    fn read(&mut self) -> Result<Stored, LedgerError> {
+        self.read_with(&mut |_| {})
+    }
+    /// [`Ledger::read`], telling `early` the site record as soon as it is
+    /// read, before the rows (in the same transaction: the record returned
+    /// is the one told).
+    fn read_with(&mut self, early: &mut dyn FnMut(&SiteRecord)) -> Result<Stored, LedgerError>;
     /// Runs a step and inserts its ledger row: in one transaction, unless the
     /// step says it cannot run in one. Then the step is first marked as
     /// interrupted ([`INTERRUPTED_KEY`] in `upgrade_meta`), its SQL runs, and
@@ -436,6 +443,18 @@ pub fn open(url: &DatabaseUrl, access: Access) -> Result<Option<Box<dyn Ledger>>
 pub fn read_site(url: &DatabaseUrl) -> Result<Stored, LedgerError> {
     match open(url, Access::Read)? {
         Some(mut ledger) => ledger.read(),
+        None => Ok(Stored::default()),
+    }
+}
+
+/// [`read_site`], telling `early` the site record before the rows are read
+/// (not at all when there is no ledger).
+pub fn read_site_with(
+    url: &DatabaseUrl,
+    early: &mut dyn FnMut(&SiteRecord),
+) -> Result<Stored, LedgerError> {
+    match open(url, Access::Read)? {
+        Some(mut ledger) => ledger.read_with(early),
         None => Ok(Stored::default()),
     }
 }

@@ -22,9 +22,9 @@ use write::write_change;
 
 use super::{
     Access, Database, INTERRUPTED_KEY, InstalledComponent, Ledger, LedgerError, LedgerRow,
-    MARK_INTERRUPTED_SQL, SCHEMA_SQL, Session, SiteChange, StepRun, StepRunError, Stored,
-    application_name, check_schema_version, migration_sql, missing_site_row, now_utc, redact,
-    seed_sql, site_record,
+    MARK_INTERRUPTED_SQL, SCHEMA_SQL, Session, SiteChange, SiteRecord, StepRun, StepRunError,
+    Stored, application_name, check_schema_version, migration_sql, missing_site_row, now_utc,
+    redact, seed_sql, site_record,
 };
 
 /// The advisory lock key of upgrades (`"consolid"` as a big-endian integer).
@@ -236,7 +236,7 @@ impl Ledger for PostgresLedger {
         self.db.clone()
     }
 
-    fn read(&mut self) -> Result<Stored, LedgerError> {
+    fn read_with(&mut self, early: &mut dyn FnMut(&SiteRecord)) -> Result<Stored, LedgerError> {
         let db = self.db.clone();
         let err = |e: postgres::Error| error(&db, "reading the ledger", &e);
         let mut tx = self
@@ -279,20 +279,6 @@ impl Ledger for PostgresLedger {
         } else {
             Vec::new()
         };
-        let rows = tx
-            .query(
-                "SELECT component, step, checksum, applied_at FROM upgrade_ledger ORDER BY component COLLATE \"C\", step COLLATE \"C\"",
-                &[],
-            )
-            .map_err(err)?
-            .into_iter()
-            .map(|r| LedgerRow {
-                component: r.get(0),
-                step: r.get(1),
-                checksum: r.get(2),
-                applied_at: r.get(3),
-            })
-            .collect();
         let site = tx
             .query_opt(
                 "SELECT completed_release, version, revision FROM upgrade_site WHERE id = 1",
@@ -307,6 +293,23 @@ impl Ledger for PostgresLedger {
                 )
             })
             .ok_or_else(|| missing_site_row(&db))?;
+        let site = site_record(&db, site.0, site.1, site.2)?;
+        // Before the rows: a caller loads what the record decides meanwhile.
+        early(&site);
+        let rows = tx
+            .query(
+                "SELECT component, step, checksum, applied_at FROM upgrade_ledger ORDER BY component COLLATE \"C\", step COLLATE \"C\"",
+                &[],
+            )
+            .map_err(err)?
+            .into_iter()
+            .map(|r| LedgerRow {
+                component: r.get(0),
+                step: r.get(1),
+                checksum: r.get(2),
+                applied_at: r.get(3),
+            })
+            .collect();
         let interrupted: Option<String> = tx
             .query_opt(
                 "SELECT value FROM upgrade_meta WHERE key = $1",
@@ -319,7 +322,7 @@ impl Ledger for PostgresLedger {
         Ok(Stored {
             exists: true,
             rows,
-            site: site_record(&db, site.0, site.1, site.2)?,
+            site,
             interrupted,
             sessions,
             components,

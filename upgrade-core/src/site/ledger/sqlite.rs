@@ -26,8 +26,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 
 use super::{
     Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
-    SCHEMA_SQL, SiteChange, StepRun, StepRunError, Stored, check_schema_version, migration_sql,
-    missing_site_row, now_utc, seed_sql, site_record,
+    SCHEMA_SQL, SiteChange, SiteRecord, StepRun, StepRunError, Stored, check_schema_version,
+    migration_sql, missing_site_row, now_utc, seed_sql, site_record,
 };
 
 /// How long a write transaction of `apply` waits for the application's own
@@ -273,7 +273,7 @@ impl Ledger for SqliteLedger {
         self.db()
     }
 
-    fn read(&mut self) -> Result<Stored, LedgerError> {
+    fn read_with(&mut self, early: &mut dyn FnMut(&SiteRecord)) -> Result<Stored, LedgerError> {
         let db = self.db();
         let err = |e: rusqlite::Error| error(&db, "reading the ledger", &e);
         let tx = self
@@ -289,26 +289,6 @@ impl Ledger for SqliteLedger {
         } else {
             Vec::new()
         };
-        // The table in storage order, sorted here: SQLite's ORDER BY would
-        // walk the primary-key index and look up every row in the table.
-        // BINARY collation is byte order, as `str` orders.
-        let mut stmt = tx
-            .prepare("SELECT component, step, checksum, applied_at FROM upgrade_ledger")
-            .map_err(err)?;
-        let mut rows = stmt
-            .query_map([], |r| {
-                Ok(LedgerRow {
-                    component: r.get(0)?,
-                    step: r.get(1)?,
-                    checksum: r.get(2)?,
-                    applied_at: r.get(3)?,
-                })
-            })
-            .map_err(err)?
-            .collect::<Result<Vec<LedgerRow>, _>>()
-            .map_err(err)?;
-        drop(stmt);
-        rows.sort_unstable_by(|a, b| (&a.component, &a.step).cmp(&(&b.component, &b.step)));
         let site = tx
             .query_row(
                 "SELECT completed_release, version, revision FROM upgrade_site WHERE id = 1",
@@ -324,6 +304,29 @@ impl Ledger for SqliteLedger {
             .optional()
             .map_err(err)?
             .ok_or_else(|| missing_site_row(&db))?;
+        let site = site_record(&db, site.0, site.1, site.2)?;
+        // Before the rows: a caller loads what the record decides meanwhile.
+        early(&site);
+        // The table in storage order, sorted here: SQLite's ORDER BY would
+        // walk the primary-key index and look up every row in the table.
+        // BINARY collation is byte order, as `str` orders.
+        let mut stmt = tx
+            .prepare("SELECT component, step, checksum, applied_at FROM upgrade_ledger")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LedgerRow {
+                    component: r.get(0)?,
+                    step: r.get(1)?,
+                    checksum: r.get(2)?,
+                    applied_at: r.get(3)?,
+                })
+            })
+            .map_err(err)?
+            .collect::<Result<Vec<LedgerRow>, _>>()
+            .map_err(err)?;
+        drop(stmt);
+        let rows = super::row_order::sorted(rows);
         let interrupted = tx
             .query_row(
                 "SELECT value FROM upgrade_meta WHERE key = ?1",
@@ -335,7 +338,7 @@ impl Ledger for SqliteLedger {
         Ok(Stored {
             exists: true,
             rows,
-            site: site_record(&db, site.0, site.1, site.2)?,
+            site,
             interrupted,
             // The other process holding the upgrade lock, if any: readers
             // are not locked out, so `status` must say that an apply runs.

@@ -51,9 +51,8 @@ pub(super) struct Installed<'t> {
 
 /// The components of the tree: those with steps, a snapshot or settings.
 fn tree_components(tree: &Tree) -> BTreeSet<&ComponentName> {
-    tree.steps
-        .iter()
-        .map(|s| &s.key.component)
+    runs(tree.steps.iter().map(|s| &s.key.component))
+        .into_keys()
         .chain(tree.installs.keys())
         .chain(tree.components.keys())
         .collect()

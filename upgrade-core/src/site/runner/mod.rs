@@ -370,13 +370,26 @@ impl<'t> Runner<'t> {
         let status = self.locked_status(ledger.as_mut())?;
         refuse_unknown_release(&status)?;
         let change = SiteChange {
-            delete: keys_of(&status.prunable),
+            delete: status
+                .prunable_rows()
+                .map(|r| (r.component.clone(), r.step.clone()))
+                .collect(),
             ..SiteChange::default()
         };
         ledger.commit(&change)?;
+        // The deleted rows, moved out of the status read before.
+        let mut prunable = status.prunable.iter().copied().peekable();
+        let deleted = status
+            .stored
+            .rows
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| prunable.next_if_eq(i).is_some())
+            .map(|(_, row)| row)
+            .collect();
         Ok(PruneReport {
             release: status.site.release,
-            deleted: status.prunable,
+            deleted,
         })
     }
 

@@ -23,16 +23,36 @@ pub enum SiteTreeError {
 
 /// The site's ledger, then the tree of `work` as answering questions about
 /// that site needs it (never for running steps).
+///
+/// The ledger is read on a second thread. Its site record comes before its
+/// rows (one transaction): the tree is loaded for the release the site
+/// completed while the rows are read, and only whether the rows need the
+/// release files waits for them ([`crate::trees::tree::Unfinished`]).
 pub fn site_and_tree(url: &DatabaseUrl, work: &WorkTree) -> Result<(Stored, Tree), SiteTreeError> {
-    let (stored, scan, mut cache) = std::thread::scope(|scope| {
-        let reading = scope.spawn(|| ledger::read_site(url));
-        let cache = StepCache::open(work);
-        let scan = work.scan();
+    let (tell, told) = std::sync::mpsc::channel();
+    let listed = Listed {
+        work,
+        scan: std::cell::RefCell::new(None),
+    };
+    let (stored, early, mut cache) = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || {
+            ledger::read_site_with(url, &mut |site| {
+                let _ = tell.send(site.release.clone());
+            })
+        });
+        let mut cache = StepCache::open(work);
+        listed.scan.replace(Some(work.scan()));
+        // No record told (no ledger, or it could not be read): the tree
+        // waits for the ledger.
+        let early = told.recv().ok().map(|completed| {
+            let part = Tree::load_for_release_cached(&listed, completed.as_ref(), &mut cache);
+            (completed, part)
+        });
         // A panic of the reading thread is a panic here, as if read here.
         let stored = reading
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (stored, scan, cache)
+        (stored, early, cache)
     });
     let stored = stored?;
     let view = SiteView {
@@ -43,11 +63,10 @@ pub fn site_and_tree(url: &DatabaseUrl, work: &WorkTree) -> Result<(Stored, Tree
             .map(|r| (r.component.as_str(), r.step.as_str()))
             .collect(),
     };
-    let listed = Listed {
-        work,
-        scan: std::cell::RefCell::new(Some(scan)),
+    let tree = match early {
+        Some((completed, part)) if completed == view.completed => part?.finish(&listed, &view)?,
+        _ => Tree::load_for_site_cached(&listed, &view, &mut cache)?,
     };
-    let tree = Tree::load_for_site_cached(&listed, &view, &mut cache)?;
     drop(view);
     Ok((stored, tree))
 }

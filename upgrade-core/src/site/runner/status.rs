@@ -166,8 +166,10 @@ pub struct Status<'t> {
     pub version_behind: bool,
     /// Ledger rows of steps in no file, not covered by the site's release.
     pub orphans: Vec<LedgerRow>,
-    /// Ledger rows the cleanup rules of the site's release delete (`prune`).
-    pub prunable: Vec<LedgerRow>,
+    /// The ledger rows the cleanup rules of the site's release delete
+    /// (`prune`): their positions in `stored.rows`, in order (the rows are
+    /// not copied).
+    pub prunable: Vec<usize>,
     /// The code's version.
     pub code_version: Version,
     /// The code's revision.
@@ -225,6 +227,11 @@ impl Status<'_> {
         } else {
             Downtime::None
         }
+    }
+
+    /// The ledger rows the cleanup rules of the site's release delete.
+    pub fn prunable_rows(&self) -> impl Iterator<Item = &LedgerRow> {
+        self.prunable.iter().map(|&i| &self.stored.rows[i])
     }
 
     /// Pending steps per component and phase.
@@ -342,7 +349,7 @@ pub fn status_of<'t>(
     // tree, from the rows not set apart.
     let mut has_row = vec![false; tree.steps.len()];
     let mut next = 0;
-    for row in &stored.rows {
+    for (index, row) in stored.rows.iter().enumerate() {
         let found = find_row(tree, row, &mut next);
         // A row of a valid step identity must hold a recorded checksum; one
         // equal to its step's is one.
@@ -366,7 +373,7 @@ pub fn status_of<'t>(
             _ => false,
         };
         if is_covered {
-            prunable.push(row.clone());
+            prunable.push(index);
             continue;
         }
         match found {
