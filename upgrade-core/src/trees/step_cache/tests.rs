@@ -199,6 +199,26 @@ fn a_corrupt_or_foreign_cache_is_ignored_and_rewritten() {
 }
 
 #[test]
+fn a_cache_with_entries_out_of_order_or_twice_is_ignored_as_a_whole() {
+    let (_dir, work) = tree();
+    load(&work, later());
+    let file = work.root().join(CACHE_FILE);
+    let good = std::fs::read_to_string(&file).expect("cache");
+    let lines: Vec<&str> = good.lines().collect();
+    assert_eq!(lines.len(), 5, "{good}");
+    // Entries are found by a search in path order: any other order, or an
+    // entry twice, is not what this program writes.
+    for text in [
+        [lines[0], lines[2], lines[1], lines[3], lines[4], ""].join("\n"),
+        [lines[0], lines[1], lines[1], lines[3], lines[4], ""].join("\n"),
+    ] {
+        std::fs::write(&file, &text).expect("reorder");
+        let (_, counts) = load(&work, later());
+        assert_eq!(counts, (0, 3), "with cache {text:?}");
+    }
+}
+
+#[test]
 fn a_cache_that_cannot_be_written_changes_nothing() {
     let (_dir, work) = tree();
     // A file where the cache folder would be: nothing can be written there

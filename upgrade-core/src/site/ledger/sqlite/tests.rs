@@ -413,3 +413,29 @@ fn a_listed_row_that_is_gone_never_widens_the_delete() {
     assert_eq!(left.iter().filter(|k| k.starts_with("core/")).count(), 1);
     assert_eq!(left.len(), 1 + 100);
 }
+
+#[test]
+fn the_site_record_is_told_before_the_rows_and_is_the_one_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 3);
+    let release = crate::model::release_name::ReleaseName::parse("R19").expect("release");
+    ledger
+        .commit(&SiteChange {
+            release: Some(release.clone()),
+            ..SiteChange::default()
+        })
+        .expect("commit");
+    let mut told = Vec::new();
+    let stored = ledger
+        .read_with(&mut |site| told.push(site.clone()))
+        .expect("read");
+    assert_eq!(told, vec![stored.site.clone()]);
+    assert_eq!(stored.site.release, Some(release));
+    assert_eq!(stored.rows.len(), 6);
+    // No ledger: nothing to tell, and no file created.
+    let missing = crate::site::ledger::DatabaseUrl::Sqlite(dir.path().join("none.db"));
+    let mut calls = 0;
+    let fresh = crate::site::ledger::read_site_with(&missing, &mut |_| calls += 1).expect("read");
+    assert_eq!((calls, fresh.exists), (0, false));
+    assert!(!dir.path().join("none.db").exists());
+}
