@@ -103,15 +103,7 @@ impl LedgerRow {
     /// answer as `StepKey::parse(&row.key_text())`, without building the
     /// text (one parse per row on a site with 100,000 rows).
     pub fn key(&self) -> Option<StepKey> {
-        crate::model::op_count::tick(1);
-        if self.component.contains('/') {
-            // `key_text` splits at the first `/`: keep exactly that reading.
-            return StepKey::parse(&self.key_text()).ok();
-        }
-        Some(StepKey {
-            component: ComponentName::parse(self.component.trim()).ok()?,
-            name: StepName::parse(self.step.trim()).ok()?,
-        })
+        row_key(&self.component, &self.step)
     }
 
     /// The width of `component/step` in bytes, as `key_text().len()` (for
@@ -119,6 +111,20 @@ impl LedgerRow {
     pub fn key_len(&self) -> usize {
         self.component.len() + 1 + self.step.len()
     }
+}
+
+/// The step identity of a row whose columns are `component` and `step`
+/// ([`LedgerRow::key`]).
+pub fn row_key(component: &str, step: &str) -> Option<StepKey> {
+    crate::model::op_count::tick(1);
+    if component.contains('/') {
+        // `key_text` splits at the first `/`: keep exactly that reading.
+        return StepKey::parse(&format!("{component}/{step}")).ok();
+    }
+    Some(StepKey {
+        component: ComponentName::parse(component.trim()).ok()?,
+        name: StepName::parse(step.trim()).ok()?,
+    })
 }
 
 /// The `upgrade_site` row.
@@ -400,6 +406,20 @@ pub trait Ledger {
     /// read, before the rows (in the same transaction: the record returned
     /// is the one told).
     fn read_with(&mut self, early: &mut dyn FnMut(&SiteRecord)) -> Result<Stored, LedgerError>;
+    /// The site record, and whether any row passes `wanted` (with the
+    /// record, the row's component and step as stored): rows are read until
+    /// one does (by default all are read first).
+    fn any_row(
+        &mut self,
+        wanted: &mut dyn FnMut(&SiteRecord, &str, &str) -> bool,
+    ) -> Result<(SiteRecord, bool), LedgerError> {
+        let stored = self.read()?;
+        let any = stored
+            .rows
+            .iter()
+            .any(|r| wanted(&stored.site, &r.component, &r.step));
+        Ok((stored.site, any))
+    }
     /// Runs a step and inserts its ledger row: in one transaction, unless the
     /// step says it cannot run in one. Then the step is first marked as
     /// interrupted ([`INTERRUPTED_KEY`] in `upgrade_meta`), its SQL runs, and
@@ -456,6 +476,18 @@ pub fn read_site_with(
     match open(url, Access::Read)? {
         Some(mut ledger) => ledger.read_with(early),
         None => Ok(Stored::default()),
+    }
+}
+
+/// [`Ledger::any_row`] of a site, without changing anything (no ledger: a
+/// fresh record and no row).
+pub fn any_row(
+    url: &DatabaseUrl,
+    wanted: &mut dyn FnMut(&SiteRecord, &str, &str) -> bool,
+) -> Result<(SiteRecord, bool), LedgerError> {
+    match open(url, Access::Read)? {
+        Some(mut ledger) => ledger.any_row(wanted),
+        None => Ok((SiteRecord::default(), false)),
     }
 }
 

@@ -221,6 +221,26 @@ fn schema_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
     .optional()
 }
 
+/// The `upgrade_site` record (an error when the row is missing).
+fn site_row(conn: &Connection, db: &str) -> Result<SiteRecord, LedgerError> {
+    let site = conn
+        .query_row(
+            "SELECT completed_release, version, revision FROM upgrade_site WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(|e| error(db, "reading the ledger", &e))?
+        .ok_or_else(|| missing_site_row(db))?;
+    site_record(db, site.0, site.1, site.2)
+}
+
 /// The SQLite result code of a driver error, if it has one.
 pub(in crate::site::ledger) fn code_of(e: &rusqlite::Error) -> Option<ErrorCode> {
     match e {
@@ -289,22 +309,7 @@ impl Ledger for SqliteLedger {
         } else {
             Vec::new()
         };
-        let site = tx
-            .query_row(
-                "SELECT completed_release, version, revision FROM upgrade_site WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<i64>>(2)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(err)?
-            .ok_or_else(|| missing_site_row(&db))?;
-        let site = site_record(&db, site.0, site.1, site.2)?;
+        let site = site_row(&tx, &db)?;
         // Before the rows: a caller loads what the record decides meanwhile.
         early(&site);
         // The table in storage order, sorted here: SQLite's ORDER BY would
@@ -348,6 +353,14 @@ impl Ledger for SqliteLedger {
             },
             components,
         })
+    }
+
+    fn any_row(
+        &mut self,
+        wanted: &mut dyn FnMut(&SiteRecord, &str, &str) -> bool,
+    ) -> Result<(SiteRecord, bool), LedgerError> {
+        let db = self.db();
+        any_row::any_row(&mut self.conn, &db, wanted)
     }
 
     fn run_step(&mut self, run: &StepRun<'_>) -> Result<(), StepRunError> {
@@ -416,6 +429,7 @@ impl Ledger for SqliteLedger {
     }
 }
 
+mod any_row;
 mod delete;
 pub mod lock;
 mod maintenance;

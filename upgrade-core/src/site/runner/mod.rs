@@ -336,35 +336,35 @@ impl<'t> Runner<'t> {
     /// Applies the cleanup rules of the site's release: deletes the ledger rows
     /// it covers. Idempotent; creates nothing when there is nothing to delete.
     pub fn prune(&self) -> Result<PruneReport, RunError> {
-        let stored = ledger::read_site(&self.url)?;
-        let manifest = &self.tree.manifest;
-        let upto = match &stored.site.release {
-            Some(release) => match manifest.release_index(release) {
-                Some(index) => Some(index),
-                None => {
-                    // Refused: the status words it.
-                    let status = self.status_from(stored)?;
-                    refuse_unknown_release(&status)?;
-                    return Ok(PruneReport {
-                        release: status.site.release,
-                        deleted: Vec::new(),
-                    });
-                }
-            },
-            None => None,
-        };
-        // Before taking the lock, only whether any row is covered (no status).
-        let any = upto.is_some_and(|upto| {
-            stored.rows.iter().any(|row| {
-                row.key()
-                    .is_some_and(|key| status::covered(self.tree, &key, self.tree.step(&key), upto))
-            })
-        });
-        if !any {
-            return Ok(PruneReport {
-                release: stored.site.release,
-                deleted: Vec::new(),
-            });
+        let (tree, manifest) = (self.tree, &self.tree.manifest);
+        // Before taking the lock, only whether any row is covered (no
+        // status): rows are read until one is.
+        let (site, any) = ledger::any_row(&self.url, &mut |site, component, step| {
+            match site.release.as_ref().map(|r| manifest.release_index(r)) {
+                Some(Some(upto)) => ledger::row_key(component, step)
+                    .is_some_and(|key| status::covered(tree, &key, tree.step(&key), upto)),
+                // No release completed, or one the history does not know:
+                // no row decides anything.
+                _ => true,
+            }
+        })?;
+        match site.release.as_ref().map(|r| manifest.release_index(r)) {
+            Some(Some(_)) if any => {}
+            Some(None) => {
+                // Refused: the status words it.
+                let status = self.status()?;
+                refuse_unknown_release(&status)?;
+                return Ok(PruneReport {
+                    release: status.site.release,
+                    deleted: Vec::new(),
+                });
+            }
+            _ => {
+                return Ok(PruneReport {
+                    release: site.release,
+                    deleted: Vec::new(),
+                });
+            }
         }
         let mut ledger = self.open_for_writing()?;
         let status = self.locked_status(ledger.as_mut())?;

@@ -1,6 +1,7 @@
 //! Deleting ledger rows on SQLite (`prune`, `prune --orphans --yes`, the
-//! rows a completed release covers): only the rows listed, a whole
-//! component with one statement when all of its rows are listed.
+//! rows a completed release covers): only the rows listed; a whole
+//! component with one statement when all of its rows are listed, and the
+//! whole table with one when all of them are.
 
 use rusqlite::params;
 
@@ -18,6 +19,14 @@ pub(super) fn delete_rows(
     rows: &[(String, String)],
 ) -> rusqlite::Result<()> {
     if rows.is_empty() {
+        return Ok(());
+    }
+    // Every row of the ledger (a site moving to a consolidated tree whose
+    // every step is released): one statement that clears the table and its
+    // index, not a deletion per row or per component.
+    if rows.len() >= WHOLE_COMPONENT_MIN && whole_table(tx, rows)? {
+        crate::model::op_count::tick(1);
+        tx.execute("DELETE FROM upgrade_ledger", [])?;
         return Ok(());
     }
     // Statements prepared once for every row (prune of a whole release).
@@ -66,6 +75,37 @@ fn whole_component(
         let step = row.get_ref(0)?;
         let same = match (step.as_str(), listed.next()) {
             (Ok(stored), Some(listed)) => stored == listed,
+            _ => false,
+        };
+        if !same {
+            return Ok(false);
+        }
+    }
+    Ok(listed.next().is_none())
+}
+
+/// Are the listed rows exactly the rows of the ledger now (checked inside
+/// this transaction: the same count, then the same keys in key order)?
+fn whole_table(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[(String, String)],
+) -> rusqlite::Result<bool> {
+    let mut listed: Vec<(&str, &str)> =
+        rows.iter().map(|(c, s)| (c.as_str(), s.as_str())).collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let count: i64 = tx.query_row("SELECT count(*) FROM upgrade_ledger", [], |r| r.get(0))?;
+    if usize::try_from(count).ok() != Some(listed.len()) {
+        return Ok(false);
+    }
+    let mut stmt =
+        tx.prepare("SELECT component, step FROM upgrade_ledger ORDER BY component, step")?;
+    let mut stored = stmt.query([])?;
+    let mut listed = listed.into_iter();
+    while let Some(row) = stored.next()? {
+        let stored = (row.get_ref(0)?.as_str(), row.get_ref(1)?.as_str());
+        let same = match (stored, listed.next()) {
+            ((Ok(component), Ok(step)), Some(listed)) => (component, step) == listed,
             _ => false,
         };
         if !same {

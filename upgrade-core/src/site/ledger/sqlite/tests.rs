@@ -439,3 +439,74 @@ fn the_site_record_is_told_before_the_rows_and_is_the_one_read() {
     assert_eq!((calls, fresh.exists), (0, false));
     assert!(!dir.path().join("none.db").exists());
 }
+
+/// Every row of the ledger as `(component, step)`, as stored.
+fn every_row(n: usize) -> Vec<(String, String)> {
+    ["core", "local_a"]
+        .iter()
+        .flat_map(|c| (0..n).map(move |i| (c.to_string(), format!("2007010100-s{i:05}"))))
+        .collect()
+}
+
+#[test]
+fn every_row_listed_clears_the_table_with_one_statement() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 100);
+    crate::model::op_count::take();
+    ledger
+        .commit(&SiteChange {
+            delete: every_row(100),
+            ..SiteChange::default()
+        })
+        .expect("commit");
+    assert_eq!(crate::model::op_count::take(), 1, "one statement");
+    assert!(keys(&mut ledger).is_empty());
+}
+
+#[test]
+fn a_row_listed_but_gone_never_clears_the_table() {
+    // As many rows listed as stored, but one listed is gone and one stored
+    // is not listed: only the listed rows go, the other one stays.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 100);
+    ledger
+        .conn
+        .execute_batch(
+            "DELETE FROM upgrade_ledger WHERE component = 'local_a' AND step = '2007010100-s00003';
+             INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ('mod_z', '2099010100-other', 'sha256:0000000000000000000000000000000000000000000000000000000000000000', '2007-01-01T00:00:00Z');",
+        )
+        .expect("change");
+    ledger
+        .commit(&SiteChange {
+            delete: every_row(100),
+            ..SiteChange::default()
+        })
+        .expect("commit");
+    assert_eq!(
+        keys(&mut ledger),
+        vec!["mod_z/2099010100-other".to_string()]
+    );
+}
+
+#[test]
+fn any_row_reads_rows_until_one_passes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 50);
+    let mut seen = 0;
+    let (site, any) = ledger
+        .any_row(&mut |_, _, _| {
+            seen += 1;
+            seen == 3
+        })
+        .expect("read");
+    assert_eq!((any, seen), (true, 3));
+    assert_eq!(site, ledger.read().expect("read").site);
+    let mut seen = 0;
+    let (_, any) = ledger
+        .any_row(&mut |_, _, _| {
+            seen += 1;
+            false
+        })
+        .expect("read");
+    assert_eq!((any, seen), (false, 100));
+}
