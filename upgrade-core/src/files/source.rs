@@ -285,11 +285,13 @@ impl WorkTree {
             )
         };
         let join = |name: &str| {
-            if rel.is_empty() {
-                name.to_string()
-            } else {
-                format!("{rel}/{name}")
+            let mut path = String::with_capacity(rel.len() + 1 + name.len());
+            if !rel.is_empty() {
+                path.push_str(rel);
+                path.push('/');
             }
+            path.push_str(name);
+            path
         };
         let in_upgrades = is_upgrades_dir(rel);
         for entry in std::fs::read_dir(dir).map_err(io)? {

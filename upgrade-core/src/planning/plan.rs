@@ -101,9 +101,10 @@ fn sort_key(step: &Step, rank: usize, staged: bool) -> SortKey<'_> {
 }
 
 /// The steps' indices in (key, index) order. Each step gets a number that
-/// orders as its key's head does (phase, then the ten digits of its name, or
-/// its component rank for a staged main step): one sort of (number, index)
-/// pairs decides most places, and only runs of equal numbers compare keys.
+/// orders as its key's head does (phase, then the ten digits of its name and
+/// its next eight bytes, or its component rank for a staged main step): one
+/// sort of (number, index) pairs decides most places, and only runs of
+/// equal numbers compare keys.
 fn sorted_by_key(steps: &[Step], ranks: &[usize], staged: bool) -> Vec<usize> {
     let key = |i: usize| sort_key(&steps[i], ranks[i], staged);
     let digits = |s: &Step| {
@@ -113,25 +114,34 @@ fn sorted_by_key(steps: &[Step], ranks: &[usize], staged: bool) -> Vec<usize> {
             .then(|| head.parse::<u64>().ok())
             .flatten()
     };
+    // The eight bytes after the digits, zero-padded: a smaller number is a
+    // smaller rest of the name (equal numbers say nothing).
+    let next_bytes = |s: &Step| {
+        let rest = s.key.name.as_str().as_bytes().get(10..).unwrap_or_default();
+        let mut bytes = [0u8; 8];
+        let n = rest.len().min(8);
+        bytes[..n].copy_from_slice(&rest[..n]);
+        u128::from(u64::from_be_bytes(bytes))
+    };
     // All or none: a number must never order two keys against their order.
-    let numbered = steps.iter().all(|s| digits(s).is_some());
+    let heads: Option<Vec<u64>> = steps.iter().map(digits).collect();
     const LOW: u64 = (1 << 40) - 1;
-    let head = |i: usize| {
+    let number = |i: usize| -> u128 {
         let step = &steps[i];
         let phase = match step.phase {
-            Phase::Pre => 0,
+            Phase::Pre => 0u128,
             Phase::Main => 1,
             Phase::Post => 2,
-        } << 40;
+        } << 104;
         if staged && step.phase == Phase::Main {
-            phase | u64::try_from(ranks[i]).unwrap_or(LOW).min(LOW)
-        } else if numbered {
-            phase | digits(step).unwrap_or(0).min(LOW)
+            phase | u128::from(u64::try_from(ranks[i]).unwrap_or(LOW).min(LOW)) << 64
+        } else if let Some(heads) = &heads {
+            phase | u128::from(heads[i].min(LOW)) << 64 | next_bytes(step)
         } else {
             phase
         }
     };
-    let mut pairs: Vec<(u64, usize)> = (0..steps.len()).map(|i| (head(i), i)).collect();
+    let mut pairs: Vec<(u128, usize)> = (0..steps.len()).map(|i| (number(i), i)).collect();
     pairs.sort_unstable();
     for run in pairs.chunk_by_mut(|a, b| a.0 == b.0) {
         if run.len() > 1 {
@@ -326,6 +336,26 @@ mod tests {
                 files.push((
                     format!("{folder}/db/upgrades/{name}.sql"),
                     format!("-- phase: {phase}\nINSERT INTO kv (k) VALUES ('{n}');\n"),
+                ));
+            }
+            // One date head, names differing before, at and after the
+            // eight bytes that follow the digits.
+            for (n, slug) in [
+                "a",
+                "abcdefg",
+                "abcdefgh",
+                "abcdefghi",
+                "abcdefgh-x",
+                "ab_c",
+                "b",
+            ]
+            .iter()
+            .enumerate()
+            {
+                let phase = ["pre", "main"][(n + i) % 2];
+                files.push((
+                    format!("{folder}/db/upgrades/2008010100-{slug}.sql"),
+                    format!("-- phase: {phase}\nINSERT INTO kv (k) VALUES ('x{n}');\n"),
                 ));
             }
         }
