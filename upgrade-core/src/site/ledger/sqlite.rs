@@ -441,4 +441,6 @@ use script::run_script;
 use write::{read_components, write_change};
 
 #[cfg(test)]
+mod rows_tests;
+#[cfg(test)]
 mod tests;
