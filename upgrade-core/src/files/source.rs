@@ -294,10 +294,19 @@ impl WorkTree {
             path
         };
         let in_upgrades = is_upgrades_dir(rel);
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let kind = entry.file_type().map_err(io)?;
-            let os_name = entry.file_name();
+        // A folder's entries by name: the scan's paths then come in sorted
+        // runs, which its final sort only merges.
+        let mut entries = std::fs::read_dir(dir)
+            .map_err(io)?
+            .map(|entry| {
+                let entry = entry?;
+                Ok((entry.file_name(), entry.file_type()?))
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(io)?;
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (os_name, kind) in entries {
+            let entry_path = || dir.join(&os_name);
             let Some(name) = os_name.to_str() else {
                 let lossy = join(&os_name.to_string_lossy());
                 let suspicious = kind.is_dir()
@@ -324,14 +333,14 @@ impl WorkTree {
             }
             let child = join(name);
             if kind.is_symlink() {
-                self.symlink(walk, &entry.path(), &child, in_upgrades)?;
+                self.symlink(walk, &entry_path(), &child, in_upgrades)?;
             } else if kind.is_dir() {
                 if in_upgrades {
                     walk.scan.add_sub_folder(&child);
                 } else {
                     let real = walk.ancestors.last().map(|a| a.join(name));
-                    walk.ancestors.push(real.unwrap_or_else(|| entry.path()));
-                    self.walk(walk, &entry.path(), &child)?;
+                    walk.ancestors.push(real.unwrap_or_else(entry_path));
+                    self.walk(walk, &entry_path(), &child)?;
                     walk.ancestors.pop();
                 }
             } else if kind.is_file() {
