@@ -112,12 +112,22 @@ pub const THREADS: usize = 2;
 /// Fewer steps than this per thread are not worth a thread.
 const PER_THREAD: usize = 2048;
 
-/// What one thread found for a step: its entry's line and the step, or the
-/// identities of its files (none when one could not be read).
+/// What an entry records of an unchanged step: all but its name and files
+/// (the step is built where those are owned: moved, not copied).
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // mostly hits, each moved straight into the tree
+pub(super) struct Entry {
+    checksum: Checksum,
+    phase: Phase,
+    transaction: bool,
+    batch: Option<Batch>,
+    requires: Vec<StepKey>,
+}
+
+/// What one thread found for a step: its entry's line and what it records,
+/// or the identities of its files (none when one could not be read).
+#[derive(Debug)]
 enum Probe {
-    Hit(usize, Step),
+    Hit(usize, Entry),
     Miss(Option<Vec<Identity>>),
 }
 
@@ -128,8 +138,6 @@ fn probe(
     old: &OldEntries,
     folder: &mut OpenFolder,
     next: &mut usize,
-    component: &ComponentName,
-    name: &StepName,
     variants: &[Variant],
 ) -> Probe {
     let ids: Option<Vec<Identity>> = variants
@@ -140,22 +148,21 @@ fn probe(
         return Probe::Miss(None);
     };
     let first = variants.first().map_or("", |v| v.path.as_str());
-    let hit = old.find(first, next).and_then(|line| {
-        entry_step(old.rest(line), component, name, variants, &ids).map(|step| (line, step))
-    });
+    let hit = old
+        .find(first, next)
+        .and_then(|line| entry(old.rest(line), variants, &ids).map(|entry| (line, entry)));
     match hit {
-        Some((line, step)) => Probe::Hit(line, step),
+        Some((line, entry)) => Probe::Hit(line, entry),
         None => Probe::Miss(Some(ids)),
     }
 }
 
-/// What a lookup found: the step, or the identities to record it with after
-/// reading it (taken before the read, so a change during the read shows next
-/// time).
-#[allow(clippy::large_enum_variant)] // one at a time, moved straight into the tree
+/// What a lookup found: the entry of an unchanged step, or the identities
+/// to record it with after reading it (taken before the read, so a change
+/// during the read shows next time).
 pub(super) enum Lookup {
     /// An unchanged step: not read.
-    Hit(Step),
+    Hit(Entry),
     /// Read it; record it with these identities when they may be trusted.
     Miss(Option<Vec<Identity>>),
 }
@@ -232,9 +239,7 @@ impl StepCache {
                         let mut folder = OpenFolder::default();
                         let mut next = 0;
                         part.iter()
-                            .map(|((component, name), variants)| {
-                                probe(root, old, &mut folder, &mut next, component, name, variants)
-                            })
+                            .map(|(_, variants)| probe(root, old, &mut folder, &mut next, variants))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -255,10 +260,10 @@ impl StepCache {
     /// One probe counted: a hit marks its entry used.
     fn count(&mut self, probe: Probe) -> Lookup {
         match probe {
-            Probe::Hit(line, step) => {
+            Probe::Hit(line, entry) => {
                 self.old.used[line] = true;
                 self.hits += 1;
-                Lookup::Hit(step)
+                Lookup::Hit(entry)
             }
             Probe::Miss(ids) => {
                 self.misses += 1;
@@ -354,11 +359,31 @@ pub(super) fn cached_or_read(
         return standalone_step(component, name, &variants, read);
     };
     match lookup {
-        Lookup::Hit(mut step) => {
-            step.origin = Origin::Standalone {
-                files: variants.into_iter().map(|v| v.path).collect(),
+        Lookup::Hit(entry) => {
+            // No SQL: such a step answers `status`, never runs.
+            let body = if variants.iter().any(|v| v.database.is_none()) {
+                Body::Any(String::new())
+            } else {
+                Body::from_variants(
+                    variants
+                        .iter()
+                        .map(|v| (v.database.clone(), String::new()))
+                        .collect(),
+                )
             };
-            Ok(step)
+            Ok(Step {
+                key: StepKey { component, name },
+                phase: entry.phase,
+                requires: entry.requires,
+                transaction: entry.transaction,
+                batch: entry.batch,
+                body,
+                computed: entry.checksum.clone(),
+                checksum: entry.checksum,
+                origin: Origin::Standalone {
+                    files: variants.into_iter().map(|v| v.path).collect(),
+                },
+            })
         }
         Lookup::Miss(ids) => {
             let step = standalone_step(component, name, &variants, read)?;
@@ -370,15 +395,9 @@ pub(super) fn cached_or_read(
     }
 }
 
-/// The step an entry describes, when its files are exactly `variants` with
+/// What an entry records, when its files are exactly `variants` with
 /// identities `ids`.
-fn entry_step(
-    rest: &str,
-    component: &ComponentName,
-    name: &StepName,
-    variants: &[Variant],
-    ids: &[Identity],
-) -> Option<Step> {
+fn entry(rest: &str, variants: &[Variant], ids: &[Identity]) -> Option<Entry> {
     let mut fields = rest.split('\t');
     let count: usize = fields.next()?.parse().ok()?;
     if count != variants.len() {
@@ -402,7 +421,6 @@ fn entry_step(
             .map(|k| StepKey::parse(k).ok())
             .collect::<Option<Vec<_>>>()?,
     };
-    let mut bodies = BTreeMap::new();
     // The files are the step's when they are the same in number, database
     // and identity (inode and device name the file itself).
     for (v, id) in variants.iter().zip(ids) {
@@ -410,36 +428,30 @@ fn entry_step(
             "" => None,
             d => Some(d),
         };
-        let mut num = || fields.next().and_then(|f| f.parse::<i128>().ok());
+        let size = fields.next()?.parse::<u64>().ok()?;
+        let mut time = || fields.next()?.parse::<i64>().ok().map(i128::from);
+        let (mtime_ns, ctime_ns) = (time()?, time()?);
+        let mut number = || fields.next()?.parse::<u64>().ok();
         let stored = Identity {
-            size: u64::try_from(num()?).ok()?,
-            mtime_ns: num()?,
-            ctime_ns: num()?,
-            ino: u64::try_from(num()?).ok()?,
-            dev: u64::try_from(num()?).ok()?,
+            size,
+            mtime_ns,
+            ctime_ns,
+            ino: number()?,
+            dev: number()?,
         };
         if database != v.database.as_deref() || stored != *id {
             return None;
         }
-        bodies.insert(v.database.clone(), String::new());
     }
     if fields.next().is_some() {
         return None;
     }
-    Some(Step {
-        key: StepKey {
-            component: component.clone(),
-            name: name.clone(),
-        },
+    Some(Entry {
+        checksum,
         phase,
-        requires,
         transaction,
         batch,
-        body: Body::from_variants(bodies),
-        computed: checksum.clone(),
-        checksum,
-        // Filled from the variants when the hit is taken (moved, not copied).
-        origin: Origin::Standalone { files: Vec::new() },
+        requires,
     })
 }
 
