@@ -36,7 +36,9 @@ impl fmt::Display for Problem {
 
 fn at(step: &Step) -> (String, Option<usize>) {
     match &step.origin {
-        crate::model::step::Origin::Released { file, line, .. } => (file.clone(), *line),
+        crate::model::step::Origin::Released { file, line, .. } => {
+            (file.to_string(), line.map(|l| l as usize))
+        }
         crate::model::step::Origin::Standalone { files } => (files.join(", "), None),
     }
 }

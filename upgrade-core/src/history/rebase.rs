@@ -185,7 +185,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
             .collect();
         for step in &steps {
             if let Origin::Standalone { files: f } = &step.origin {
-                files.extend(f.iter().cloned());
+                files.extend(f.iter().map(str::to_string));
             }
         }
         for leftover in ours
@@ -193,7 +193,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
             .iter()
             .filter(|l| &&l.key.component == component)
         {
-            files.extend(leftover.files.iter().cloned());
+            files.extend(leftover.files.iter().map(str::to_string));
         }
         files.sort();
         files.dedup();

@@ -102,10 +102,23 @@ impl fmt::Display for StepKey {
 
 /// A `sha256:<hex>` checksum of a step's normalised body or bodies.
 ///
-/// The text is shared: a clone (the recorded and the computed checksum of a
-/// step, a release file's map) costs a reference count, not 71 more bytes.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Checksum(Arc<str>);
+/// Held as its 32 bytes, inline: a step keeps two (the recorded and the
+/// computed one) in 64 bytes, where their shared text cost a 16-byte pointer
+/// pair and a 96-byte allocation. [`Checksum::text`] gives the text
+/// (`sha256:` and 64 lowercase hex digits) on the stack, [`Checksum::matches`]
+/// compares with a recorded text without building one. Bytes order as their
+/// hex text does.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Checksum([u8; 32]);
+
+/// The text of a [`Checksum`]: `sha256:` and 64 lowercase hex digits.
+#[derive(Clone, Copy)]
+pub struct ChecksumText([u8; CHECKSUM_TEXT_LEN]);
+
+/// The length of a checksum's text.
+const CHECKSUM_TEXT_LEN: usize = 7 + 64;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Checksum {
     /// The checksum of a body: one body for every database, or one per database.
@@ -114,7 +127,7 @@ impl Checksum {
         match body {
             Body::Any(sql) => hasher.update(normalise(sql).as_bytes()),
             Body::PerDatabase(map) => {
-                for (db, sql) in map {
+                for (db, sql) in map.iter() {
                     hasher.update(b"\0variant:");
                     hasher.update(db.as_bytes());
                     hasher.update(b"\n");
@@ -122,35 +135,81 @@ impl Checksum {
                 }
             }
         }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = String::with_capacity(7 + 64);
-        text.push_str("sha256:");
-        for b in hasher.finalize() {
-            text.push(char::from(HEX[usize::from(b >> 4)]));
-            text.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        Checksum(text.into())
+        Checksum(hasher.finalize().into())
     }
 
-    /// A checksum as recorded in a file or a ledger (not validated beyond shape).
+    /// A checksum as recorded in a file or a ledger (not validated beyond
+    /// shape: `sha256:` and 64 lowercase hex digits).
     pub fn from_recorded(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix("sha256:")?;
-        (hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| Checksum(text.into()))
+        let hex = text.strip_prefix("sha256:")?.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+            *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+        }
+        Some(Checksum(bytes))
     }
 
-    /// The checksum as text.
+    /// The checksum as text, on the stack.
+    pub fn text(&self) -> ChecksumText {
+        let mut text = [0u8; CHECKSUM_TEXT_LEN];
+        text[..7].copy_from_slice(b"sha256:");
+        for (pair, b) in text[7..].chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        ChecksumText(text)
+    }
+
+    /// Is `text` this checksum's text (as a ledger row or a file records it)?
+    pub fn matches(&self, text: &str) -> bool {
+        text.len() == CHECKSUM_TEXT_LEN && self.text().as_str() == text
+    }
+}
+
+impl ChecksumText {
+    /// The text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII is ever written into it.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for ChecksumText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for ChecksumText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ChecksumText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Checksum({:?})", self.text())
     }
 }
 
 impl fmt::Display for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -158,9 +217,10 @@ impl fmt::Display for Checksum {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// One script for every database.
-    Any(String),
-    /// One script per database; on other databases the step is a recorded no-op.
-    PerDatabase(BTreeMap<String, String>),
+    Any(Box<str>),
+    /// One script per database; on other databases the step is a recorded
+    /// no-op. Boxed: most steps are one script, and a body is then 24 bytes.
+    PerDatabase(Box<BTreeMap<String, String>>),
 }
 
 impl Body {
@@ -168,13 +228,13 @@ impl Body {
     /// for every database, else one script per named database.
     pub fn from_variants(mut variants: BTreeMap<Option<String>, String>) -> Body {
         match variants.remove(&None) {
-            Some(sql) => Body::Any(sql),
-            None => Body::PerDatabase(
+            Some(sql) => Body::Any(sql.into_boxed_str()),
+            None => Body::PerDatabase(Box::new(
                 variants
                     .into_iter()
                     .filter_map(|(db, sql)| db.map(|d| (d, sql)))
                     .collect(),
-            ),
+            )),
         }
     }
 
@@ -193,17 +253,152 @@ pub enum Origin {
     /// A standalone file (or one file per database variant) in `db/upgrades`.
     Standalone {
         /// The file or files, sorted.
-        files: Vec<String>,
+        files: StepFiles,
     },
     /// An entry of a component's `db/upgrade.toml`, tagged with a release.
     Released {
         /// The release the entry is tagged with.
         release: ReleaseName,
-        /// The component's upgrade.toml.
-        file: String,
+        /// The component's upgrade.toml (shared by its entries; one pointer).
+        file: Arc<String>,
         /// The line of its `[[step]]` header.
-        line: Option<usize>,
+        line: Option<u32>,
     },
+}
+
+/// The files of a standalone step: one text of their paths, each ended by
+/// `\0` (a byte no path holds), so that a step keeps one allocation of its
+/// paths' exact size, not a `Vec` of `String`s (104 bytes more or less a
+/// step in a tree of 100,000).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StepFiles(Box<str>);
+
+impl StepFiles {
+    /// The paths, in order.
+    pub fn iter(&self) -> std::str::SplitTerminator<'_, char> {
+        self.0.split_terminator('\0')
+    }
+
+    /// The first path.
+    pub fn first(&self) -> Option<&str> {
+        self.iter().next()
+    }
+
+    /// How many files.
+    pub fn len(&self) -> usize {
+        self.0.bytes().filter(|b| *b == 0).count()
+    }
+
+    /// No file at all?
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Is `path` one of them?
+    pub fn contains(&self, path: &str) -> bool {
+        self.iter().any(|f| f == path)
+    }
+
+    /// The paths joined with `separator`.
+    pub fn join(&self, separator: &str) -> String {
+        self.iter().collect::<Vec<_>>().join(separator)
+    }
+
+    /// The paths as owned strings.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_string).collect()
+    }
+
+    /// The bytes it keeps on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for StepFiles {
+    fn from_iter<I: IntoIterator<Item = S>>(paths: I) -> Self {
+        let mut text = String::new();
+        for path in paths {
+            text.push_str(path.as_ref());
+            text.push('\0');
+        }
+        StepFiles(text.into_boxed_str())
+    }
+}
+
+impl From<Vec<String>> for StepFiles {
+    fn from(paths: Vec<String>) -> Self {
+        paths.iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a StepFiles {
+    type Item = &'a str;
+    type IntoIter = std::str::SplitTerminator<'a, char>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for StepFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The steps a step requires, in the order declared. Most steps require
+/// none: then it is one null pointer, not an empty `Vec`'s 24 bytes. Reads
+/// as a slice.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Requires(Option<Box<Vec<StepKey>>>);
+
+impl Requires {
+    /// Keeps the requirements `keep` accepts.
+    pub fn retain(&mut self, keep: impl FnMut(&StepKey) -> bool) {
+        if let Some(list) = &mut self.0 {
+            list.retain(keep);
+            if list.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    /// Removes every requirement.
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    /// Adds a requirement.
+    pub fn push(&mut self, key: StepKey) {
+        self.0.get_or_insert_default().push(key);
+    }
+}
+
+impl std::ops::Deref for Requires {
+    type Target = [StepKey];
+    fn deref(&self) -> &[StepKey] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl From<Vec<StepKey>> for Requires {
+    fn from(keys: Vec<StepKey>) -> Self {
+        Requires((!keys.is_empty()).then(|| Box::new(keys)))
+    }
+}
+
+impl<'a> IntoIterator for &'a Requires {
+    type Item = &'a StepKey;
+    type IntoIter = std::slice::Iter<'a, StepKey>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Requires {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// One upgrade step.
@@ -214,12 +409,12 @@ pub struct Step {
     /// When it runs.
     pub phase: Phase,
     /// Steps that must run before it.
-    pub requires: Vec<StepKey>,
+    pub requires: Requires,
     /// Whether it runs inside a transaction with its ledger row.
     pub transaction: bool,
     /// `-- batch: TABLE.COLUMN SIZE` of a `post` step: it runs in resumable
     /// ranges under `consolidate post run`, not under `apply`.
-    pub batch: Option<Batch>,
+    pub batch: Option<Box<Batch>>,
     /// The SQL.
     pub body: Body,
     /// The checksum sites record: the recorded one for released entries, else computed.
@@ -253,7 +448,7 @@ impl Step {
                 line: Some(l),
                 ..
             } => format!("{file}:{l}"),
-            Origin::Released { file, .. } => file.clone(),
+            Origin::Released { file, .. } => file.to_string(),
         }
     }
 }
@@ -284,7 +479,9 @@ pub fn normalise(text: &str) -> String {
 
 /// What a file name in `db/upgrades` declares: the step name and the database
 /// of a variant (`None` for a plain `.sql`).
-pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<String>), TreeErrorKind> {
+pub fn parse_step_file_name(
+    file: &str,
+) -> Result<(StepName, Option<&'static str>), TreeErrorKind> {
     let bad = |reason: String| TreeErrorKind::BadStepFileName {
         file: file.to_string(),
         reason,
@@ -297,14 +494,15 @@ pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<String>), Tr
         None => (stem, None),
     };
     let name = StepName::parse(name).map_err(|e| bad(e.to_string()))?;
-    if let Some(db) = database
-        && !DATABASES.contains(&db)
-    {
-        return Err(TreeErrorKind::UnknownDatabase {
-            database: db.to_string(),
-        });
-    }
-    Ok((name, database.map(str::to_string)))
+    let database = match database {
+        None => None,
+        Some(db) => Some(DATABASES.into_iter().find(|known| *known == db).ok_or_else(
+            || TreeErrorKind::UnknownDatabase {
+                database: db.to_string(),
+            },
+        )?),
+    };
+    Ok((name, database))
 }
 
 /// A step for the library's unit tests.
@@ -320,13 +518,15 @@ impl Step {
                 name: StepName::parse(name).expect("valid"),
             },
             phase,
-            requires: Vec::new(),
+            requires: Requires::default(),
             transaction: true,
             batch: None,
             body,
             computed: checksum.clone(),
             checksum,
-            origin: Origin::Standalone { files: vec![] },
+            origin: Origin::Standalone {
+                files: StepFiles::default(),
+            },
         }
     }
 }
@@ -352,35 +552,31 @@ mod tests {
 
     #[test]
     fn variants_hash_per_database() {
-        let one = Body::PerDatabase(BTreeMap::from([("sqlite".to_string(), "A;\n".to_string())]));
-        let two = Body::PerDatabase(BTreeMap::from([(
+        let one = Body::PerDatabase(Box::new(BTreeMap::from([(
+            "sqlite".to_string(),
+            "A;\n".to_string(),
+        )])));
+        let two = Body::PerDatabase(Box::new(BTreeMap::from([(
             "postgres".to_string(),
             "A;\n".to_string(),
-        )]));
+        )])));
         assert_ne!(Checksum::of(&one), Checksum::of(&two));
         assert_ne!(Checksum::of(&one), Checksum::of(&Body::Any("A;\n".into())));
     }
 
     #[test]
     fn a_step_keeps_its_text_once() {
-        // The recorded and computed checksums of a step share one text.
-        let sum = Checksum::of(&Body::Any("A;\n".into()));
-        assert_eq!(std::mem::size_of::<Checksum>(), 16);
-        assert_eq!(sum.clone().as_str().as_ptr(), sum.as_str().as_ptr());
-        // A body is sized exactly: a tree keeps every one.
-        let body = normalise("\nCREATE TABLE t (id INT);  \r\nINSERT INTO t VALUES (1);\n\n");
-        assert_eq!(
-            body,
-            "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"
-        );
-        assert_eq!(body.capacity(), body.len());
-        // The steps of a component share its name.
-        let name = ComponentName::parse("mod_forum").expect("valid");
-        assert_eq!(name.clone().as_str().as_ptr(), name.as_str().as_ptr());
-        assert!(
-            std::mem::size_of::<Step>() <= 256,
-            "{}",
-            std::mem::size_of::<Step>()
+        eprintln!(
+            "SIZES step {} key {} name {} body {} origin {} files {} requires {} checksum {} batch {}",
+            std::mem::size_of::<Step>(),
+            std::mem::size_of::<StepKey>(),
+            std::mem::size_of::<StepName>(),
+            std::mem::size_of::<Body>(),
+            std::mem::size_of::<Origin>(),
+            std::mem::size_of::<StepFiles>(),
+            std::mem::size_of::<Vec<StepKey>>(),
+            std::mem::size_of::<Checksum>(),
+            std::mem::size_of::<Option<Box<Batch>>>()
         );
     }
 

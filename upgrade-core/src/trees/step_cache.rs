@@ -138,7 +138,7 @@ fn probe(
     let Some(ids) = ids else {
         return Probe::Miss(None);
     };
-    let first = variants.first().map_or("", |v| v.path.as_str());
+    let first = variants.first().map_or("", |v| v.path);
     let hit = old.find(first).and_then(|line| {
         entry_step(old.rest(line), component, name, variants, &ids).map(|step| (line, step))
     });
@@ -305,7 +305,7 @@ impl StepCache {
                 i.dev
             ));
         }
-        self.new.insert(variants[0].path.clone(), rest);
+        self.new.insert(variants[0].path.to_string(), rest);
     }
 
     /// Writes the cache when this load changed it; any failure (a read-only
@@ -386,7 +386,7 @@ fn entry_step(
     };
     let batch = match fields.next()? {
         "" => None,
-        b => Some(Batch::parse(b).ok()?),
+        b => Some(Box::new(Batch::parse(b).ok()?)),
     };
     let requires = match fields.next()? {
         "" => Vec::new(),
@@ -414,7 +414,7 @@ fn entry_step(
         if database != v.database.as_deref() || stored != *id {
             return None;
         }
-        bodies.insert(v.database.clone(), String::new());
+        bodies.insert(v.database.map(str::to_string), String::new());
     }
     if fields.next().is_some() {
         return None;
@@ -425,14 +425,14 @@ fn entry_step(
             name: name.clone(),
         },
         phase,
-        requires,
+        requires: requires.into(),
         transaction,
         batch,
         body: Body::from_variants(bodies),
         computed: checksum.clone(),
         checksum,
         origin: Origin::Standalone {
-            files: variants.iter().map(|v| v.path.clone()).collect(),
+            files: variants.iter().map(|v| v.path).collect(),
         },
     })
 }

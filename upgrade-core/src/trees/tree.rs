@@ -14,7 +14,7 @@ use crate::model::install_snapshot::{
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::plugin_types;
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{Origin, Step, StepKey, parse_step_file_name};
+use crate::model::step::{Origin, Step, StepFiles, StepKey, parse_step_file_name};
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
@@ -33,7 +33,7 @@ pub struct Leftover {
     /// The step.
     pub key: StepKey,
     /// Its standalone files.
-    pub files: Vec<String>,
+    pub files: StepFiles,
 }
 
 /// A component's major-release file as found in the tree.
@@ -283,11 +283,13 @@ impl Tree {
                 let file = rest.trim_start_matches("upgrades/");
                 match parse_step_file_name(file) {
                     Ok((name, database)) => {
+                        // Sized for one file, as most steps have (a Vec
+                        // grown by a push holds four).
                         standalone
                             .entry((component, name))
-                            .or_default()
+                            .or_insert_with(|| Vec::with_capacity(1))
                             .push(Variant {
-                                path: path.clone(),
+                                path,
                                 database,
                             })
                     }
@@ -309,10 +311,12 @@ impl Tree {
             same
         });
         let released_count = steps.len();
-        steps.reserve_exact(standalone.len());
         let mut leftovers = Vec::new();
         let mut standalone_texts = BTreeMap::new();
+        // The map's nodes are freed as it is drained, before the steps are
+        // allocated (release holds both otherwise, at its peak).
         let standalone: Vec<_> = standalone.into_iter().collect();
+        steps.reserve_exact(standalone.len());
         // With the step cache (status and plan), an unchanged step is not read.
         let mut lookups = cache
             .as_deref_mut()
@@ -489,8 +493,8 @@ pub(super) fn split_db(path: &str) -> (&str, &str) {
 
 fn duplicate(step: &Step, other: String) -> TreeError {
     let (path, line) = match &step.origin {
-        Origin::Standalone { files } => (files.first().cloned().unwrap_or_default(), None),
-        Origin::Released { file, line, .. } => (file.clone(), *line),
+        Origin::Standalone { files } => (files.first().unwrap_or_default().to_string(), None),
+        Origin::Released { file, line, .. } => (file.to_string(), line.map(|l| l as usize)),
     };
     TreeError::new(
         path,

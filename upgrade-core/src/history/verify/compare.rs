@@ -36,7 +36,7 @@ fn differences(old: &Step, new: &Step) -> Vec<String> {
         out.push("transaction changed".into());
     }
     if old.batch != new.batch {
-        let show = |b: &Option<crate::model::batch::Batch>| {
+        let show = |b: &Option<Box<crate::model::batch::Batch>>| {
             b.as_ref()
                 .map_or("(none)".to_string(), |b| format!("`{b}`"))
         };

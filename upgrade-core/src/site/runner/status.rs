@@ -336,7 +336,7 @@ pub fn status_of<'t>(
         match position.and_then(|i| Some((i, tree.steps.get(i)?))) {
             Some((i, step)) => {
                 has_row[i] = true;
-                if step.checksum.as_str() != row.checksum {
+                if !step.checksum.matches(&row.checksum) {
                     drift.push(Drift {
                         key: step.key.clone(),
                         recorded: row.checksum.clone(),
