@@ -208,8 +208,8 @@ fn parse_entry(
         transaction,
         batch,
         body,
+        edited: Step::edited(&checksum, computed),
         checksum,
-        computed,
         origin: Origin::Released {
             release,
             file: shared_path.clone(),
@@ -282,7 +282,7 @@ mod tests {
             transaction: false,
             batch: None,
             body,
-            computed: checksum.clone(),
+            edited: None,
             checksum,
             origin: Origin::Standalone {
                 files: Default::default(),
@@ -313,7 +313,7 @@ mod tests {
         let steps = parse("lib/db/upgrade.toml", &out, &ComponentName::core()).expect("round trip");
         assert_eq!(steps.len(), 3);
         assert_eq!(steps[1].body, a.body);
-        assert_eq!(steps[1].checksum, steps[1].computed);
+        assert_eq!(steps[1].checksum, steps[1].computed());
         assert_eq!(steps[1].requires, a.requires);
         assert!(!steps[1].transaction);
         assert_eq!(steps[2].body, b.body);

@@ -65,7 +65,7 @@ pub fn read_covered(
             transaction: entry.transaction,
             batch: None,
             body: Body::Any(Box::default()),
-            computed: checksum.clone(),
+            edited: None,
             checksum,
             origin: Origin::Released {
                 release,

@@ -10,15 +10,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::model::batch::Batch;
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::step_name::StepName;
 use crate::model::tree_error::TreeErrorKind;
 
+pub use crate::model::checksum::{Checksum, ChecksumText};
 pub use crate::model::step_file::{Header, parse_step_file};
+pub use crate::model::step_lists::{Requires, StepFiles};
 
 /// The databases a step may have a variant for.
 pub const DATABASES: [&str; 2] = ["postgres", "sqlite"];
@@ -100,119 +100,6 @@ impl fmt::Display for StepKey {
     }
 }
 
-/// A `sha256:<hex>` checksum of a step's normalised body or bodies.
-///
-/// Held as its 32 bytes, inline: a step keeps two (the recorded and the
-/// computed one) in 64 bytes, where their shared text cost a 16-byte pointer
-/// pair and a 96-byte allocation. [`Checksum::text`] gives the text
-/// (`sha256:` and 64 lowercase hex digits) on the stack, [`Checksum::matches`]
-/// compares with a recorded text without building one. Bytes order as their
-/// hex text does.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Checksum([u8; 32]);
-
-/// The text of a [`Checksum`]: `sha256:` and 64 lowercase hex digits.
-#[derive(Clone, Copy)]
-pub struct ChecksumText([u8; CHECKSUM_TEXT_LEN]);
-
-/// The length of a checksum's text.
-const CHECKSUM_TEXT_LEN: usize = 7 + 64;
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-impl Checksum {
-    /// The checksum of a body: one body for every database, or one per database.
-    pub fn of(body: &Body) -> Self {
-        let mut hasher = Sha256::new();
-        match body {
-            Body::Any(sql) => hasher.update(normalise(sql).as_bytes()),
-            Body::PerDatabase(map) => {
-                for (db, sql) in map.iter() {
-                    hasher.update(b"\0variant:");
-                    hasher.update(db.as_bytes());
-                    hasher.update(b"\n");
-                    hasher.update(normalise(sql).as_bytes());
-                }
-            }
-        }
-        Checksum(hasher.finalize().into())
-    }
-
-    /// A checksum as recorded in a file or a ledger (not validated beyond
-    /// shape: `sha256:` and 64 lowercase hex digits).
-    pub fn from_recorded(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix("sha256:")?.as_bytes();
-        if hex.len() != 64 {
-            return None;
-        }
-        let digit = |b: u8| match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            _ => None,
-        };
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
-            *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
-        }
-        Some(Checksum(bytes))
-    }
-
-    /// The checksum as text, on the stack.
-    pub fn text(&self) -> ChecksumText {
-        let mut text = [0u8; CHECKSUM_TEXT_LEN];
-        text[..7].copy_from_slice(b"sha256:");
-        for (pair, b) in text[7..].chunks_exact_mut(2).zip(self.0) {
-            pair[0] = HEX[usize::from(b >> 4)];
-            pair[1] = HEX[usize::from(b & 0xf)];
-        }
-        ChecksumText(text)
-    }
-
-    /// Is `text` this checksum's text (as a ledger row or a file records it)?
-    pub fn matches(&self, text: &str) -> bool {
-        text.len() == CHECKSUM_TEXT_LEN && self.text().as_str() == text
-    }
-}
-
-impl ChecksumText {
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII is ever written into it.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl std::ops::Deref for ChecksumText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl fmt::Display for ChecksumText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for ChecksumText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Debug for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Checksum({:?})", self.text())
-    }
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.text().as_str())
-    }
-}
-
 /// The SQL of a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -266,141 +153,6 @@ pub enum Origin {
     },
 }
 
-/// The files of a standalone step: one text of their paths, each ended by
-/// `\0` (a byte no path holds), so that a step keeps one allocation of its
-/// paths' exact size, not a `Vec` of `String`s (104 bytes more or less a
-/// step in a tree of 100,000).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct StepFiles(Box<str>);
-
-impl StepFiles {
-    /// The paths, in order.
-    pub fn iter(&self) -> std::str::SplitTerminator<'_, char> {
-        self.0.split_terminator('\0')
-    }
-
-    /// The first path.
-    pub fn first(&self) -> Option<&str> {
-        self.iter().next()
-    }
-
-    /// How many files.
-    pub fn len(&self) -> usize {
-        self.0.bytes().filter(|b| *b == 0).count()
-    }
-
-    /// No file at all?
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Is `path` one of them?
-    pub fn contains(&self, path: &str) -> bool {
-        self.iter().any(|f| f == path)
-    }
-
-    /// The paths joined with `separator`.
-    pub fn join(&self, separator: &str) -> String {
-        self.iter().collect::<Vec<_>>().join(separator)
-    }
-
-    /// The paths as owned strings.
-    pub fn to_vec(&self) -> Vec<String> {
-        self.iter().map(str::to_string).collect()
-    }
-
-    /// The bytes it keeps on the heap.
-    pub fn heap_bytes(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl<S: AsRef<str>> FromIterator<S> for StepFiles {
-    fn from_iter<I: IntoIterator<Item = S>>(paths: I) -> Self {
-        let mut text = String::new();
-        for path in paths {
-            text.push_str(path.as_ref());
-            text.push('\0');
-        }
-        StepFiles(text.into_boxed_str())
-    }
-}
-
-impl From<Vec<String>> for StepFiles {
-    fn from(paths: Vec<String>) -> Self {
-        paths.iter().collect()
-    }
-}
-
-impl<'a> IntoIterator for &'a StepFiles {
-    type Item = &'a str;
-    type IntoIter = std::str::SplitTerminator<'a, char>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-impl fmt::Debug for StepFiles {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-/// The steps a step requires, in the order declared. Most steps require
-/// none: then it is one null pointer, not an empty `Vec`'s 24 bytes. Reads
-/// as a slice.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Requires(Option<Box<Vec<StepKey>>>);
-
-impl Requires {
-    /// Keeps the requirements `keep` accepts.
-    pub fn retain(&mut self, keep: impl FnMut(&StepKey) -> bool) {
-        if let Some(list) = &mut self.0 {
-            list.retain(keep);
-            if list.is_empty() {
-                self.0 = None;
-            }
-        }
-    }
-
-    /// Removes every requirement.
-    pub fn clear(&mut self) {
-        self.0 = None;
-    }
-
-    /// Adds a requirement.
-    pub fn push(&mut self, key: StepKey) {
-        self.0.get_or_insert_default().push(key);
-    }
-}
-
-impl std::ops::Deref for Requires {
-    type Target = [StepKey];
-    fn deref(&self) -> &[StepKey] {
-        self.0.as_deref().map_or(&[], Vec::as_slice)
-    }
-}
-
-impl From<Vec<StepKey>> for Requires {
-    fn from(keys: Vec<StepKey>) -> Self {
-        Requires((!keys.is_empty()).then(|| Box::new(keys)))
-    }
-}
-
-impl<'a> IntoIterator for &'a Requires {
-    type Item = &'a StepKey;
-    type IntoIter = std::slice::Iter<'a, StepKey>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-impl fmt::Debug for Requires {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
 /// One upgrade step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -419,13 +171,26 @@ pub struct Step {
     pub body: Body,
     /// The checksum sites record: the recorded one for released entries, else computed.
     pub checksum: Checksum,
-    /// The checksum of the body as it is now.
-    pub computed: Checksum,
+    /// The checksum of the body as it is now when it is not `checksum` (an
+    /// edited released entry), else `None`: [`Step::computed`]. Boxed: a
+    /// step almost never has one, and then it costs 8 bytes, not 32.
+    pub edited: Option<Box<Checksum>>,
     /// Where it is defined.
     pub origin: Origin,
 }
 
 impl Step {
+    /// The checksum of the body as it is now (`checksum` unless edited).
+    pub fn computed(&self) -> Checksum {
+        self.edited.as_deref().copied().unwrap_or(self.checksum)
+    }
+
+    /// [`Step::edited`] for a step recorded with `checksum` whose body's
+    /// checksum is `computed`.
+    pub fn edited(checksum: &Checksum, computed: Checksum) -> Option<Box<Checksum>> {
+        (computed != *checksum).then(|| Box::new(computed))
+    }
+
     /// The release it is tagged with, if consolidated.
     pub fn release(&self) -> Option<&ReleaseName> {
         match &self.origin {
@@ -479,9 +244,7 @@ pub fn normalise(text: &str) -> String {
 
 /// What a file name in `db/upgrades` declares: the step name and the database
 /// of a variant (`None` for a plain `.sql`).
-pub fn parse_step_file_name(
-    file: &str,
-) -> Result<(StepName, Option<&'static str>), TreeErrorKind> {
+pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<&'static str>), TreeErrorKind> {
     let bad = |reason: String| TreeErrorKind::BadStepFileName {
         file: file.to_string(),
         reason,
@@ -496,11 +259,14 @@ pub fn parse_step_file_name(
     let name = StepName::parse(name).map_err(|e| bad(e.to_string()))?;
     let database = match database {
         None => None,
-        Some(db) => Some(DATABASES.into_iter().find(|known| *known == db).ok_or_else(
-            || TreeErrorKind::UnknownDatabase {
-                database: db.to_string(),
-            },
-        )?),
+        Some(db) => Some(
+            DATABASES
+                .into_iter()
+                .find(|known| *known == db)
+                .ok_or_else(|| TreeErrorKind::UnknownDatabase {
+                    database: db.to_string(),
+                })?,
+        ),
     };
     Ok((name, database))
 }
@@ -522,7 +288,7 @@ impl Step {
             transaction: true,
             batch: None,
             body,
-            computed: checksum.clone(),
+            edited: None,
             checksum,
             origin: Origin::Standalone {
                 files: StepFiles::default(),
@@ -566,18 +332,35 @@ mod tests {
 
     #[test]
     fn a_step_keeps_its_text_once() {
-        eprintln!(
-            "SIZES step {} key {} name {} body {} origin {} files {} requires {} checksum {} batch {}",
-            std::mem::size_of::<Step>(),
-            std::mem::size_of::<StepKey>(),
-            std::mem::size_of::<StepName>(),
-            std::mem::size_of::<Body>(),
-            std::mem::size_of::<Origin>(),
-            std::mem::size_of::<StepFiles>(),
-            std::mem::size_of::<Vec<StepKey>>(),
-            std::mem::size_of::<Checksum>(),
-            std::mem::size_of::<Option<Box<Batch>>>()
+        use std::mem::size_of;
+        // A tree of 100,000 steps holds each Step inline: every byte here
+        // is 100 kB there (release --dry-run's peak, issue 10). Was 256.
+        assert!(size_of::<Step>() <= 136, "{}", size_of::<Step>());
+        assert_eq!(size_of::<Checksum>(), 32, "inline, no text");
+        assert_eq!(size_of::<Option<Box<Checksum>>>(), 8, "edited: rare");
+        assert_eq!(size_of::<Body>(), 16, "one Box<str>, variants boxed");
+        assert_eq!(size_of::<Origin>(), 24, "one text of files, or 3 words");
+        assert_eq!(size_of::<StepFiles>(), 16);
+        assert_eq!(size_of::<Requires>(), 8, "most steps require none");
+        assert_eq!(size_of::<Option<Box<Batch>>>(), 8, "most steps have none");
+        assert_eq!(size_of::<StepName>(), 16);
+        // A body is sized exactly: a tree keeps every one.
+        let body = normalise("\nCREATE TABLE t (id INT);  \r\nINSERT INTO t VALUES (1);\n\n");
+        assert_eq!(
+            body,
+            "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"
         );
+        assert_eq!(body.capacity(), body.len());
+        // The steps of a component share its name.
+        let name = ComponentName::parse("mod_forum").expect("valid");
+        assert_eq!(name.clone().as_str().as_ptr(), name.as_str().as_ptr());
+        // An unedited step has no second checksum.
+        let step = Step::core_for_test("2008010100-a", Phase::Main, Body::Any("A;\n".into()));
+        assert!(step.edited.is_none());
+        assert_eq!(step.computed(), step.checksum);
+        let other = Checksum::of(&Body::Any("B;\n".into()));
+        assert_eq!(Step::edited(&step.checksum, step.checksum), None);
+        assert_eq!(Step::edited(&step.checksum, other).as_deref(), Some(&other));
     }
 
     #[test]

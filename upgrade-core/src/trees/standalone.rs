@@ -90,7 +90,7 @@ pub(super) fn standalone_step(
         transaction: header.transaction,
         batch: header.batch,
         body,
-        computed: checksum.clone(),
+        edited: None,
         checksum,
         origin: Origin::Standalone {
             files: variants.iter().map(|v| v.path).collect(),

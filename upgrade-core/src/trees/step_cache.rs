@@ -429,7 +429,7 @@ fn entry_step(
         transaction,
         batch,
         body: Body::from_variants(bodies),
-        computed: checksum.clone(),
+        edited: None,
         checksum,
         origin: Origin::Standalone {
             files: variants.iter().map(|v| v.path).collect(),

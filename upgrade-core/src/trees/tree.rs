@@ -288,10 +288,7 @@ impl Tree {
                         standalone
                             .entry((component, name))
                             .or_insert_with(|| Vec::with_capacity(1))
-                            .push(Variant {
-                                path,
-                                database,
-                            })
+                            .push(Variant { path, database })
                     }
                     Err(kind) => errors.push(TreeError::new(path.as_str(), kind)),
                 }

@@ -100,10 +100,11 @@ fn unreviewed(tree: &Tree, pending: &[&Step]) -> Vec<Unreviewed> {
             format!(
                 "is tagged {release}, which is not in the release history of upgrade.toml: no site can tell whether it ran"
             )
-        } else if step.checksum != step.computed {
+        } else if step.checksum != step.computed() {
             format!(
                 "was edited after release {release}: its recorded checksum is {} but its SQL hashes to {}",
-                step.checksum, step.computed
+                step.checksum,
+                step.computed()
             )
         } else {
             continue;
