@@ -3,7 +3,7 @@
 //! 100,000 steps must fit in 2 x its step bytes + 50 MB (issue 10), and the
 //! tree is most of what it holds (its diff is produced one file at a time).
 
-use upgrade_core::consolidation::consolidate::{consolidate, prepare};
+use upgrade_core::consolidation::consolidate::{Produced, consolidate, prepare};
 use upgrade_core::model::step::{Body, Origin, Step};
 use upgrade_core::{ReleaseName, Tree, WorkTree};
 
@@ -122,4 +122,44 @@ fn the_dry_run_diff_is_the_release_diff_file_by_file() {
     );
     // The files, three upgrade.toml, the release file, the manifest, three .gitkeep.
     assert_eq!(whole.changes.len(), 3 * 4 + 3 + 2 + 3);
+}
+
+#[test]
+fn the_created_release_file_is_written_on_demand_as_the_release_writes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    tree(dir.path(), 3, 4);
+    let loaded = Tree::load(&WorkTree::new(dir.path())).expect("tree loads");
+    let release = ReleaseName::parse("R1").expect("name");
+    let whole = consolidate(&loaded, &release).expect("consolidates");
+    let prepared = prepare(&loaded, &release).expect("prepares");
+    let (mut created, mut others) = (Vec::new(), 0);
+    prepared
+        .each_produced(&mut |produced| {
+            match produced {
+                Produced::CreatedReleaseFile(file) => {
+                    let mut text = String::new();
+                    file.write(&mut text).expect("written");
+                    assert_eq!(text, file.text());
+                    created.push((file.path.to_string(), text));
+                }
+                Produced::Change(_) => others += 1,
+            }
+            Ok(())
+        })
+        .expect("no io");
+    // The one file not built as a text is the new release file, and what
+    // is written is the text the release writes.
+    let [(path, text)] = created.as_slice() else {
+        panic!("one created release file: {created:?}")
+    };
+    assert_eq!(path, "releases/R1.toml");
+    let change = whole
+        .changes
+        .iter()
+        .find(|c| &c.path == path)
+        .expect("the release writes it");
+    assert_eq!(change.before, None);
+    assert_eq!(change.after.as_deref(), Some(text.as_str()));
+    assert!(text.contains("[covers.core]"));
+    assert_eq!(others + 1, whole.changes.len());
 }

@@ -182,7 +182,7 @@ pub struct Step {
 impl Step {
     /// The checksum of the body as it is now (`checksum` unless edited).
     pub fn computed(&self) -> Checksum {
-        self.edited.as_deref().copied().unwrap_or(self.checksum)
+        self.edited.as_deref().unwrap_or(&self.checksum).clone()
     }
 
     /// [`Step::edited`] for a step recorded with `checksum` whose body's
@@ -359,15 +359,18 @@ mod tests {
         assert!(step.edited.is_none());
         assert_eq!(step.computed(), step.checksum);
         let other = Checksum::of(&Body::Any("B;\n".into()));
-        assert_eq!(Step::edited(&step.checksum, step.checksum), None);
-        assert_eq!(Step::edited(&step.checksum, other).as_deref(), Some(&other));
+        assert_eq!(Step::edited(&step.checksum, step.checksum.clone()), None);
+        assert_eq!(
+            Step::edited(&step.checksum, other.clone()).as_deref(),
+            Some(&other)
+        );
     }
 
     #[test]
     fn file_names() {
         let (n, db) = parse_step_file_name("2008021700-webdavlocks.postgres.sql").expect("valid");
         assert_eq!(n.as_str(), "2008021700-webdavlocks");
-        assert_eq!(db.as_deref(), Some("postgres"));
+        assert_eq!(db, Some("postgres"));
         assert!(matches!(
             parse_step_file_name("2008021700-x.mysql.sql"),
             Err(TreeErrorKind::UnknownDatabase { .. })

@@ -90,6 +90,9 @@ impl fmt::Debug for StepFiles {
 /// none: then it is one null pointer, not an empty `Vec`'s 24 bytes. Reads
 /// as a slice.
 #[derive(Clone, Default, PartialEq, Eq)]
+// A boxed Vec on purpose: one thin pointer in every step, where a
+// `Box<[StepKey]>` is two words and a `Vec` three.
+#[allow(clippy::box_collection)]
 pub struct Requires(Option<Box<Vec<StepKey>>>);
 
 impl Requires {

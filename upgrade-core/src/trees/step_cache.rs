@@ -133,7 +133,7 @@ fn probe(
 ) -> Probe {
     let ids: Option<Vec<Identity>> = variants
         .iter()
-        .map(|v| folder.identity(root, &v.path))
+        .map(|v| folder.identity(root, v.path))
         .collect();
     let Some(ids) = ids else {
         return Probe::Miss(None);
@@ -274,10 +274,10 @@ impl StepCache {
         let clean = |s: &str| !s.is_empty() && !s.contains(['\t', '\n', '\r']);
         if variants.is_empty()
             || ids.len() != variants.len()
-            || !variants.iter().all(|v| clean(&v.path))
+            || !variants.iter().all(|v| clean(v.path))
             || variants
                 .iter()
-                .any(|v| v.database.as_deref().is_some_and(|d| !clean(d)))
+                .any(|v| v.database.is_some_and(|d| !clean(d)))
         {
             return;
         }
@@ -297,7 +297,7 @@ impl StepCache {
         for (v, i) in variants.iter().zip(ids) {
             rest.push_str(&format!(
                 "\t{}\t{}\t{}\t{}\t{}\t{}",
-                v.database.as_deref().unwrap_or(""),
+                v.database.unwrap_or(""),
                 i.size,
                 i.mtime_ns,
                 i.ctime_ns,
@@ -411,7 +411,7 @@ fn entry_step(
             ino: u64::try_from(num()?).ok()?,
             dev: u64::try_from(num()?).ok()?,
         };
-        if database != v.database.as_deref() || stored != *id {
+        if database != v.database || stored != *id {
             return None;
         }
         bodies.insert(v.database.map(str::to_string), String::new());
