@@ -3,7 +3,7 @@
 //! 100,000 steps must fit in 2 x its step bytes + 50 MB (issue 10), and the
 //! tree is most of what it holds (its diff is produced one file at a time).
 
-use upgrade_core::consolidation::consolidate::{consolidate, prepare};
+use upgrade_core::consolidation::consolidate::{Produced, consolidate, prepare};
 use upgrade_core::model::step::{Body, Origin, Step};
 use upgrade_core::{ReleaseName, Tree, WorkTree};
 
@@ -36,23 +36,18 @@ fn tree(root: &std::path::Path, comps: usize, steps: usize) {
     }
 }
 
-/// The heap and inline bytes `tree` keeps for its steps: the `Step` itself,
-/// its body, name and file path, its checksums (once when the recorded and
-/// the computed one share their text) and any second copy of its file text.
+/// The heap and inline bytes `tree` keeps for its steps: the `Step` itself
+/// (its two checksums inline), its body, name and file paths, and any
+/// second copy of its file text.
 fn bytes_kept(tree: &Tree) -> usize {
     let mut bytes = std::mem::size_of::<Step>() * tree.steps.capacity();
     for step in &tree.steps {
         bytes += step.key.name.as_str().len();
         if let Body::Any(sql) = &step.body {
-            bytes += sql.capacity();
+            bytes += sql.len();
         }
         if let Origin::Standalone { files } = &step.origin {
-            bytes += files.capacity() * std::mem::size_of::<String>();
-            bytes += files.iter().map(String::capacity).sum::<usize>();
-        }
-        bytes += step.checksum.as_str().len();
-        if step.computed.as_str().as_ptr() != step.checksum.as_str().as_ptr() {
-            bytes += step.computed.as_str().len();
+            bytes += files.heap_bytes();
         }
     }
     bytes
@@ -73,9 +68,11 @@ fn a_tree_keeps_a_bounded_number_of_bytes_per_step() {
     assert_eq!(loaded.steps.len(), n);
     // Before: a 280-byte Step, a body of twice its length, two 71-byte
     // checksum strings and a second copy of every file: ~710 bytes per
-    // 55-byte step. Now the file text is the body, and the checksums share.
+    // 55-byte step; then a 256-byte Step, a shared 71-byte checksum text and
+    // a Vec of paths: ~420. Now a 136-byte Step (checksums inline), its
+    // ~17-byte name, ~55-byte body and ~46-byte path: 250.
     let per_step = bytes_kept(&loaded) / n;
-    assert!(per_step <= 500, "{per_step} bytes kept per step");
+    assert!(per_step <= 260, "{per_step} bytes kept per step");
     assert!(
         loaded.standalone_texts.is_empty(),
         "a step file that is exactly its body is not kept twice"
@@ -85,8 +82,9 @@ fn a_tree_keeps_a_bounded_number_of_bytes_per_step() {
     let Origin::Standalone { files } = &step.origin else {
         panic!("standalone")
     };
-    let on_disk = std::fs::read_to_string(dir.path().join(&files[0])).expect("read");
-    assert_eq!(loaded.file_text(&files[0]), Some(on_disk));
+    let file = files.first().expect("a file");
+    let on_disk = std::fs::read_to_string(dir.path().join(file)).expect("read");
+    assert_eq!(loaded.file_text(file), Some(on_disk));
 }
 
 #[test]
@@ -124,4 +122,44 @@ fn the_dry_run_diff_is_the_release_diff_file_by_file() {
     );
     // The files, three upgrade.toml, the release file, the manifest, three .gitkeep.
     assert_eq!(whole.changes.len(), 3 * 4 + 3 + 2 + 3);
+}
+
+#[test]
+fn the_created_release_file_is_written_on_demand_as_the_release_writes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    tree(dir.path(), 3, 4);
+    let loaded = Tree::load(&WorkTree::new(dir.path())).expect("tree loads");
+    let release = ReleaseName::parse("R1").expect("name");
+    let whole = consolidate(&loaded, &release).expect("consolidates");
+    let prepared = prepare(&loaded, &release).expect("prepares");
+    let (mut created, mut others) = (Vec::new(), 0);
+    prepared
+        .each_produced(&mut |produced| {
+            match produced {
+                Produced::CreatedReleaseFile(file) => {
+                    let mut text = String::new();
+                    file.write(&mut text).expect("written");
+                    assert_eq!(text, file.text());
+                    created.push((file.path.to_string(), text));
+                }
+                Produced::Change(_) => others += 1,
+            }
+            Ok(())
+        })
+        .expect("no io");
+    // The one file not built as a text is the new release file, and what
+    // is written is the text the release writes.
+    let [(path, text)] = created.as_slice() else {
+        panic!("one created release file: {created:?}")
+    };
+    assert_eq!(path, "releases/R1.toml");
+    let change = whole
+        .changes
+        .iter()
+        .find(|c| &c.path == path)
+        .expect("the release writes it");
+    assert_eq!(change.before, None);
+    assert_eq!(change.after.as_deref(), Some(text.as_str()));
+    assert!(text.contains("[covers.core]"));
+    assert_eq!(others + 1, whole.changes.len());
 }

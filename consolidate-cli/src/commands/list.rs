@@ -43,7 +43,7 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
                     "requires": s.requires.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "transaction": s.transaction,
                     "databases": match &s.body { Body::Any(_) => None, Body::PerDatabase(m) => Some(m.keys().collect::<Vec<_>>()) },
-                    "checksum": s.checksum.as_str(),
+                    "checksum": s.checksum.text().as_str(),
                     "file": s.location(),
                 })
             })

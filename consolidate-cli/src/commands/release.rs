@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use upgrade_core::consolidation::consolidate::{Consolidation, consolidate, prepare};
+use upgrade_core::consolidation::consolidate::{Consolidation, Produced, consolidate, prepare};
 use upgrade_core::files::fsio::{FileChange, join_relative, write_unified_diff};
 use upgrade_core::trees::git_repo::{self, CommitTarget};
 use upgrade_core::trees::git_tree::TreeRepository;
@@ -207,8 +207,21 @@ fn dry_run(work: &WorkTree, release: &ReleaseName) -> Result<u8, CliError> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut changes = 0;
     prepared
-        .each_change(&mut |change| {
+        .each_produced(&mut |produced| {
             changes += 1;
+            let change = match produced {
+                Produced::Change(change) => change,
+                Produced::CreatedReleaseFile(file) => {
+                    if write_created_streamed(file.path, &|w| file.write(w), &mut out)? {
+                        return Ok(());
+                    }
+                    FileChange {
+                        path: file.path.to_string(),
+                        before: None,
+                        after: Some(file.text()),
+                    }
+                }
+            };
             if write_created(&change, &mut out)? {
                 return Ok(());
             }
@@ -257,6 +270,87 @@ fn write_created(change: &FileChange, out: &mut dyn std::io::Write) -> std::io::
         out.write_all(line.as_bytes())?;
     }
     Ok(true)
+}
+
+/// [`write_created`] for the release file the release creates, without its
+/// text (~10 MB for 100,000 steps): written once to count its lines, then
+/// again, line by line, into the diff. `false` (nothing written) for a text
+/// [`write_created`] would leave to the diff.
+fn write_created_streamed(
+    path: &str,
+    text: &dyn Fn(&mut dyn std::fmt::Write) -> std::fmt::Result,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<bool> {
+    let mut shape = Shape::default();
+    // Counting cannot fail.
+    let _ = text(&mut shape);
+    if shape.bytes == 0 || shape.last != Some('\n') || shape.carriage_return {
+        return Ok(false);
+    }
+    let range = if shape.lines == 1 {
+        "1".to_string()
+    } else {
+        format!("1,{}", shape.lines)
+    };
+    write!(out, "--- /dev/null\n+++ b/{path}\n@@ -0,0 +{range} @@\n")?;
+    let mut added = Added {
+        out,
+        line_start: true,
+        error: None,
+    };
+    if text(&mut added).is_err() {
+        return Err(added
+            .error
+            .unwrap_or_else(|| std::io::Error::other("the release file could not be written")));
+    }
+    Ok(true)
+}
+
+/// The shape of a text written to it: what [`write_created`] checks.
+#[derive(Default)]
+struct Shape {
+    bytes: usize,
+    lines: usize,
+    last: Option<char>,
+    carriage_return: bool,
+}
+
+impl std::fmt::Write for Shape {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.bytes += s.len();
+        self.lines += s.bytes().filter(|b| *b == b'\n').count();
+        self.carriage_return |= s.contains('\r');
+        if let Some(c) = s.chars().next_back() {
+            self.last = Some(c);
+        }
+        Ok(())
+    }
+}
+
+/// Writes the lines of a text written to it as added lines (`+` first).
+struct Added<'o> {
+    out: &'o mut dyn std::io::Write,
+    line_start: bool,
+    error: Option<std::io::Error>,
+}
+
+impl std::fmt::Write for Added<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let mut write = |bytes: &[u8]| {
+            self.out.write_all(bytes).map_err(|e| {
+                self.error = Some(e);
+                std::fmt::Error
+            })
+        };
+        for piece in s.split_inclusive('\n') {
+            if self.line_start {
+                write(b"+")?;
+            }
+            write(piece.as_bytes())?;
+            self.line_start = piece.ends_with('\n');
+        }
+        Ok(())
+    }
 }
 
 /// What the summary line counts.
@@ -349,6 +443,46 @@ mod tests {
                 after: after.map(str::to_string),
             };
             assert!(!write_created(&change, &mut Vec::new()).expect("nothing written"));
+        }
+    }
+
+    #[test]
+    fn a_streamed_created_file_is_written_as_the_diff_writes_it() {
+        let many: String = (0..40).map(|i| format!("line {i}\n")).collect();
+        for text in ["a\n", "a\nb\n", "\n", "x\n\n\ny\n", many.as_str()] {
+            // Written in pieces that split lines, as `write!` does.
+            let pieces = |w: &mut dyn std::fmt::Write| {
+                for (i, piece) in text.split_inclusive(['\n', 'i']).enumerate() {
+                    write!(w, "{piece}")?;
+                    if i % 2 == 0 {
+                        w.write_str("")?;
+                    }
+                }
+                Ok(())
+            };
+            let mut streamed = Vec::new();
+            assert!(
+                write_created_streamed("releases/R1.toml", &pieces, &mut streamed)
+                    .expect("written")
+            );
+            let change = FileChange {
+                path: "releases/R1.toml".into(),
+                before: None,
+                after: Some(text.to_string()),
+            };
+            let mut slow = Vec::new();
+            write_unified_diff(std::slice::from_ref(&change), &mut slow).expect("written");
+            assert_eq!(
+                String::from_utf8_lossy(&streamed),
+                String::from_utf8_lossy(&slow),
+                "{text:?}"
+            );
+        }
+        for text in ["no final newline", "a\r\n", ""] {
+            let whole = |w: &mut dyn std::fmt::Write| w.write_str(text);
+            let mut out = Vec::new();
+            assert!(!write_created_streamed("p", &whole, &mut out).expect("nothing written"));
+            assert!(out.is_empty());
         }
     }
 }

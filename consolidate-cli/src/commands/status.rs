@@ -330,7 +330,7 @@ fn json(tree: &Tree, status: &Status<'_>) -> serde_json::Value {
             "component": d.key.component.as_str(),
             "step": d.key.name.as_str(),
             "ledger_checksum": d.recorded,
-            "tree_checksum": d.expected.as_str(),
+            "tree_checksum": d.expected.text().as_str(),
             "file": d.location,
         })).collect::<Vec<_>>(),
         "refused": status.refusal.as_ref().map(|r| serde_json::json!({

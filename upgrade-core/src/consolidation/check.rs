@@ -36,7 +36,9 @@ impl fmt::Display for Problem {
 
 fn at(step: &Step) -> (String, Option<usize>) {
     match &step.origin {
-        crate::model::step::Origin::Released { file, line, .. } => (file.clone(), *line),
+        crate::model::step::Origin::Released { file, line, .. } => {
+            (file.to_string(), line.map(|l| l as usize))
+        }
         crate::model::step::Origin::Standalone { files } => (files.join(", "), None),
     }
 }
@@ -52,13 +54,13 @@ pub fn released_history_problems(tree: &Tree, in_progress: Option<&ReleaseName>)
             continue;
         };
         let (path, line) = at(step);
-        if step.checksum != step.computed {
+        if step.checksum != step.computed() {
             out.push(Problem {
                 path: path.clone(),
                 line,
                 message: format!(
                     "step {} was edited after release {release}: its checksum is {} but its SQL hashes to {}",
-                    step.key, step.checksum, step.computed
+                    step.key, step.checksum, step.computed()
                 ),
                 hint: "restore the released SQL from version control, and put the change in a new step (`consolidate new`)".into(),
             });

@@ -12,8 +12,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::Path;
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
@@ -23,7 +21,8 @@ use crate::files::upgrade_file;
 use crate::model::component::ComponentName;
 use crate::model::manifest::MANIFEST_FILE;
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{Origin, Step, StepKey};
+use crate::model::step::{Checksum, Origin, Step, StepKey};
+use crate::model::step_name::StepName;
 use crate::model::version::Version;
 use crate::planning::plan::{self, PlanError};
 use crate::trees::tree::Tree;
@@ -177,11 +176,7 @@ pub fn prepare<'t>(
         ));
     }
     let order = plan::order(tree)?;
-    let leftovers: Vec<&str> = tree
-        .leftovers
-        .iter()
-        .flat_map(|l| l.files.iter().map(String::as_str))
-        .collect();
+    let leftovers: Vec<&str> = tree.leftovers.iter().flat_map(|l| l.files.iter()).collect();
     let mut entries: Vec<(Cow<'_, str>, Entry)> = leftovers
         .iter()
         .map(|p| (Cow::Borrowed(*p), Entry::Delete))
@@ -254,11 +249,7 @@ pub fn prepare<'t>(
         entries.push((path, Entry::Fold(prepared.folds.len())));
         for step in &steps {
             if let Origin::Standalone { files } = &step.origin {
-                entries.extend(
-                    files
-                        .iter()
-                        .map(|f| (Cow::Borrowed(f.as_str()), Entry::Delete)),
-                );
+                entries.extend(files.iter().map(|f| (Cow::Borrowed(f), Entry::Delete)));
             }
         }
         prepared.folds.push((component, before, steps));
@@ -274,19 +265,75 @@ pub fn prepare<'t>(
     Ok(prepared)
 }
 
-impl Prepared<'_> {
+/// One planned file change as [`Prepared::each_produced`] gives it.
+pub enum Produced<'p> {
+    /// A change with its texts.
+    Change(FileChange),
+    /// The release file, which the release creates (there is none yet):
+    /// its text is written on demand, line by line, never held whole (it
+    /// is ~10 MB for a release of 100,000 steps).
+    CreatedReleaseFile(CreatedReleaseFile<'p>),
+}
+
+/// The release file a release creates, see [`Produced::CreatedReleaseFile`].
+pub struct CreatedReleaseFile<'p> {
+    prepared: &'p Prepared<'p>,
+    /// Its path.
+    pub path: &'p str,
+}
+
+impl CreatedReleaseFile<'_> {
+    /// Writes its text (what [`FileChange::after`] would hold) to `out`.
+    pub fn write(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        self.prepared.write_release_file(out)
+    }
+
+    /// Its text.
+    pub fn text(&self) -> String {
+        self.prepared.release_file()
+    }
+}
+
+impl<'t> Prepared<'t> {
     /// Calls `each` with every file change, in path order (the changes of
     /// [`Consolidation::changes`]), producing one text at a time.
     pub fn each_change(
         &self,
         each: &mut dyn FnMut(FileChange) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
+        self.each_produced(&mut |produced| match produced {
+            Produced::Change(change) => each(change),
+            Produced::CreatedReleaseFile(file) => each(FileChange {
+                path: file.path.to_string(),
+                before: None,
+                after: Some(file.text()),
+            }),
+        })
+    }
+
+    /// [`Prepared::each_change`], except that a release file the release
+    /// creates comes as [`Produced::CreatedReleaseFile`], whose text the
+    /// caller writes where it goes (`release --dry-run`).
+    pub fn each_produced<'p>(
+        &'p self,
+        each: &mut dyn FnMut(Produced<'p>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         for (path, entry) in &self.entries {
+            if matches!(entry, Entry::ReleaseFile)
+                && !self.tree.release_files.contains_key(&self.release)
+            {
+                // Created: no text before, so it always changes.
+                each(Produced::CreatedReleaseFile(CreatedReleaseFile {
+                    prepared: self,
+                    path,
+                }))?;
+                continue;
+            }
             let change = self.change(path, *entry);
             // A new release leaves out what it would not change (a re-run
             // after the release file was written).
             if self.already_released || change.before != change.after {
-                each(change)?;
+                each(Produced::Change(change))?;
             }
         }
         Ok(())
@@ -329,15 +376,28 @@ impl Prepared<'_> {
     /// the fold (entries of an interrupted run included). The tree's steps
     /// are sorted by component then name, the order of the file.
     fn release_file(&self) -> String {
-        let tree = self.tree;
-        release_file::render_covering(
+        release_file::render_covering(&self.release, &self.tree.manifest.version, self.covered())
+    }
+
+    /// [`Prepared::release_file`] written to `out`.
+    fn write_release_file(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        release_file::write_covering(
+            out,
             &self.release,
-            &tree.manifest.version,
-            tree.steps
-                .iter()
-                .filter(|s| s.release() == Some(&self.release) || s.release().is_none())
-                .map(|s| (&s.key.component, &s.key.name, &s.checksum)),
+            &self.tree.manifest.version,
+            self.covered(),
         )
+    }
+
+    /// The steps the release file covers, in its order.
+    fn covered(
+        &self,
+    ) -> impl Iterator<Item = (&'t ComponentName, &'t StepName, &'t Checksum)> + Clone + '_ {
+        self.tree
+            .steps
+            .iter()
+            .filter(|s| s.release() == Some(&self.release) || s.release().is_none())
+            .map(|s| (&s.key.component, &s.key.name, &s.checksum))
     }
 }
 
@@ -362,16 +422,17 @@ fn keep_emptied_folders(tree: &Tree, entries: &mut Vec<(Cow<'_, str>, Entry)>) {
     // Every standalone file: those of standalone steps and the leftovers.
     let standalone = tree
         .standalone()
-        .flat_map(|s| match &s.origin {
-            Origin::Standalone { files } => files.as_slice(),
-            Origin::Released { .. } => &[],
+        .filter_map(|s| match &s.origin {
+            Origin::Standalone { files } => Some(files),
+            Origin::Released { .. } => None,
         })
-        .chain(tree.leftovers.iter().flat_map(|l| l.files.iter()));
+        .chain(tree.leftovers.iter().map(|l| &l.files))
+        .flat_map(|files| files.iter());
     for path in standalone {
         if let Some(dir) = folder_of(path)
             && let Some(all_go) = emptied.get_mut(&dir)
         {
-            *all_go &= deleted.contains(path.as_str());
+            *all_go &= deleted.contains(path);
         }
     }
     let kept: BTreeSet<String> = tree
@@ -387,12 +448,6 @@ fn keep_emptied_folders(tree: &Tree, entries: &mut Vec<(Cow<'_, str>, Entry)>) {
     drop(deleted);
     entries.reserve_exact(keeps.len());
     entries.extend(keeps);
-}
-
-/// A file name that [`crate::consolidation::paths::inside_root`] accepts as
-/// the last segment of a path whose folder it accepted.
-fn plain_file_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['\\', ':', '/'])
 }
 
 /// Appends `[[release]]` to the manifest's history with toml_edit: every other
@@ -416,66 +471,4 @@ pub fn append_history(manifest_text: &str, release: &ReleaseName, version: &Vers
         }
     }
     doc.to_string()
-}
-
-impl Consolidation {
-    /// Does applying it change nothing?
-    pub fn is_noop(&self) -> bool {
-        self.changes.is_empty()
-    }
-
-    /// A unified diff of every change, files in path order.
-    pub fn diff(&self) -> String {
-        crate::files::fsio::unified_diff(&self.changes)
-    }
-
-    /// [`Consolidation::diff`] written to `out` file by file, never held whole.
-    pub fn write_diff(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        crate::files::fsio::write_unified_diff(&self.changes, out)
-    }
-
-    /// Applies the changes to the tree at `root` in crash-safe order. A path
-    /// that would leave `root` (see [`crate::consolidation::paths`]) is
-    /// refused before anything is written.
-    ///
-    /// The folders are checked on the file system once each (a release
-    /// deletes 100,000 files in a few hundred folders); every other path of
-    /// a checked folder only has its file name checked.
-    pub fn apply(&self, root: &Path) -> std::io::Result<()> {
-        let mut checked: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for change in &self.changes {
-            let (folder, name) = change.path.rsplit_once('/').unwrap_or(("", &change.path));
-            if checked.contains(folder) && plain_file_name(name) {
-                continue;
-            }
-            crate::consolidation::paths::inside_root(root, &change.path).map_err(|why| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("{}: outside the tree root ({why})", change.path),
-                )
-            })?;
-            checked.insert(folder);
-        }
-        crate::files::fsio::apply_changes(root, &self.changes)
-    }
-
-    /// A commit message listing what was folded.
-    pub fn commit_message(&self) -> String {
-        let mut msg = format!(
-            "Consolidate {}: fold {} standalone step{}\n\n",
-            self.release,
-            self.folded.len(),
-            if self.folded.len() == 1 { "" } else { "s" }
-        );
-        if self.folded.is_empty() {
-            msg.push_str("No standalone step to fold.\n");
-        } else {
-            msg.push_str("Folded into the components' db/upgrade.toml, in plan order:\n");
-            for key in &self.folded {
-                let _ = writeln!(msg, "- {key}");
-            }
-        }
-        let _ = write!(msg, "\nConsolidated-Release: {}\n", self.release);
-        msg
-    }
 }

@@ -124,24 +124,37 @@ pub fn render_covering<'a>(
             size += component.as_str().len() + 12;
             current = Some(component);
         }
-        size += name.as_str().len() + checksum.as_str().len() + 8;
+        size += name.as_str().len() + checksum.text().len() + 8;
     }
     let mut out = String::with_capacity(size);
-    let _ = writeln!(
+    // Writing into a String cannot fail.
+    let _ = write_covering(&mut out, release, version, covered);
+    out
+}
+
+/// Writes the text of [`render_covering`] to `out`, line by line (a dry
+/// run streams it instead of holding it).
+pub fn write_covering<'a>(
+    out: &mut dyn std::fmt::Write,
+    release: &ReleaseName,
+    version: &Version,
+    covered: impl Iterator<Item = (&'a ComponentName, &'a StepName, &'a Checksum)>,
+) -> std::fmt::Result {
+    writeln!(
         out,
         "# Cleanup rules of {release}, written by `consolidate release`.\n\
          # A site that completes this release deletes the ledger rows of these steps.\n\
          release = \"{release}\"\nversion = \"{version}\""
-    );
+    )?;
     let mut current: Option<&ComponentName> = None;
     for (component, name, checksum) in covered {
         if current != Some(component) {
-            let _ = writeln!(out, "\n[covers.{component}]");
+            writeln!(out, "\n[covers.{component}]")?;
             current = Some(component);
         }
-        let _ = writeln!(out, "\"{name}\" = \"{checksum}\"");
+        writeln!(out, "\"{name}\" = \"{}\"", checksum.text().as_str())?;
     }
-    out
+    Ok(())
 }
 
 /// A SQL string literal: single quotes, embedded quotes doubled.

@@ -2,6 +2,7 @@
 //! entries and appending new ones while keeping every existing byte.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use toml_edit::{Item, Table};
 
@@ -47,9 +48,13 @@ pub fn parse(path: &str, text: &str, component: &ComponentName) -> Result<Vec<St
     let array = item
         .as_array_of_tables()
         .ok_or_else(|| file.field_error(Some(item), "steps are [[step]] tables".into()))?;
+    // The entries share the file's path, and each run of entries tagged
+    // with one release its name (a reference count each, not a copy).
+    let shared = Arc::new(path.to_string());
+    let mut last_release: Option<ReleaseName> = None;
     array
         .iter()
-        .map(|table| parse_entry(&file, table, component))
+        .map(|table| parse_entry(&file, table, component, &shared, &mut last_release))
         .collect()
 }
 
@@ -57,6 +62,8 @@ fn parse_entry(
     file: &TomlFile<'_>,
     table: &Table,
     component: &ComponentName,
+    shared_path: &Arc<String>,
+    last_release: &mut Option<ReleaseName>,
 ) -> Result<Step, TreeError> {
     let line = file.line_of_table(table);
     if let Some((key, _)) = table.iter().find(|(k, _)| !KEYS.contains(k)) {
@@ -72,6 +79,10 @@ fn parse_entry(
     let name = StepName::parse(&name_text).map_err(|e| file.entry_error(table, e.to_string()))?;
     let release = ReleaseName::parse(&file.string(table, "release", "[[step]]")?)
         .map_err(|e| file.entry_error(table, e.to_string()))?;
+    let release = match last_release {
+        Some(last) if *last == release => last.clone(),
+        _ => last_release.insert(release).clone(),
+    };
     let phase_text = file.string(table, "phase", "[[step]]")?;
     let phase = Phase::parse(&phase_text).ok_or_else(|| {
         file.entry_error(
@@ -119,7 +130,7 @@ fn parse_entry(
                     format!("`batch` on a {phase} step: only post steps run in batches"),
                 ));
             }
-            Some(batch)
+            Some(Box::new(batch))
         }
     };
     let recorded = file.string(table, "checksum", "[[step]]")?;
@@ -137,7 +148,7 @@ fn parse_entry(
     };
     let body = if let Some(text) = sql.as_str() {
         check(text, sql, &Dialect::ALL)?;
-        Body::Any(text.to_string())
+        Body::Any(text.into())
     } else if let Some(map) = sql.as_table_like() {
         let mut bodies = BTreeMap::new();
         for (db, value) in map.iter() {
@@ -158,7 +169,7 @@ fn parse_entry(
             }
             bodies.insert(db.to_string(), text.to_string());
         }
-        Body::PerDatabase(bodies)
+        Body::PerDatabase(Box::new(bodies))
     } else {
         return Err(file.field_error(
             Some(sql),
@@ -167,7 +178,7 @@ fn parse_entry(
     };
     if let Some(batch) = &batch {
         let texts: Vec<(&str, Dialect)> = match &body {
-            Body::Any(sql) => Dialect::ALL.iter().map(|d| (sql.as_str(), *d)).collect(),
+            Body::Any(sql) => Dialect::ALL.iter().map(|d| (&**sql, *d)).collect(),
             Body::PerDatabase(map) => map
                 .iter()
                 .filter_map(|(db, sql)| Dialect::of_database(db).map(|d| (sql.as_str(), d)))
@@ -193,16 +204,16 @@ fn parse_entry(
             name,
         },
         phase,
-        requires,
+        requires: requires.into(),
         transaction,
         batch,
         body,
+        edited: Step::edited(&checksum, computed),
         checksum,
-        computed,
         origin: Origin::Released {
             release,
-            file: file.path.to_string(),
-            line,
+            file: shared_path.clone(),
+            line: line.and_then(|l| u32::try_from(l).ok()),
         },
     })
 }
@@ -267,13 +278,15 @@ mod tests {
                 name: StepName::parse(name).expect("valid"),
             },
             phase: Phase::Main,
-            requires: vec![StepKey::parse("mod_forum/2008010100-a").expect("valid")],
+            requires: vec![StepKey::parse("mod_forum/2008010100-a").expect("valid")].into(),
             transaction: false,
             batch: None,
             body,
-            computed: checksum.clone(),
+            edited: None,
             checksum,
-            origin: Origin::Standalone { files: vec![] },
+            origin: Origin::Standalone {
+                files: Default::default(),
+            },
         }
     }
 
@@ -287,20 +300,20 @@ mod tests {
         );
         let b = step(
             "2008010200-var",
-            Body::PerDatabase(BTreeMap::from([
+            Body::PerDatabase(Box::new(BTreeMap::from([
                 ("postgres".into(), "SELECT '''' AS q;\n".into()),
                 (
                     "sqlite".into(),
                     "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n  SELECT 1;\nEND;\n".into(),
                 ),
-            ])),
+            ]))),
         );
         let out = append(Some(existing), &ComponentName::core(), &[&a, &b], &r2);
         assert!(out.starts_with(existing), "existing bytes changed:\n{out}");
         let steps = parse("lib/db/upgrade.toml", &out, &ComponentName::core()).expect("round trip");
         assert_eq!(steps.len(), 3);
         assert_eq!(steps[1].body, a.body);
-        assert_eq!(steps[1].checksum, steps[1].computed);
+        assert_eq!(steps[1].checksum, steps[1].computed());
         assert_eq!(steps[1].requires, a.requires);
         assert!(!steps[1].transaction);
         assert_eq!(steps[2].body, b.body);
@@ -318,7 +331,7 @@ mod tests {
         post.phase = Phase::Post;
         post.transaction = true;
         post.requires.clear();
-        post.batch = Some(Batch::parse("big.id 500").expect("valid"));
+        post.batch = Some(Box::new(Batch::parse("big.id 500").expect("valid")));
         let out = append(None, &ComponentName::core(), &[&post], &r1);
         let golden = "# Major-release upgrade steps of core.\n# Written by `consolidate release`: entries are appended, never edited.\n\n[[step]]\nname = \"2008010300-backfill\"\nrelease = \"R1\"\nphase = \"post\"\nbatch = \"big.id 500\"\nchecksum = \"".to_string();
         assert!(out.starts_with(&golden), "{out}");
@@ -354,7 +367,7 @@ mod tests {
                 panic!("released");
             };
             // Each entry is 8 lines long.
-            assert_eq!(*line, Some(8 * (n - 1) + 1));
+            assert_eq!(*line, Some(8 * (n as u32 - 1) + 1));
             assert!(
                 work <= 2 * text.len() as u64,
                 "{work} units for {} bytes",

@@ -29,6 +29,9 @@ pub fn read_covered(
     covered: &dyn Fn(&ReleaseName) -> bool,
 ) -> Option<Vec<Step>> {
     let entries = Scanner::new(text).entries()?;
+    // The entries share the path and each run of one release its name.
+    let shared_path = std::sync::Arc::new(path.to_string());
+    let mut last_release: Option<ReleaseName> = None;
     // Entries come in file order: lines are counted forward, once.
     let mut line = (0, 1);
     let mut steps = Vec::with_capacity(entries.len());
@@ -42,7 +45,12 @@ pub fn read_covered(
                 .filter(|&&b| b == b'\n')
                 .count(),
         );
-        let release = ReleaseName::parse(entry.release?).ok()?;
+        let release = match &last_release {
+            Some(last) if Some(last.as_str()) == entry.release => last.clone(),
+            _ => last_release
+                .insert(ReleaseName::parse(entry.release?).ok()?)
+                .clone(),
+        };
         if !covered(&release) || !entry.sql {
             return None;
         }
@@ -53,16 +61,16 @@ pub fn read_covered(
                 name: StepName::parse(entry.name?).ok()?,
             },
             phase: Phase::parse(entry.phase?)?,
-            requires: Vec::new(),
+            requires: Default::default(),
             transaction: entry.transaction,
             batch: None,
-            body: Body::Any(String::new()),
-            computed: checksum.clone(),
+            body: Body::Any(Box::default()),
+            edited: None,
             checksum,
             origin: Origin::Released {
                 release,
-                file: path.to_string(),
-                line: Some(line.1),
+                file: shared_path.clone(),
+                line: u32::try_from(line.1).ok(),
             },
         });
     }

@@ -158,7 +158,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
     }
 
     let location =
-        |label: &str, step: &Step| format!("{label}:{} ({})", step.location(), step.computed);
+        |label: &str, step: &Step| format!("{label}:{} ({})", step.location(), step.computed());
     let mut result: BTreeMap<String, Vec<u8>> = their_files.clone();
     let mut conflicts = Vec::new();
     let mut carried = Vec::new();
@@ -185,7 +185,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
             .collect();
         for step in &steps {
             if let Origin::Standalone { files: f } = &step.origin {
-                files.extend(f.iter().cloned());
+                files.extend(f.iter().map(str::to_string));
             }
         }
         for leftover in ours
@@ -193,7 +193,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
             .iter()
             .filter(|l| &&l.key.component == component)
         {
-            files.extend(leftover.files.iter().cloned());
+            files.extend(leftover.files.iter().map(str::to_string));
         }
         files.sort();
         files.dedup();
@@ -225,8 +225,8 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
         let upstream = theirs.step(&step.key);
         if let Some(at_base) = base_tree.step(&step.key) {
             // Not the branch's own step; an edit of it would be lost.
-            if at_base.computed != step.computed
-                && upstream.is_none_or(|u| u.computed != step.computed)
+            if at_base.computed() != step.computed()
+                && upstream.is_none_or(|u| u.computed() != step.computed())
             {
                 conflicts.push(Conflict {
                     key: step.key.clone(),
@@ -241,7 +241,7 @@ pub fn rebase(work: &WorkTree, onto: &str, ours_at_head: bool) -> Result<Rebase,
             continue;
         }
         match upstream {
-            Some(u) if u.computed == step.computed => dropped.push(Dropped {
+            Some(u) if u.computed() == step.computed() => dropped.push(Dropped {
                 key: step.key.clone(),
                 at: format!("{}:{}", target.label, u.location()),
                 release: u.release().cloned(),

@@ -2,6 +2,7 @@
 //! of reading them. Nothing here touches the disk, git or a database.
 
 pub mod batch;
+pub mod checksum;
 pub mod component;
 pub mod component_settings;
 pub mod install_snapshot;
@@ -14,6 +15,7 @@ pub mod release_name;
 pub mod sql_text;
 pub mod step;
 pub mod step_file;
+pub mod step_lists;
 pub mod step_name;
 pub mod step_text;
 pub(crate) mod toml_doc;

@@ -24,22 +24,21 @@ pub fn lint_step<'t>(
             for file in files {
                 let Some(text) = text_of(file) else { continue };
                 for f in lint_text(text, dialects_of_file(file)) {
-                    errors.push(
-                        TreeError::new(file.as_str(), kind(&f, String::new())).at_line(f.line),
-                    );
+                    errors.push(TreeError::new(file, kind(&f, String::new())).at_line(f.line));
                 }
             }
         }
         Origin::Released { file, line, .. } => {
             let bodies: Vec<(&str, &[Dialect])> = match &step.body {
-                Body::Any(sql) => vec![(sql.as_str(), &Dialect::ALL[..])],
+                Body::Any(sql) => vec![(&**sql, &Dialect::ALL[..])],
                 Body::PerDatabase(map) => map
                     .iter()
                     .map(|(db, sql)| (sql.as_str(), dialects_of_database(db)))
                     .collect(),
             };
             let toml = text_of(file).unwrap_or("");
-            let entry_start = entry_offset(toml, *line);
+            let line = line.map(|l| l as usize);
+            let entry_start = entry_offset(toml, line);
             for (sql, dialects) in bodies {
                 // Findings come by line: the body's lines and the entry's
                 // text are each walked once, forward.
@@ -58,7 +57,7 @@ pub fn lint_step<'t>(
                             if let Some((_, end)) = found {
                                 from = Some(end);
                             }
-                            found.map(|(l, _)| l).or(*line)
+                            found.map(|(l, _)| l).or(line)
                         }
                     };
                     prev = Some((f.line, at));
@@ -67,7 +66,7 @@ pub fn lint_step<'t>(
                     let message = kind(&f, within).to_string();
                     let place = at.map(|l| format!("line {l}: ")).unwrap_or_default();
                     warnings.push(TreeWarning {
-                        path: file.clone(),
+                        path: file.to_string(),
                         message: format!(
                             "{place}{message}; it is a released entry, which is never edited, so it stays: on a site that has not applied it yet, put the site in maintenance (`consolidate maintenance on`) before `consolidate apply --phase pre`"
                         ),

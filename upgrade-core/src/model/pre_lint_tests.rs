@@ -284,7 +284,7 @@ fn standalone_pre_steps_are_errors_naming_file_line_and_statement() {
         Phase::Pre,
         Body::Any("-- Tidies up.\nCREATE TABLE t (v INT);\nDROP TABLE seen;\n".into()),
         Origin::Standalone {
-            files: vec![path.into()],
+            files: [path].into_iter().collect(),
         },
     );
     let (errors, warnings) = lint_step(&s, |p| (p == path).then_some(text));
@@ -311,10 +311,12 @@ fn standalone_pre_steps_are_errors_naming_file_line_and_statement() {
     let sqlite = "-- phase: pre\nCREATE INDEX big_v_ix ON big (v);\n";
     let variants = Step {
         origin: Origin::Standalone {
-            files: vec![
-                "lib/db/upgrades/2008010500-drop.postgres.sql".into(),
-                "lib/db/upgrades/2008010500-drop.sqlite.sql".into(),
-            ],
+            files: [
+                "lib/db/upgrades/2008010500-drop.postgres.sql",
+                "lib/db/upgrades/2008010500-drop.sqlite.sql",
+            ]
+            .into_iter()
+            .collect(),
         },
         ..s
     };
@@ -337,7 +339,7 @@ fn released_pre_entries_are_warnings_naming_the_upgrade_toml_line() {
         Body::Any("INSERT INTO t VALUES (1);\nUPDATE big SET v = 1;\n".into()),
         Origin::Released {
             release: ReleaseName::parse("MOODLE_20_STABLE").expect("release"),
-            file: file.into(),
+            file: std::sync::Arc::new(file.to_string()),
             line: Some(5),
         },
     );
@@ -449,10 +451,10 @@ fn released_lint_work(n: usize) -> u64 {
     );
     let s = step(
         Phase::Pre,
-        Body::Any(sql),
+        Body::Any(sql.into()),
         Origin::Released {
             release: ReleaseName::parse("MOODLE_20_STABLE").expect("release"),
-            file: file.into(),
+            file: std::sync::Arc::new(file.to_string()),
             line: Some(1),
         },
     );

@@ -7,7 +7,7 @@ use std::fmt;
 
 /// A validated release name: uppercase letters, digits and `_`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ReleaseName(String);
+pub struct ReleaseName(std::sync::Arc<String>);
 
 /// Why a text is not a release name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,7 +28,7 @@ impl ReleaseName {
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
         if ok {
-            Ok(ReleaseName(text.to_string()))
+            Ok(ReleaseName(std::sync::Arc::new(text.to_string())))
         } else {
             Err(ReleaseNameError {
                 text: text.to_string(),

@@ -10,15 +10,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::model::batch::Batch;
 use crate::model::component::ComponentName;
 use crate::model::release_name::ReleaseName;
 use crate::model::step_name::StepName;
 use crate::model::tree_error::TreeErrorKind;
 
+pub use crate::model::checksum::{Checksum, ChecksumText};
 pub use crate::model::step_file::{Header, parse_step_file};
+pub use crate::model::step_lists::{Requires, StepFiles};
 
 /// The databases a step may have a variant for.
 pub const DATABASES: [&str; 2] = ["postgres", "sqlite"];
@@ -100,67 +100,14 @@ impl fmt::Display for StepKey {
     }
 }
 
-/// A `sha256:<hex>` checksum of a step's normalised body or bodies.
-///
-/// The text is shared: a clone (the recorded and the computed checksum of a
-/// step, a release file's map) costs a reference count, not 71 more bytes.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Checksum(Arc<str>);
-
-impl Checksum {
-    /// The checksum of a body: one body for every database, or one per database.
-    pub fn of(body: &Body) -> Self {
-        let mut hasher = Sha256::new();
-        match body {
-            Body::Any(sql) => hasher.update(normalise(sql).as_bytes()),
-            Body::PerDatabase(map) => {
-                for (db, sql) in map {
-                    hasher.update(b"\0variant:");
-                    hasher.update(db.as_bytes());
-                    hasher.update(b"\n");
-                    hasher.update(normalise(sql).as_bytes());
-                }
-            }
-        }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = String::with_capacity(7 + 64);
-        text.push_str("sha256:");
-        for b in hasher.finalize() {
-            text.push(char::from(HEX[usize::from(b >> 4)]));
-            text.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        Checksum(text.into())
-    }
-
-    /// A checksum as recorded in a file or a ledger (not validated beyond shape).
-    pub fn from_recorded(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix("sha256:")?;
-        (hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| Checksum(text.into()))
-    }
-
-    /// The checksum as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// The SQL of a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// One script for every database.
-    Any(String),
-    /// One script per database; on other databases the step is a recorded no-op.
-    PerDatabase(BTreeMap<String, String>),
+    Any(Box<str>),
+    /// One script per database; on other databases the step is a recorded
+    /// no-op. Boxed: most steps are one script, and a body is then 24 bytes.
+    PerDatabase(Box<BTreeMap<String, String>>),
 }
 
 impl Body {
@@ -168,13 +115,13 @@ impl Body {
     /// for every database, else one script per named database.
     pub fn from_variants(mut variants: BTreeMap<Option<String>, String>) -> Body {
         match variants.remove(&None) {
-            Some(sql) => Body::Any(sql),
-            None => Body::PerDatabase(
+            Some(sql) => Body::Any(sql.into_boxed_str()),
+            None => Body::PerDatabase(Box::new(
                 variants
                     .into_iter()
                     .filter_map(|(db, sql)| db.map(|d| (d, sql)))
                     .collect(),
-            ),
+            )),
         }
     }
 
@@ -193,16 +140,16 @@ pub enum Origin {
     /// A standalone file (or one file per database variant) in `db/upgrades`.
     Standalone {
         /// The file or files, sorted.
-        files: Vec<String>,
+        files: StepFiles,
     },
     /// An entry of a component's `db/upgrade.toml`, tagged with a release.
     Released {
         /// The release the entry is tagged with.
         release: ReleaseName,
-        /// The component's upgrade.toml.
-        file: String,
+        /// The component's upgrade.toml (shared by its entries; one pointer).
+        file: Arc<String>,
         /// The line of its `[[step]]` header.
-        line: Option<usize>,
+        line: Option<u32>,
     },
 }
 
@@ -214,23 +161,36 @@ pub struct Step {
     /// When it runs.
     pub phase: Phase,
     /// Steps that must run before it.
-    pub requires: Vec<StepKey>,
+    pub requires: Requires,
     /// Whether it runs inside a transaction with its ledger row.
     pub transaction: bool,
     /// `-- batch: TABLE.COLUMN SIZE` of a `post` step: it runs in resumable
     /// ranges under `consolidate post run`, not under `apply`.
-    pub batch: Option<Batch>,
+    pub batch: Option<Box<Batch>>,
     /// The SQL.
     pub body: Body,
     /// The checksum sites record: the recorded one for released entries, else computed.
     pub checksum: Checksum,
-    /// The checksum of the body as it is now.
-    pub computed: Checksum,
+    /// The checksum of the body as it is now when it is not `checksum` (an
+    /// edited released entry), else `None`: [`Step::computed`]. Boxed: a
+    /// step almost never has one, and then it costs 8 bytes, not 32.
+    pub edited: Option<Box<Checksum>>,
     /// Where it is defined.
     pub origin: Origin,
 }
 
 impl Step {
+    /// The checksum of the body as it is now (`checksum` unless edited).
+    pub fn computed(&self) -> Checksum {
+        self.edited.as_deref().unwrap_or(&self.checksum).clone()
+    }
+
+    /// [`Step::edited`] for a step recorded with `checksum` whose body's
+    /// checksum is `computed`.
+    pub fn edited(checksum: &Checksum, computed: Checksum) -> Option<Box<Checksum>> {
+        (computed != *checksum).then(|| Box::new(computed))
+    }
+
     /// The release it is tagged with, if consolidated.
     pub fn release(&self) -> Option<&ReleaseName> {
         match &self.origin {
@@ -253,7 +213,7 @@ impl Step {
                 line: Some(l),
                 ..
             } => format!("{file}:{l}"),
-            Origin::Released { file, .. } => file.clone(),
+            Origin::Released { file, .. } => file.to_string(),
         }
     }
 }
@@ -284,7 +244,7 @@ pub fn normalise(text: &str) -> String {
 
 /// What a file name in `db/upgrades` declares: the step name and the database
 /// of a variant (`None` for a plain `.sql`).
-pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<String>), TreeErrorKind> {
+pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<&'static str>), TreeErrorKind> {
     let bad = |reason: String| TreeErrorKind::BadStepFileName {
         file: file.to_string(),
         reason,
@@ -297,14 +257,18 @@ pub fn parse_step_file_name(file: &str) -> Result<(StepName, Option<String>), Tr
         None => (stem, None),
     };
     let name = StepName::parse(name).map_err(|e| bad(e.to_string()))?;
-    if let Some(db) = database
-        && !DATABASES.contains(&db)
-    {
-        return Err(TreeErrorKind::UnknownDatabase {
-            database: db.to_string(),
-        });
-    }
-    Ok((name, database.map(str::to_string)))
+    let database = match database {
+        None => None,
+        Some(db) => Some(
+            DATABASES
+                .into_iter()
+                .find(|known| *known == db)
+                .ok_or_else(|| TreeErrorKind::UnknownDatabase {
+                    database: db.to_string(),
+                })?,
+        ),
+    };
+    Ok((name, database))
 }
 
 /// A step for the library's unit tests.
@@ -320,13 +284,15 @@ impl Step {
                 name: StepName::parse(name).expect("valid"),
             },
             phase,
-            requires: Vec::new(),
+            requires: Requires::default(),
             transaction: true,
             batch: None,
             body,
-            computed: checksum.clone(),
+            edited: None,
             checksum,
-            origin: Origin::Standalone { files: vec![] },
+            origin: Origin::Standalone {
+                files: StepFiles::default(),
+            },
         }
     }
 }
@@ -352,21 +318,32 @@ mod tests {
 
     #[test]
     fn variants_hash_per_database() {
-        let one = Body::PerDatabase(BTreeMap::from([("sqlite".to_string(), "A;\n".to_string())]));
-        let two = Body::PerDatabase(BTreeMap::from([(
+        let one = Body::PerDatabase(Box::new(BTreeMap::from([(
+            "sqlite".to_string(),
+            "A;\n".to_string(),
+        )])));
+        let two = Body::PerDatabase(Box::new(BTreeMap::from([(
             "postgres".to_string(),
             "A;\n".to_string(),
-        )]));
+        )])));
         assert_ne!(Checksum::of(&one), Checksum::of(&two));
         assert_ne!(Checksum::of(&one), Checksum::of(&Body::Any("A;\n".into())));
     }
 
     #[test]
     fn a_step_keeps_its_text_once() {
-        // The recorded and computed checksums of a step share one text.
-        let sum = Checksum::of(&Body::Any("A;\n".into()));
-        assert_eq!(std::mem::size_of::<Checksum>(), 16);
-        assert_eq!(sum.clone().as_str().as_ptr(), sum.as_str().as_ptr());
+        use std::mem::size_of;
+        // A tree of 100,000 steps holds each Step inline: every byte here
+        // is 100 kB there (release --dry-run's peak, issue 10). Was 256.
+        assert!(size_of::<Step>() <= 136, "{}", size_of::<Step>());
+        assert_eq!(size_of::<Checksum>(), 32, "inline, no text");
+        assert_eq!(size_of::<Option<Box<Checksum>>>(), 8, "edited: rare");
+        assert_eq!(size_of::<Body>(), 16, "one Box<str>, variants boxed");
+        assert_eq!(size_of::<Origin>(), 24, "one text of files, or 3 words");
+        assert_eq!(size_of::<StepFiles>(), 16);
+        assert_eq!(size_of::<Requires>(), 8, "most steps require none");
+        assert_eq!(size_of::<Option<Box<Batch>>>(), 8, "most steps have none");
+        assert_eq!(size_of::<StepName>(), 16);
         // A body is sized exactly: a tree keeps every one.
         let body = normalise("\nCREATE TABLE t (id INT);  \r\nINSERT INTO t VALUES (1);\n\n");
         assert_eq!(
@@ -377,10 +354,15 @@ mod tests {
         // The steps of a component share its name.
         let name = ComponentName::parse("mod_forum").expect("valid");
         assert_eq!(name.clone().as_str().as_ptr(), name.as_str().as_ptr());
-        assert!(
-            std::mem::size_of::<Step>() <= 256,
-            "{}",
-            std::mem::size_of::<Step>()
+        // An unedited step has no second checksum.
+        let step = Step::core_for_test("2008010100-a", Phase::Main, Body::Any("A;\n".into()));
+        assert!(step.edited.is_none());
+        assert_eq!(step.computed(), step.checksum);
+        let other = Checksum::of(&Body::Any("B;\n".into()));
+        assert_eq!(Step::edited(&step.checksum, step.checksum.clone()), None);
+        assert_eq!(
+            Step::edited(&step.checksum, other.clone()).as_deref(),
+            Some(&other)
         );
     }
 
@@ -388,7 +370,7 @@ mod tests {
     fn file_names() {
         let (n, db) = parse_step_file_name("2008021700-webdavlocks.postgres.sql").expect("valid");
         assert_eq!(n.as_str(), "2008021700-webdavlocks");
-        assert_eq!(db.as_deref(), Some("postgres"));
+        assert_eq!(db, Some("postgres"));
         assert!(matches!(
             parse_step_file_name("2008021700-x.mysql.sql"),
             Err(TreeErrorKind::UnknownDatabase { .. })

@@ -5,7 +5,7 @@
 
 use crate::model::batch::{Batch, missing_placeholders};
 use crate::model::sql_text::{Dialect, Token, TokenKind};
-use crate::model::step::{Phase, StepKey, normalise};
+use crate::model::step::{Phase, Requires, StepKey, normalise};
 use crate::model::step_text::{
     SqlProblem, TextProblem, check_characters, check_tokens, header_key_of,
 };
@@ -17,11 +17,11 @@ pub struct Header {
     /// `-- phase:` (default main).
     pub phase: Phase,
     /// `-- requires:` (default none).
-    pub requires: Vec<StepKey>,
+    pub requires: Requires,
     /// `-- transaction:` (default yes).
     pub transaction: bool,
     /// `-- batch: TABLE.COLUMN SIZE` (post steps only; default none).
-    pub batch: Option<Batch>,
+    pub batch: Option<Box<Batch>>,
 }
 
 /// Splits a standalone step file into its header and its normalised body.
@@ -142,7 +142,7 @@ pub(crate) fn sql_problem(path: &str, problem: SqlProblem, transaction_fix: &str
 fn split_header(path: &str, text: &str) -> Result<(Header, String, usize), TreeError> {
     let mut header = Header {
         phase: Phase::Main,
-        requires: Vec::new(),
+        requires: Requires::default(),
         transaction: true,
         batch: None,
     };
@@ -205,7 +205,7 @@ fn split_header(path: &str, text: &str) -> Result<(Header, String, usize), TreeE
                 }
             }
             "batch" => {
-                header.batch = Some(Batch::parse(value).map_err(header_err)?);
+                header.batch = Some(Box::new(Batch::parse(value).map_err(header_err)?));
             }
             other => {
                 return Err(header_err(format!(

@@ -8,7 +8,7 @@ use std::fmt;
 
 /// A validated step name such as `2008021700-webdavlocks`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StepName(String);
+pub struct StepName(Box<str>);
 
 /// Why a text is not a step name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +55,7 @@ impl StepName {
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
             return Err(err("YYYYMMDD is not a calendar date"));
         }
-        Ok(StepName(text.to_string()))
+        Ok(StepName(text.into()))
     }
 
     /// The name as text.

@@ -12,10 +12,11 @@ use crate::model::step_name::StepName;
 use crate::model::tree_error::{TreeError, TreeErrorKind};
 use crate::trees::tree::Tree;
 
-/// One file of a standalone step: its path and the database it is for.
-pub(super) struct Variant {
-    pub(super) path: String,
-    pub(super) database: Option<String>,
+/// One file of a standalone step: its path (borrowed from the scan of the
+/// tree, not a second copy of every path) and the database it is for.
+pub(super) struct Variant<'s> {
+    pub(super) path: &'s str,
+    pub(super) database: Option<&'static str>,
 }
 
 /// Is the standalone `step` what remains of `released` after an interrupted
@@ -42,13 +43,13 @@ pub(super) fn is_leftover(step: &Step, released: &Step) -> bool {
 pub(super) fn standalone_step(
     component: ComponentName,
     name: StepName,
-    variants: &[Variant],
+    variants: &[Variant<'_>],
     read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
 ) -> Result<Step, TreeError> {
     let plain = variants.iter().filter(|v| v.database.is_none()).count();
     if plain > 0 && variants.len() > 1 {
         return Err(TreeError::new(
-            variants[0].path.as_str(),
+            variants[0].path,
             TreeErrorKind::MixedVariants {
                 name: name.to_string(),
             },
@@ -58,21 +59,21 @@ pub(super) fn standalone_step(
     let mut bodies = BTreeMap::new();
     let mut first_path = String::new();
     for v in variants {
-        let (h, body) = parse_step_file(&v.path, &read(&v.path)?)?;
+        let (h, body) = parse_step_file(v.path, &read(v.path)?)?;
         match &header {
             None => {
                 header = Some(h);
-                first_path = v.path.clone();
+                first_path = v.path.to_string();
             }
             Some(first) if *first != h => {
                 return Err(TreeError::new(
-                    v.path.as_str(),
+                    v.path,
                     TreeErrorKind::VariantHeadersDiffer { other: first_path },
                 ));
             }
             Some(_) => {}
         }
-        bodies.insert(v.database.clone(), body);
+        bodies.insert(v.database.map(str::to_string), body);
     }
     let Some(header) = header else {
         return Err(TreeError::new(
@@ -89,10 +90,10 @@ pub(super) fn standalone_step(
         transaction: header.transaction,
         batch: header.batch,
         body,
-        computed: checksum.clone(),
+        edited: None,
         checksum,
         origin: Origin::Standalone {
-            files: variants.iter().map(|v| v.path.clone()).collect(),
+            files: variants.iter().map(|v| v.path).collect(),
         },
     })
 }
@@ -123,7 +124,7 @@ pub(super) fn file_body<'s>(step: &'s Step, file: &str) -> Option<&'s str> {
         Body::PerDatabase(map) => {
             let name = file.rsplit('/').next()?;
             let (_, database) = parse_step_file_name(name).ok()?;
-            map.get(database?.as_str()).map(String::as_str)
+            map.get(database?).map(String::as_str)
         }
     }
 }
@@ -145,7 +146,7 @@ pub(super) fn standalone_file_body<'t>(tree: &'t Tree, path: &str) -> Option<&'t
     let (name, _) = parse_step_file_name(file).ok()?;
     let step = tree.step(&StepKey { component, name })?;
     match &step.origin {
-        Origin::Standalone { files } if files.iter().any(|f| f == path) => file_body(step, path),
+        Origin::Standalone { files } if files.contains(path) => file_body(step, path),
         _ => None,
     }
 }

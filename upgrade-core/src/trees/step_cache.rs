@@ -119,7 +119,7 @@ pub(super) struct Entry {
     checksum: Checksum,
     phase: Phase,
     transaction: bool,
-    batch: Option<Batch>,
+    batch: Option<Box<Batch>>,
     requires: Vec<StepKey>,
 }
 
@@ -142,12 +142,12 @@ fn probe(
 ) -> Probe {
     let ids: Option<Vec<Identity>> = variants
         .iter()
-        .map(|v| folder.identity(root, &v.path))
+        .map(|v| folder.identity(root, v.path))
         .collect();
     let Some(ids) = ids else {
         return Probe::Miss(None);
     };
-    let first = variants.first().map_or("", |v| v.path.as_str());
+    let first = variants.first().map_or("", |v| v.path);
     let hit = old
         .find(first, next)
         .and_then(|line| entry(old.rest(line), variants, &ids).map(|entry| (line, entry)));
@@ -281,10 +281,10 @@ impl StepCache {
         let clean = |s: &str| !s.is_empty() && !s.contains(['\t', '\n', '\r']);
         if variants.is_empty()
             || ids.len() != variants.len()
-            || !variants.iter().all(|v| clean(&v.path))
+            || !variants.iter().all(|v| clean(v.path))
             || variants
                 .iter()
-                .any(|v| v.database.as_deref().is_some_and(|d| !clean(d)))
+                .any(|v| v.database.is_some_and(|d| !clean(d)))
         {
             return;
         }
@@ -304,7 +304,7 @@ impl StepCache {
         for (v, i) in variants.iter().zip(ids) {
             rest.push_str(&format!(
                 "\t{}\t{}\t{}\t{}\t{}\t{}",
-                v.database.as_deref().unwrap_or(""),
+                v.database.unwrap_or(""),
                 i.size,
                 i.mtime_ns,
                 i.ctime_ns,
@@ -312,7 +312,7 @@ impl StepCache {
                 i.dev
             ));
         }
-        self.new.insert(variants[0].path.clone(), rest);
+        self.new.insert(variants[0].path.to_string(), rest);
     }
 
     /// Writes the cache when this load changed it; any failure (a read-only
@@ -362,26 +362,26 @@ pub(super) fn cached_or_read(
         Lookup::Hit(entry) => {
             // No SQL: such a step answers `status`, never runs.
             let body = if variants.iter().any(|v| v.database.is_none()) {
-                Body::Any(String::new())
+                Body::Any(Box::default())
             } else {
                 Body::from_variants(
                     variants
                         .iter()
-                        .map(|v| (v.database.clone(), String::new()))
+                        .map(|v| (v.database.map(str::to_string), String::new()))
                         .collect(),
                 )
             };
             Ok(Step {
                 key: StepKey { component, name },
                 phase: entry.phase,
-                requires: entry.requires,
+                requires: entry.requires.into(),
                 transaction: entry.transaction,
                 batch: entry.batch,
                 body,
-                computed: entry.checksum.clone(),
+                edited: None,
                 checksum: entry.checksum,
                 origin: Origin::Standalone {
-                    files: variants.into_iter().map(|v| v.path).collect(),
+                    files: variants.iter().map(|v| v.path).collect(),
                 },
             })
         }
@@ -412,7 +412,7 @@ fn entry(rest: &str, variants: &[Variant], ids: &[Identity]) -> Option<Entry> {
     };
     let batch = match fields.next()? {
         "" => None,
-        b => Some(Batch::parse(b).ok()?),
+        b => Some(Box::new(Batch::parse(b).ok()?)),
     };
     let requires = match fields.next()? {
         "" => Vec::new(),
@@ -439,7 +439,7 @@ fn entry(rest: &str, variants: &[Variant], ids: &[Identity]) -> Option<Entry> {
             ino: number()?,
             dev: number()?,
         };
-        if database != v.database.as_deref() || stored != *id {
+        if database != v.database || stored != *id {
             return None;
         }
     }

@@ -14,7 +14,7 @@ use crate::model::install_snapshot::{
 use crate::model::manifest::{MANIFEST_FILE, Manifest};
 use crate::model::plugin_types;
 use crate::model::release_name::ReleaseName;
-use crate::model::step::{Origin, Step, StepKey, parse_step_file_name};
+use crate::model::step::{Origin, Step, StepFiles, StepKey, parse_step_file_name};
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
@@ -34,7 +34,7 @@ pub struct Leftover {
     /// The step.
     pub key: StepKey,
     /// Its standalone files.
-    pub files: Vec<String>,
+    pub files: StepFiles,
 }
 
 /// A component's major-release file as found in the tree.
@@ -306,13 +306,9 @@ impl Tree {
             } else {
                 let file = rest.trim_start_matches("upgrades/");
                 match parse_step_file_name(file) {
-                    Ok((name, database)) => standalone_files.push((
-                        (component, name),
-                        Variant {
-                            path: path.clone(),
-                            database,
-                        },
-                    )),
+                    Ok((name, database)) => {
+                        standalone_files.push(((component, name), Variant { path, database }))
+                    }
                     Err(kind) => errors.push(TreeError::new(path.as_str(), kind)),
                 }
             }
@@ -496,8 +492,8 @@ pub(super) fn split_db(path: &str) -> (&str, &str) {
 
 fn duplicate(step: &Step, other: String) -> TreeError {
     let (path, line) = match &step.origin {
-        Origin::Standalone { files } => (files.first().cloned().unwrap_or_default(), None),
-        Origin::Released { file, line, .. } => (file.clone(), *line),
+        Origin::Standalone { files } => (files.first().unwrap_or_default().to_string(), None),
+        Origin::Released { file, line, .. } => (file.to_string(), line.map(|l| l as usize)),
     };
     TreeError::new(
         path,

@@ -76,14 +76,17 @@ fn entry_table(step: &Step, release: &ReleaseName) -> Table {
     if let Some(batch) = &step.batch {
         t.insert("batch", Item::Value(batch.to_string().into()));
     }
-    t.insert("checksum", Item::Value(step.checksum.as_str().into()));
+    t.insert(
+        "checksum",
+        Item::Value(step.checksum.text().as_str().into()),
+    );
     match &step.body {
         Body::Any(sql) => {
             t.insert("sql", Item::Value(multiline(sql)));
         }
         Body::PerDatabase(map) => {
             let mut sub = Table::new();
-            for (db, sql) in map {
+            for (db, sql) in map.iter() {
                 sub.insert(db, Item::Value(multiline(sql)));
             }
             t.insert("sql", Item::Table(sub));
@@ -167,12 +170,12 @@ fn render_plain(steps: &[&Step], release: &ReleaseName) -> Option<String> {
         if let Some(batch) = &step.batch {
             string(&mut out, "batch", &batch.to_string())?;
         }
-        string(&mut out, "checksum", step.checksum.as_str())?;
+        string(&mut out, "checksum", step.checksum.text().as_str())?;
         match &step.body {
             Body::Any(sql) => literal(&mut out, "sql", sql)?,
             Body::PerDatabase(map) => {
                 out.push_str("\n[step.sql]\n");
-                for (db, sql) in map {
+                for (db, sql) in map.iter() {
                     bare_key(db).then_some(())?;
                     literal(&mut out, db, sql)?;
                 }
@@ -208,7 +211,8 @@ mod tests {
         s.requires = vec![
             StepKey::parse("mod_forum/2008010100-a").expect("valid"),
             StepKey::parse("core/2007010100-z").expect("valid"),
-        ];
+        ]
+        .into();
         s.transaction = false;
         steps.push(s);
         let mut s = step(
@@ -216,22 +220,22 @@ mod tests {
             Body::Any("UPDATE big SET v = 1 WHERE id BETWEEN :lo AND :hi;\n".into()),
         );
         s.phase = Phase::Post;
-        s.batch = Some(Batch::parse("big.id 500").expect("valid"));
+        s.batch = Some(Box::new(Batch::parse("big.id 500").expect("valid")));
         steps.push(s);
         let mut s = step(
             "2008010400-d",
-            Body::PerDatabase(BTreeMap::from([
+            Body::PerDatabase(Box::new(BTreeMap::from([
                 ("postgres".into(), "SELECT 'x' AS q;\n".into()),
                 (
                     "sqlite".into(),
                     "CREATE TRIGGER x BEGIN\n  SELECT 1;\nEND;\n".into(),
                 ),
-            ])),
+            ]))),
         );
         s.phase = Phase::Pre;
-        s.requires = vec![StepKey::parse("core/2008010100-a").expect("valid")];
+        s.requires = vec![StepKey::parse("core/2008010100-a").expect("valid")].into();
         steps.push(s);
-        steps.push(step("2008010500-e", Body::Any(String::new())));
+        steps.push(step("2008010500-e", Body::Any(Box::default())));
         let refs: Vec<&Step> = steps.iter().collect();
         for n in 1..=refs.len() {
             for window in refs.windows(n) {

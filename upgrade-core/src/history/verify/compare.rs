@@ -23,8 +23,8 @@ fn differences(old: &Step, new: &Step) -> Vec<String> {
             new.release().map_or("(none: standalone)", |r| r.as_str())
         ));
     }
-    if old.computed != new.computed {
-        out.push(format!("SQL {} became {}", old.computed, new.computed));
+    if old.computed() != new.computed() {
+        out.push(format!("SQL {} became {}", old.computed(), new.computed()));
     }
     if old.phase != new.phase {
         out.push(format!("phase {} became {}", old.phase, new.phase));
@@ -36,7 +36,7 @@ fn differences(old: &Step, new: &Step) -> Vec<String> {
         out.push("transaction changed".into());
     }
     if old.batch != new.batch {
-        let show = |b: &Option<crate::model::batch::Batch>| {
+        let show = |b: &Option<Box<crate::model::batch::Batch>>| {
             b.as_ref()
                 .map_or("(none)".to_string(), |b| format!("`{b}`"))
         };
@@ -178,22 +178,22 @@ pub(super) fn compare_steps(head: &Tree, others: &[(&Revision, &Tree)]) -> [Chec
             continue;
         }
         let first = &seen[0];
-        let mut reported: Vec<&crate::model::step::Checksum> = vec![&first.step.computed];
+        let mut reported: Vec<crate::model::step::Checksum> = vec![first.step.computed()];
         for s in &seen[1..] {
-            if reported.contains(&&s.step.computed) {
+            if reported.contains(&s.step.computed()) {
                 continue;
             }
-            reported.push(&s.step.computed);
+            reported.push(s.step.computed());
             twin_conflicts += 1;
             twin_failures.push(Failure {
                 message: format!(
                     "step {key} has two contents: {}:{} ({}) and {}:{} ({})",
                     first.revision,
                     first.step.location(),
-                    first.step.computed,
+                    first.step.computed(),
                     s.revision,
                     s.step.location(),
-                    s.step.computed
+                    s.step.computed()
                 ),
                 hint: "one name, one content: give one of them a new name (`consolidate new`), or make both identical".into(),
             });

@@ -29,11 +29,11 @@ pub fn file_line(
                 }
                 Body::Any(_) => files.first()?,
             };
-            (file.clone(), 0)
+            (file.to_string(), 0)
         }
         Origin::Released { file, line, .. } => {
             let text = tree.file_text(file)?;
-            let header = line.unwrap_or(1).saturating_sub(1);
+            let header = line.map_or(1, |l| l as usize).saturating_sub(1);
             let start = match &step.body {
                 // Skip to the variant's key inside the entry.
                 Body::PerDatabase(_) => {
@@ -46,7 +46,7 @@ pub fn file_line(
                 }
                 Body::Any(_) => header,
             };
-            (file.clone(), start)
+            (file.to_string(), start)
         }
     };
     let text = tree.file_text(&file)?;

@@ -354,10 +354,11 @@ impl<'a, 't> Run<'a, 't> {
         let database = self.ledger.database();
         on_event(ApplyEvent::StepStarted { index, total, step });
         let sql = step.body.for_database(database.as_str());
+        let checksum = step.checksum.text();
         let run = StepRun {
             component: step.key.component.as_str(),
             step: step.key.name.as_str(),
-            checksum: step.checksum.as_str(),
+            checksum: checksum.as_str(),
             sql,
             transaction: step.transaction,
         };

@@ -347,7 +347,7 @@ pub(super) fn start_step(
     store
         .start(
             &key,
-            step.checksum.as_str(),
+            step.checksum.text().as_str(),
             &batch.bounds_sql(),
             batch.size,
         )

@@ -100,10 +100,11 @@ fn unreviewed(tree: &Tree, pending: &[&Step]) -> Vec<Unreviewed> {
             format!(
                 "is tagged {release}, which is not in the release history of upgrade.toml: no site can tell whether it ran"
             )
-        } else if step.checksum != step.computed {
+        } else if step.checksum != step.computed() {
             format!(
                 "was edited after release {release}: its recorded checksum is {} but its SQL hashes to {}",
-                step.checksum, step.computed
+                step.checksum,
+                step.computed()
             )
         } else {
             continue;
@@ -307,7 +308,7 @@ pub fn status_of<'t>(
         // A row of a valid step identity must hold a recorded checksum; one
         // equal to its step's is one.
         let matches_step = match &found {
-            RowIn::Tree(i) => tree.steps[*i].checksum.as_str() == row.checksum,
+            RowIn::Tree(i) => tree.steps[*i].checksum.matches(&row.checksum),
             _ => false,
         };
         if !matches_step {

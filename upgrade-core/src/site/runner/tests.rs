@@ -175,7 +175,7 @@ fn drift_orphans_and_prunable() {
             "2008010150-b",
             "sha256:0000000000000000000000000000000000000000000000000000000000000000",
         ),
-        row("core", "2001010100-gone", a.checksum.as_str()),
+        row("core", "2001010100-gone", a.checksum.text().as_str()),
         row("weird name", "x", "not a checksum"),
     ];
     let s = status_for(&t, &order, stored);
@@ -244,7 +244,7 @@ fn apply_completes_and_prunes_on_sqlite() {
 fn failing_statements_name_their_file_line() {
     use crate::model::step::{Body, Checksum};
     let sql = "CREATE TABLE x (id INT);\n\nINSERT INTO missing VALUES (1);\n";
-    let checksum = Checksum::of(&Body::Any(sql.to_string()));
+    let checksum = Checksum::of(&Body::Any(sql.into()));
     let upgrade = format!(
         "[[step]]\nname = \"2007080100-x\"\nrelease = \"R19\"\nphase = \"main\"\nchecksum = \"{checksum}\"\nsql = '''\n{sql}'''\n"
     );
@@ -346,7 +346,7 @@ fn covered_rows_of(t: &Tree) -> Stored {
     stored.rows = t
         .steps
         .iter()
-        .map(|s| row("core", s.key.name.as_str(), s.checksum.as_str()))
+        .map(|s| row("core", s.key.name.as_str(), s.checksum.text().as_str()))
         .collect();
     stored
 }
@@ -389,7 +389,7 @@ fn prune_work(n: usize) -> u64 {
     for s in &t.steps {
         conn.execute(
             "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ('core', ?1, ?2, '2007-01-01T00:00:00Z')",
-            rusqlite::params![s.key.name.as_str(), s.checksum.as_str()],
+            rusqlite::params![s.key.name.as_str(), s.checksum.text().as_str()],
         )
         .expect("row");
     }

@@ -71,7 +71,7 @@ fn shape(tree: &Tree) -> Vec<String> {
                 s.transaction,
                 s.batch,
                 s.checksum,
-                s.computed,
+                s.computed(),
                 s.origin,
                 databases
             )

@@ -31,7 +31,7 @@ pub(super) fn write_change(
             &[
                 &key.component.as_str(),
                 &key.name.as_str(),
-                &checksum.as_str(),
+                &checksum.text().as_str(),
             ],
         )?;
     }
@@ -56,7 +56,7 @@ pub(super) fn write_change(
     if let Some((key, checksum)) = &change.mark_done {
         tx.execute(
             "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-            &[&key.component.as_str(), &key.name.as_str(), &checksum.as_str(), &now],
+            &[&key.component.as_str(), &key.name.as_str(), &checksum.text().as_str(), &now],
         )?;
     }
     if let Some(audit) = &change.audit {
@@ -66,7 +66,7 @@ pub(super) fn write_change(
                 &now,
                 &audit.action,
                 &audit.key.to_string(),
-                &audit.checksum.as_str(),
+                &audit.checksum.text().as_str(),
                 &audit.actor,
                 &audit.reason,
             ],
@@ -82,7 +82,7 @@ pub(super) fn write_change(
                 &[
                     &key.component.as_str(),
                     &key.name.as_str(),
-                    &checksum.as_str(),
+                    &checksum.text().as_str(),
                     &now,
                 ],
             )?;

@@ -36,7 +36,11 @@ pub(super) fn write_change(
     for (key, checksum) in &change.checksums {
         tx.execute(
             "UPDATE upgrade_ledger SET checksum = ?3 WHERE component = ?1 AND step = ?2",
-            params![key.component.as_str(), key.name.as_str(), checksum.as_str()],
+            params![
+                key.component.as_str(),
+                key.name.as_str(),
+                checksum.text().as_str()
+            ],
         )?;
     }
     if let Some(release) = &change.release {
@@ -60,7 +64,7 @@ pub(super) fn write_change(
     if let Some((key, checksum)) = &change.mark_done {
         tx.execute(
             "INSERT INTO upgrade_ledger (component, step, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
-            params![key.component.as_str(), key.name.as_str(), checksum.as_str(), now],
+            params![key.component.as_str(), key.name.as_str(), checksum.text().as_str(), now],
         )?;
     }
     if let Some(audit) = &change.audit {
@@ -70,7 +74,7 @@ pub(super) fn write_change(
                 now,
                 audit.action,
                 audit.key.to_string(),
-                audit.checksum.as_str(),
+                audit.checksum.text().as_str(),
                 audit.actor,
                 audit.reason
             ],
@@ -84,7 +88,7 @@ pub(super) fn write_change(
             insert.execute(params![
                 key.component.as_str(),
                 key.name.as_str(),
-                checksum.as_str(),
+                checksum.text().as_str(),
                 now
             ])?;
         }

@@ -17,7 +17,7 @@ pub(super) fn run_step<'t>(
 ) -> Result<bool, RunError> {
     let key = step.key.to_string();
     let row = start_step(store, step)?;
-    if row.checksum != step.checksum.as_str() {
+    if !step.checksum.matches(&row.checksum) {
         let error = format!(
             "its SQL changed after its batches started (checksum {} when they started, {} now): the ranges done ran the old SQL",
             row.checksum, step.checksum
@@ -43,10 +43,11 @@ pub(super) fn run_step<'t>(
     }
     let size = row.batch_size;
     let sql = step.body.for_database(database.as_str());
+    let checksum = step.checksum.text();
     let record = (
         step.key.component.as_str(),
         step.key.name.as_str(),
-        step.checksum.as_str(),
+        checksum.as_str(),
     );
     let bounds = row.key_min.zip(row.key_max);
     let total = crate::model::batch::range_count(bounds, size);
