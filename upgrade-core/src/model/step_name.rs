@@ -7,8 +7,22 @@
 use std::fmt;
 
 /// A validated step name such as `2008021700-webdavlocks`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StepName(Box<str>);
+///
+/// A name of up to [`INLINE`] bytes (most: ten digits, `-` and a slug of
+/// eleven) is held inline, without an allocation of its own: a tree of
+/// 100,000 steps holds every name. Names compare, order and hash as their
+/// text.
+#[derive(Clone)]
+pub struct StepName(Repr);
+
+/// The longest name held inline.
+pub const INLINE: usize = 22;
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
 
 /// Why a text is not a step name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,28 +69,80 @@ impl StepName {
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
             return Err(err("YYYYMMDD is not a calendar date"));
         }
-        Ok(StepName(text.into()))
+        Ok(StepName(match u8::try_from(text.len()) {
+            Ok(len) if usize::from(len) <= INLINE => {
+                let mut bytes = [0u8; INLINE];
+                bytes[..text.len()].copy_from_slice(text.as_bytes());
+                Repr::Inline { len, bytes }
+            }
+            _ => Repr::Heap(text.into()),
+        }))
+    }
+
+    /// The name's bytes (ASCII: digits, `-`, lowercase letters and `_`).
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Heap(text) => text.as_bytes(),
+        }
     }
 
     /// The name as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Only a validated (ASCII) name is ever stored.
+            Repr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Repr::Heap(text) => text,
+        }
     }
 
     /// The `YYYYMMDD` date part.
     pub fn date(&self) -> &str {
-        &self.0[..8]
+        &self.as_str()[..8]
     }
 
     /// The two-digit sequence number after the date.
     pub fn sequence(&self) -> u8 {
-        let b = self.0.as_bytes();
+        let b = self.as_bytes();
         (b[8] - b'0') * 10 + (b[9] - b'0')
     }
 
     /// The slug after the `-`.
     pub fn slug(&self) -> &str {
-        &self.0[11..]
+        &self.as_str()[11..]
+    }
+}
+
+impl PartialEq for StepName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for StepName {}
+
+impl PartialOrd for StepName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StepName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Byte order is the text's order.
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for StepName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for StepName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StepName").field(&self.as_str()).finish()
     }
 }
 
@@ -93,7 +159,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 
 impl fmt::Display for StepName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -108,6 +174,34 @@ mod tests {
         assert_eq!(n.sequence(), 0);
         assert_eq!(n.slug(), "webdavlocks");
         assert!(StepName::parse("2008022901-leap_day-fix2").is_ok());
+    }
+
+    #[test]
+    fn short_names_are_inline_and_long_ones_are_not_and_both_read_the_same() {
+        assert_eq!(std::mem::size_of::<StepName>(), 24);
+        let short = StepName::parse("2008021700-webdavlocks").expect("valid");
+        assert!(matches!(short.0, Repr::Inline { .. }));
+        let long = StepName::parse("2008021700-webdavlocks_and_more").expect("valid");
+        assert!(matches!(long.0, Repr::Heap(_)));
+        for (name, text) in [
+            (&short, "2008021700-webdavlocks"),
+            (&long, "2008021700-webdavlocks_and_more"),
+        ] {
+            assert_eq!(name.as_str(), text);
+            assert_eq!(name.to_string(), text);
+            assert_eq!(format!("{name:?}"), format!("StepName({text:?})"));
+            assert_eq!(name.date(), "20080217");
+            assert_eq!(name.sequence(), 0);
+        }
+        // Inline or not, names order as their text.
+        assert!(short < long);
+        let hash = |n: &StepName| {
+            use std::hash::{BuildHasher, BuildHasherDefault};
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(n)
+        };
+        let again = StepName::parse("2008021700-webdavlocks").expect("valid");
+        assert_eq!(short, again);
+        assert_eq!(hash(&short), hash(&again));
     }
 
     #[test]
