@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use crate::files::release_file::ReleaseFile;
 use crate::files::source::TreeSource;
-use crate::files::{upgrade_file, upgrade_scan};
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::install_snapshot::{
@@ -26,6 +25,11 @@ use crate::trees::standalone::{
 use crate::trees::step_cache::StepCache;
 
 mod access;
+mod parts;
+mod released;
+
+use parts::{duplicate, part_of_tree};
+pub(super) use parts::{read_release_file, split_db};
 
 /// A standalone step left beside its identical consolidated entry by an
 /// interrupted `consolidate release`: re-running the release deletes it.
@@ -160,6 +164,7 @@ impl Tree {
         }
 
         let mut released: Vec<Step> = Vec::new();
+        let mut upgrade_tomls: Vec<released::ReadFile> = Vec::new();
         let mut upgrade_files = BTreeMap::new();
         let mut release_files = BTreeMap::new();
         let mut components = BTreeMap::new();
@@ -277,30 +282,13 @@ impl Tree {
                 continue;
             }
             if rest == "upgrade.toml" {
-                let parsed = read(path).and_then(|text| {
-                    let quick = covered.as_ref().and_then(|covered| {
-                        upgrade_scan::read_covered(path, &text, &component, &|r| {
-                            covered.contains(r)
-                        })
-                    });
-                    match quick {
-                        Some(steps) => Ok((text, steps)),
-                        None => {
-                            upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
-                        }
-                    }
-                });
-                match parsed {
-                    Ok((text, steps)) => {
-                        released.extend(steps);
-                        upgrade_files.insert(
-                            component,
-                            UpgradeFile {
-                                path: path.clone(),
-                                text,
-                            },
-                        );
-                    }
+                // Parsed below, on the cores.
+                match read(path) {
+                    Ok(text) => upgrade_tomls.push(released::ReadFile {
+                        component,
+                        path: path.clone(),
+                        text,
+                    }),
                     Err(e) => errors.push(e),
                 }
             } else {
@@ -311,6 +299,23 @@ impl Tree {
                     }
                     Err(kind) => errors.push(TreeError::new(path.as_str(), kind)),
                 }
+            }
+        }
+
+        let parsed = released::parse(&upgrade_tomls, covered.as_ref());
+        for (file, steps) in upgrade_tomls.into_iter().zip(parsed) {
+            match steps {
+                Ok(steps) => {
+                    released.extend(steps);
+                    upgrade_files.insert(
+                        file.component,
+                        UpgradeFile {
+                            path: file.path,
+                            text: file.text,
+                        },
+                    );
+                }
+                Err(e) => errors.push(e),
             }
         }
 
@@ -436,72 +441,4 @@ impl Tree {
             _ => Err(TreeErrors::new(errors)),
         }
     }
-}
-
-/// A release file: parsed, and named after the release it holds.
-pub(super) fn read_release_file(
-    path: &str,
-    file: &str,
-    read: &dyn Fn(&str) -> Result<String, TreeError>,
-) -> Result<FoundReleaseFile, TreeError> {
-    let text = read(path)?;
-    let rules = ReleaseFile::parse(path, &text)?;
-    if file != format!("{}.toml", rules.release) {
-        return Err(TreeError::new(
-            path,
-            TreeErrorKind::Field(format!(
-                "the file holds the rules of {}, so it must be named releases/{}.toml",
-                rules.release, rules.release
-            )),
-        ));
-    }
-    Ok(FoundReleaseFile {
-        path: path.to_string(),
-        text,
-        rules,
-    })
-}
-
-/// Does the manifest make the folder `path` part of the step tree: a
-/// component, plugin type or core folder (or a folder holding one), a `db`
-/// folder, or `releases`?
-fn part_of_tree(manifest: &Manifest, path: &str) -> bool {
-    let holds = |folder: &str| folder == path || folder.starts_with(&format!("{path}/"));
-    let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
-    path == "releases"
-        || path == "db"
-        || path.ends_with("/db")
-        || path.ends_with("/db/upgrades")
-        || holds(&manifest.core_folder)
-        || manifest
-            .plugin_types
-            .iter()
-            .any(|t| holds(&t.folder) || (parent == t.folder && !t.folder.is_empty()))
-}
-
-/// Splits `<folder>/db/<rest>` (or `db/<rest>` at the root).
-pub(super) fn split_db(path: &str) -> (&str, &str) {
-    if let Some(rest) = path.strip_prefix("db/") {
-        return ("", rest);
-    }
-    match path.find("/db/") {
-        Some(i) => (&path[..i], &path[i + 4..]),
-        None => ("", path),
-    }
-}
-
-fn duplicate(step: &Step, other: String) -> TreeError {
-    let (path, line) = match &step.origin {
-        Origin::Standalone { files } => (files.first().unwrap_or_default().to_string(), None),
-        Origin::Released { file, line, .. } => (file.to_string(), line.map(|l| l as usize)),
-    };
-    TreeError::new(
-        path,
-        TreeErrorKind::DuplicateStep {
-            component: step.key.component.to_string(),
-            name: step.key.name.to_string(),
-            other,
-        },
-    )
-    .at_line_opt(line)
 }
