@@ -6,6 +6,7 @@
 //! staged strategy `main` steps are grouped by component in rank order, and a
 //! requirement that order would break is an error, never a silent reorder.
 
+use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -105,8 +106,10 @@ fn sort_key(step: &Step, rank: usize, staged: bool) -> SortKey<'_> {
 /// its next eight bytes, or its component rank for a staged main step): one
 /// sort of (number, index) pairs decides most places, and only runs of
 /// equal numbers compare keys.
-fn sorted_by_key(steps: &[Step], ranks: &[usize], staged: bool) -> Vec<usize> {
-    let key = |i: usize| sort_key(&steps[i], ranks[i], staged);
+fn sorted_by_key<S: Borrow<Step>>(steps: &[S], ranks: &[usize], staged: bool) -> Vec<usize> {
+    let steps: Vec<&Step> = steps.iter().map(Borrow::borrow).collect();
+    let steps = steps.as_slice();
+    let key = |i: usize| sort_key(steps[i], ranks[i], staged);
     let digits = |s: &Step| {
         let head = s.key.name.as_str().get(..10)?;
         head.bytes()
@@ -124,10 +127,10 @@ fn sorted_by_key(steps: &[Step], ranks: &[usize], staged: bool) -> Vec<usize> {
         u128::from(u64::from_be_bytes(bytes))
     };
     // All or none: a number must never order two keys against their order.
-    let heads: Option<Vec<u64>> = steps.iter().map(digits).collect();
+    let heads: Option<Vec<u64>> = steps.iter().map(|s| digits(s)).collect();
     const LOW: u64 = (1 << 40) - 1;
     let number = |i: usize| -> u128 {
-        let step = &steps[i];
+        let step = steps[i];
         let phase = match step.phase {
             Phase::Pre => 0u128,
             Phase::Main => 1,
@@ -154,6 +157,27 @@ fn sorted_by_key(steps: &[Step], ranks: &[usize], staged: bool) -> Vec<usize> {
 /// The index of `key` in the tree's steps (sorted by key, as [`Tree::step`]).
 fn index_of(steps: &[Step], key: &StepKey) -> Option<usize> {
     steps.binary_search_by(|s| s.key.cmp(key)).ok()
+}
+
+/// Does any step of the tree require another? Without requirements the
+/// plan order is the key order ([`key_order`]) and cannot fail.
+pub fn has_requires(tree: &Tree) -> bool {
+    tree.steps.iter().any(|s| !s.requires.is_empty())
+}
+
+/// `steps` (steps of `tree`) in key order: the plan order of a tree without
+/// requirements, for a part of its steps (`status` orders only the pending
+/// ones, often none).
+pub fn key_order<'t>(tree: &Tree, steps: Vec<&'t Step>) -> Vec<&'t Step> {
+    let ranks: Vec<usize> = steps
+        .iter()
+        .map(|s| tree.manifest.type_rank(&s.key.component))
+        .collect();
+    let staged = tree.manifest.strategy == Strategy::Staged;
+    sorted_by_key(&steps, &ranks, staged)
+        .into_iter()
+        .map(|i| steps[i])
+        .collect()
 }
 
 /// Every step of the tree in plan order.

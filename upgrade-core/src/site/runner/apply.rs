@@ -191,16 +191,16 @@ pub fn apply_on<'t>(
     let database = ledger.database();
     let db = ledger.describe();
     let mut report = ApplyReport::default();
-    let mut status = status_of(tree, order, database, &db, ledger.read()?)?;
+    let mut status = status_of(tree, Some(order), database, &db, ledger.read()?)?;
     refuse_unrunnable(&status)?;
     if let Some(release) = status.baseline.clone() {
         // A fresh site starts from the project baseline, before anything else.
         super::installs::run_baseline(tree, ledger, &release, on_event)?;
-        status = status_of(tree, order, database, &db, ledger.read()?)?;
+        status = status_of(tree, Some(order), database, &db, ledger.read()?)?;
     }
     if let Some(resolved) = resolve_interrupted(tree, ledger, &status, options)? {
         // A step marked done is no longer pending: decide on what is stored now.
-        status = status_of(tree, order, database, &db, ledger.read()?)?;
+        status = status_of(tree, Some(order), database, &db, ledger.read()?)?;
         report.marked_done = resolved.marked_done;
     }
     if !status.drift.is_empty() {
@@ -244,7 +244,7 @@ pub fn apply_on<'t>(
         run.failures
     };
     // Completion and sync are decided on what is stored now.
-    let status = status_of(tree, order, database, &db, ledger.read()?)?;
+    let status = status_of(tree, Some(order), database, &db, ledger.read()?)?;
     let (completes, syncs) = after_run(tree, &status, &[]);
     let mut change = SiteChange::default();
     if let Some(release) = &completes

@@ -245,18 +245,30 @@ pub struct PruneReport {
 #[derive(Debug)]
 pub struct Runner<'t> {
     tree: &'t Tree,
-    order: Vec<&'t Step>,
+    /// The plan order of a tree with requirements (made at once: there may
+    /// be none); a tree without has the key order, made when needed
+    /// (`status` orders only its pending steps, often none).
+    order: Option<Vec<&'t Step>>,
     url: DatabaseUrl,
 }
 
 impl<'t> Runner<'t> {
     /// A runner for the tree (fails if the tree has no plan order).
     pub fn new(tree: &'t Tree, url: DatabaseUrl) -> Result<Self, RunError> {
-        Ok(Runner {
-            tree,
-            order: plan::order(tree)?,
-            url,
-        })
+        let order = if plan::has_requires(tree) {
+            Some(plan::order(tree)?)
+        } else {
+            None
+        };
+        Ok(Runner { tree, order, url })
+    }
+
+    /// Every step in plan order.
+    pub(super) fn order(&self) -> std::borrow::Cow<'_, [&'t Step]> {
+        match &self.order {
+            Some(order) => std::borrow::Cow::Borrowed(order),
+            None => plan::key_order(self.tree, self.tree.steps.iter().collect()).into(),
+        }
     }
 
     /// The site database.
@@ -280,7 +292,7 @@ impl<'t> Runner<'t> {
     pub fn status_from(&self, stored: Stored) -> Result<Status<'t>, RunError> {
         status_of(
             self.tree,
-            &self.order,
+            self.order.as_deref(),
             self.url.database(),
             &self.url.describe(),
             stored,
@@ -330,7 +342,7 @@ impl<'t> Runner<'t> {
         on_event: &mut dyn FnMut(ApplyEvent<'_>),
     ) -> Result<ApplyReport, RunError> {
         let mut ledger = self.open_for_writing()?;
-        apply_on(self.tree, &self.order, ledger.as_mut(), options, on_event)
+        apply_on(self.tree, &self.order(), ledger.as_mut(), options, on_event)
     }
 
     /// Applies the cleanup rules of the site's release: deletes the ledger rows
@@ -435,7 +447,7 @@ impl<'t> Runner<'t> {
         let stored = ledger.read()?;
         status_of(
             self.tree,
-            &self.order,
+            self.order.as_deref(),
             ledger.database(),
             &ledger.describe(),
             stored,

@@ -277,10 +277,12 @@ pub(super) fn refuse_unknown_release(status: &Status<'_>) -> Result<(), RunError
     }
 }
 
-/// The status of a site whose stored ledger is `stored`.
+/// The status of a site whose stored ledger is `stored`. `order` is the
+/// plan order of every step; `None` for a tree without requirements, whose
+/// plan order is the key order: only the pending steps are then ordered.
 pub fn status_of<'t>(
     tree: &'t Tree,
-    order: &[&'t Step],
+    order: Option<&[&'t Step]>,
     database: Database,
     db: &str,
     stored: Stored,
@@ -399,14 +401,14 @@ pub fn status_of<'t>(
         }),
         _ => None,
     });
-    let mut pending: Vec<&Step> = order
-        .iter()
-        .copied()
-        .filter(|s| {
-            let by_ledger = tree.position(s).is_some_and(|i| has_row[i]);
-            !(by_ledger || SiteState::released(site.release.as_ref(), tree, s))
-        })
-        .collect();
+    let is_pending = |s: &&Step| {
+        let by_ledger = tree.position(s).is_some_and(|i| has_row[i]);
+        !(by_ledger || SiteState::released(site.release.as_ref(), tree, s))
+    };
+    let mut pending: Vec<&Step> = match order {
+        Some(order) => order.iter().copied().filter(is_pending).collect(),
+        None => plan::key_order(tree, tree.steps.iter().filter(is_pending).collect()),
+    };
     let installed =
         super::installs::installed(tree, &stored, database, baseline.as_ref(), &mut pending);
     // Steps an install records without running are checked as if they ran.

@@ -53,7 +53,7 @@ fn demo() -> Tree {
 }
 
 fn status_for<'t>(tree: &'t Tree, order: &[&'t Step], stored: Stored) -> Status<'t> {
-    status_of(tree, order, Database::Sqlite, "test.db", stored).expect("status")
+    status_of(tree, Some(order), Database::Sqlite, "test.db", stored).expect("status")
 }
 
 fn row(component: &str, step: &str, checksum: &str) -> LedgerRow {
@@ -438,7 +438,7 @@ fn a_covered_row_with_a_corrupt_checksum_is_still_refused() {
     let order = plan::order(&t).expect("order");
     let mut stored = at(Some("R19"), None);
     stored.rows = vec![row("core", "2007010100-s00001", "sha256:XYZ")];
-    let err = status_of(&t, &order, Database::Sqlite, "site.db", stored)
+    let err = status_of(&t, Some(&order), Database::Sqlite, "site.db", stored)
         .expect_err("a corrupt checksum is refused");
     assert!(err.to_string().contains("sha256:XYZ"), "{err}");
 }
@@ -462,5 +462,58 @@ fn a_row_key_reads_as_its_key_text() {
             "{component:?} / {step:?}"
         );
         assert_eq!(r.key_len(), r.key_text().len());
+    }
+}
+
+#[test]
+fn ordering_only_the_pending_steps_gives_the_pending_steps_of_the_whole_order() {
+    // Phases, components and dates interleaved; no requirements.
+    let mut files = Vec::new();
+    for (i, folder) in ["lib", "mod/forum", "mod/assign", "mod/quiz"]
+        .iter()
+        .enumerate()
+    {
+        for n in 0..9 {
+            let phase = ["pre", "main", "post"][(n + i) % 3];
+            files.push((
+                format!(
+                    "{folder}/db/upgrades/20080{}0{}00-s{n}.sql",
+                    1 + n % 3,
+                    1 + (n + i) % 4
+                ),
+                format!("-- phase: {phase}\nINSERT INTO kv (k) VALUES ('{i}{n}');\n"),
+            ));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let t = tree(&refs);
+    assert!(!plan::has_requires(&t));
+    let order = plan::order(&t).expect("order");
+    let keys = |s: &Status<'_>| s.pending.iter().map(|s| s.key.clone()).collect::<Vec<_>>();
+    // A fresh site, and sites with every third, every other, every step applied.
+    for every in [0, 3, 2, 1] {
+        let mut stored = at(None, None);
+        if every > 0 {
+            stored.rows = t
+                .steps
+                .iter()
+                .step_by(every)
+                .map(|s| {
+                    row(
+                        s.key.component.as_str(),
+                        s.key.name.as_str(),
+                        &s.checksum.to_string(),
+                    )
+                })
+                .collect();
+        }
+        let whole =
+            status_of(&t, Some(&order), Database::Sqlite, "t.db", stored.clone()).expect("whole");
+        let lazily = status_of(&t, None, Database::Sqlite, "t.db", stored).expect("lazily");
+        assert_eq!(keys(&lazily), keys(&whole), "every {every}");
+        assert_eq!(whole.pending.is_empty(), every == 1);
     }
 }

@@ -88,7 +88,7 @@ type Summary = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
 
 fn summary(tree: &Tree, stored: Stored) -> Summary {
     let order = plan::order(tree).expect("order");
-    let status = status_of(tree, &order, Database::Sqlite, "t.db", stored).expect("status");
+    let status = status_of(tree, Some(&order), Database::Sqlite, "t.db", stored).expect("status");
     (
         status
             .installs
@@ -168,7 +168,7 @@ fn a_snapshot_without_a_script_for_the_database_is_not_used_there() {
     let t = Tree::load(&mem).expect("valid tree");
     let order = plan::order(&t).expect("order");
     for (database, installs, pending) in [(Database::Sqlite, 1, 0), (Database::Postgres, 0, 1)] {
-        let status = status_of(&t, &order, database, "t", Stored::default()).expect("status");
+        let status = status_of(&t, Some(&order), database, "t", Stored::default()).expect("status");
         assert_eq!(status.installs.len(), installs, "{database}");
         assert_eq!(status.pending.len(), pending, "{database}");
     }

@@ -147,7 +147,7 @@ impl<'t> Runner<'t> {
             Vec::new()
         };
         let mut out = Vec::new();
-        for step in self.order.iter().filter(|s| s.is_batched()) {
+        for step in self.order().iter().filter(|s| s.is_batched()) {
             let key = step.key.to_string();
             let pending = status.pending.iter().any(|p| p.key == step.key);
             let found = stored.iter().find(|p| p.step.step_key == key);
