@@ -282,8 +282,13 @@ impl Tree {
                 continue;
             }
             if rest == "upgrade.toml" {
-                // Parsed below, on the cores.
-                match read(path) {
+                // Parsed below, on the cores (and read there when the source
+                // may be read from several threads).
+                let text = match source.shared() {
+                    Some(_) => Ok(None),
+                    None => read(path).map(Some),
+                };
+                match text {
                     Ok(text) => upgrade_tomls.push(released::ReadFile {
                         component,
                         path: path.clone(),
@@ -302,16 +307,16 @@ impl Tree {
             }
         }
 
-        let parsed = released::parse(&upgrade_tomls, covered.as_ref());
+        let parsed = released::parse(&upgrade_tomls, source.shared(), covered.as_ref());
         for (file, steps) in upgrade_tomls.into_iter().zip(parsed) {
             match steps {
-                Ok(steps) => {
+                Ok((read_there, steps)) => {
                     released.extend(steps);
                     upgrade_files.insert(
                         file.component,
                         UpgradeFile {
                             path: file.path,
-                            text: file.text,
+                            text: read_there.or(file.text).unwrap_or_default(),
                         },
                     );
                 }
