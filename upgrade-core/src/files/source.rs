@@ -41,12 +41,6 @@ pub trait TreeSource {
     }
     /// The bytes of one file.
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError>;
-    /// This source, when its files may be read from several threads at once
-    /// (a folder on disk, a tree in memory); `None` (the default) has them
-    /// read one after the other by the calling thread.
-    fn shared(&self) -> Option<&(dyn TreeSource + Sync)> {
-        None
-    }
 }
 
 /// What a path relative to the tree root is to the step tree.
@@ -463,10 +457,6 @@ impl TreeSource for WorkTree {
         std::fs::read(self.path_of(path))
             .map_err(|e| TreeError::new(path, TreeErrorKind::Io(e.to_string())))
     }
-
-    fn shared(&self) -> Option<&(dyn TreeSource + Sync)> {
-        Some(self)
-    }
 }
 
 /// A tree held in memory: for tests and for trees computed by the library.
@@ -490,10 +480,6 @@ impl TreeSource for MemoryTree {
             .get(path)
             .cloned()
             .ok_or_else(|| TreeError::new(path, TreeErrorKind::Io("no such file".into())))
-    }
-
-    fn shared(&self) -> Option<&(dyn TreeSource + Sync)> {
-        Some(self)
     }
 }
 

@@ -282,13 +282,8 @@ impl Tree {
                 continue;
             }
             if rest == "upgrade.toml" {
-                // Parsed below, on the cores (and read there when the source
-                // may be read from several threads).
-                let text = match source.shared() {
-                    Some(_) => Ok(None),
-                    None => read(path).map(Some),
-                };
-                match text {
+                // Parsed below, on the cores.
+                match read(path) {
                     Ok(text) => upgrade_tomls.push(released::ReadFile {
                         component,
                         path: path.clone(),
@@ -307,16 +302,16 @@ impl Tree {
             }
         }
 
-        let parsed = released::parse(&upgrade_tomls, source.shared(), covered.as_ref());
+        let parsed = released::parse(&upgrade_tomls, covered.as_ref());
         for (file, steps) in upgrade_tomls.into_iter().zip(parsed) {
             match steps {
-                Ok((read_there, steps)) => {
+                Ok(steps) => {
                     released.extend(steps);
                     upgrade_files.insert(
                         file.component,
                         UpgradeFile {
                             path: file.path,
-                            text: read_there.or(file.text).unwrap_or_default(),
+                            text: file.text,
                         },
                     );
                 }

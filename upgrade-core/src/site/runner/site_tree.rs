@@ -93,8 +93,4 @@ impl TreeSource for Listed<'_> {
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
         self.work.read(path)
     }
-
-    fn shared(&self) -> Option<&(dyn TreeSource + Sync)> {
-        self.work.shared()
-    }
 }
