@@ -1,6 +1,5 @@
 //! Running the independent file operations of one batch (syncing the files
-//! of one group, syncing folders, deleting files) on a few threads, and
-//! work that needs the CPU (parsing the files a load read) on the cores.
+//! of one group, syncing folders, deleting files) on a few threads.
 //!
 //! Each such operation mostly waits for the disk: a sync waits for a cache
 //! flush, and deleting a file whose blocks are allocated waits for its
@@ -31,39 +30,8 @@ where
     R: Send,
     F: Fn(&T) -> std::io::Result<R> + Sync,
 {
-    map_with(items, chunk, WORKERS, op)
-}
-
-/// The threads of work that needs the CPU (parsing files already read), the
-/// calling thread included: the cores, at most this many.
-pub const CPU_WORKERS: usize = 2;
-
-/// Applies `op`, which needs the CPU and cannot fail, to every item, `chunk`
-/// consecutive items at a time per thread, on as many threads as cores (at
-/// most [`CPU_WORKERS`]); the results in the order of `items`.
-pub fn cpu_map<T, R, F>(items: &[T], chunk: usize, op: F) -> Vec<R>
-where
-    T: Sync,
-    R: Send,
-    F: Fn(&T) -> R + Sync,
-{
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // `op` never fails, so neither does the batch.
-    map_with(items, chunk, cores.clamp(1, CPU_WORKERS), |item| {
-        Ok(op(item))
-    })
-    .unwrap_or_default()
-}
-
-/// [`map`] on at most `workers` threads.
-fn map_with<T, R, F>(items: &[T], chunk: usize, workers: usize, op: F) -> std::io::Result<Vec<R>>
-where
-    T: Sync,
-    R: Send,
-    F: Fn(&T) -> std::io::Result<R> + Sync,
-{
     let chunk = chunk.max(1);
-    let workers = workers.min(items.len().div_ceil(chunk));
+    let workers = WORKERS.min(items.len().div_ceil(chunk));
     if workers <= 1 {
         return items.iter().map(op).collect();
     }
@@ -131,16 +99,6 @@ mod tests {
                 .expect("none")
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn cpu_work_keeps_the_order_of_the_items() {
-        let items: Vec<usize> = (0..1000).collect();
-        assert_eq!(
-            cpu_map(&items, 3, |i| i + 1),
-            items.iter().map(|i| i + 1).collect::<Vec<_>>()
-        );
-        assert!(cpu_map(&[] as &[usize], 3, |i| *i).is_empty());
     }
 
     #[test]
