@@ -167,7 +167,11 @@ impl<'a> Scanner<'a> {
                 let open = if double { 2 } else { 1 };
                 let close = if double { "]]" } else { "]" };
                 let rest = self.text.get(self.i + open..)?;
-                let end = rest.find(close)?;
+                // `]` is ASCII: its first byte is where `]` or `]]` starts.
+                let end = rest.bytes().position(|b| b == b']')?;
+                if !rest[end..].starts_with(close) {
+                    return None;
+                }
                 let header = rest[..end].trim();
                 if rest[..end].contains('\n') {
                     return None;
@@ -251,7 +255,10 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let rest = self.text.get(self.i + 1..)?;
-        let end = rest.find(['"', '\\', '\n'])?;
+        // Bytes, not chars: the three are ASCII, never inside a longer one.
+        let end = rest
+            .bytes()
+            .position(|b| matches!(b, b'"' | b'\\' | b'\n'))?;
         if rest.as_bytes()[end] != b'"' {
             return None;
         }

@@ -2,10 +2,11 @@
 //! read quickly when every entry of it is tagged with a release the site
 //! completed, else parsed in full, in the order of the files.
 //!
-//! (Parsing them on two threads was measured and left: a released `status`
-//! of 1,000 components took 0.16 s with two threads and 0.12 s with one;
-//! the threads' own heaps and the steps moved between threads cost more
-//! than the parsing they shared.)
+//! (Parsing them on two threads was tried and left: in interleaved runs of a
+//! released `status` of 1,000 components it was no faster — the threads'
+//! own heaps and the steps moved between threads ate what the parsing
+//! shared — and the second core is the ledger reader's while the tree
+//! loads.)
 
 use std::collections::HashSet;
 
