@@ -165,12 +165,18 @@ fn files_changed_just_before_the_load_are_not_recorded() {
     assert_eq!(shape(&after), shape(&Tree::load(&work).expect("loads")));
 }
 
+/// The cache file of `work` after a load, and its text.
+fn written_cache(work: &WorkTree) -> (std::path::PathBuf, String) {
+    load(work, later());
+    let file = work.root().join(CACHE_FILE);
+    let text = std::fs::read_to_string(&file).expect("cache");
+    (file, text)
+}
+
 #[test]
 fn a_corrupt_or_foreign_cache_is_ignored_and_rewritten() {
     let (_dir, work) = tree();
-    load(&work, later());
-    let file = work.root().join(CACHE_FILE);
-    let good = std::fs::read_to_string(&file).expect("cache");
+    let (file, good) = written_cache(&work);
     let lines: Vec<&str> = good.lines().collect();
     let broken = [
         "garbage\n".to_string(),
@@ -201,9 +207,7 @@ fn a_corrupt_or_foreign_cache_is_ignored_and_rewritten() {
 #[test]
 fn a_cache_with_entries_out_of_order_or_twice_is_ignored_as_a_whole() {
     let (_dir, work) = tree();
-    load(&work, later());
-    let file = work.root().join(CACHE_FILE);
-    let good = std::fs::read_to_string(&file).expect("cache");
+    let (file, good) = written_cache(&work);
     let lines: Vec<&str> = good.lines().collect();
     assert_eq!(lines.len(), 5, "{good}");
     // Entries are found by a search in path order: any other order, or an
