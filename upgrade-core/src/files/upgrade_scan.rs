@@ -301,8 +301,13 @@ impl<'a> Scanner<'a> {
         if self.starts(triple) {
             self.i += 3;
             loop {
-                let c = self.peek()?;
-                if escapes && c == b'\\' {
+                // Straight to the next quote or escape: every other byte
+                // (most of a step's SQL) is just passed.
+                let rest = self.b.get(self.i..)?;
+                self.i += rest
+                    .iter()
+                    .position(|&b| b == quote || (escapes && b == b'\\'))?;
+                if escapes && self.peek() == Some(b'\\') {
                     self.i += 2;
                 } else if self.starts(triple) {
                     self.i += 3;
