@@ -352,11 +352,11 @@ impl StepCache {
 pub(super) fn cached_or_read(
     cache: Option<(&mut StepCache, Lookup)>,
     (component, name): (ComponentName, StepName),
-    variants: Vec<Variant>,
+    variants: &[Variant],
     read: &mut dyn FnMut(&str) -> Result<String, TreeError>,
 ) -> Result<Step, TreeError> {
     let Some((cache, lookup)) = cache else {
-        return standalone_step(component, name, &variants, read);
+        return standalone_step(component, name, variants, read);
     };
     match lookup {
         Lookup::Hit(entry) => {
@@ -386,9 +386,9 @@ pub(super) fn cached_or_read(
             })
         }
         Lookup::Miss(ids) => {
-            let step = standalone_step(component, name, &variants, read)?;
+            let step = standalone_step(component, name, variants, read)?;
             if let Some(ids) = ids {
-                cache.record(&step, &variants, &ids);
+                cache.record(&step, variants, &ids);
             }
             Ok(step)
         }

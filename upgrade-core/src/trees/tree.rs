@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::files::release_file::ReleaseFile;
 use crate::files::source::TreeSource;
+use crate::files::{upgrade_file, upgrade_scan};
 use crate::model::component::ComponentName;
 use crate::model::component_settings::{COMPONENT_SETTINGS_FILE, ComponentSettings};
 use crate::model::install_snapshot::{
@@ -26,7 +27,6 @@ use crate::trees::step_cache::StepCache;
 
 mod access;
 mod parts;
-mod released;
 
 use parts::{duplicate, part_of_tree};
 pub(super) use parts::{read_release_file, split_db};
@@ -164,7 +164,6 @@ impl Tree {
         }
 
         let mut released: Vec<Step> = Vec::new();
-        let mut upgrade_tomls: Vec<released::ReadFile> = Vec::new();
         let mut upgrade_files = BTreeMap::new();
         let mut release_files = BTreeMap::new();
         let mut components = BTreeMap::new();
@@ -282,13 +281,30 @@ impl Tree {
                 continue;
             }
             if rest == "upgrade.toml" {
-                // Parsed below, on the cores.
-                match read(path) {
-                    Ok(text) => upgrade_tomls.push(released::ReadFile {
-                        component,
-                        path: path.clone(),
-                        text,
-                    }),
+                let parsed = read(path).and_then(|text| {
+                    let quick = covered.as_ref().and_then(|covered| {
+                        upgrade_scan::read_covered(path, &text, &component, &|r| {
+                            covered.contains(r)
+                        })
+                    });
+                    match quick {
+                        Some(steps) => Ok((text, steps)),
+                        None => {
+                            upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
+                        }
+                    }
+                });
+                match parsed {
+                    Ok((text, steps)) => {
+                        released.extend(steps);
+                        upgrade_files.insert(
+                            component,
+                            UpgradeFile {
+                                path: path.clone(),
+                                text,
+                            },
+                        );
+                    }
                     Err(e) => errors.push(e),
                 }
             } else {
@@ -299,23 +315,6 @@ impl Tree {
                     }
                     Err(kind) => errors.push(TreeError::new(path.as_str(), kind)),
                 }
-            }
-        }
-
-        let parsed = released::parse(&upgrade_tomls, covered.as_ref());
-        for (file, steps) in upgrade_tomls.into_iter().zip(parsed) {
-            match steps {
-                Ok(steps) => {
-                    released.extend(steps);
-                    upgrade_files.insert(
-                        file.component,
-                        UpgradeFile {
-                            path: file.path,
-                            text: file.text,
-                        },
-                    );
-                }
-                Err(e) => errors.push(e),
             }
         }
 
@@ -352,7 +351,7 @@ impl Tree {
             let step = match crate::trees::step_cache::cached_or_read(
                 cached,
                 (component, name),
-                variants,
+                &variants,
                 &mut read_kept,
             ) {
                 Ok(step) => step,
