@@ -382,10 +382,7 @@ impl<'t> Runner<'t> {
         let status = self.locked_status(ledger.as_mut())?;
         refuse_unknown_release(&status)?;
         let change = SiteChange {
-            delete: status
-                .prunable_rows()
-                .map(|r| (r.component.clone(), r.step.clone()))
-                .collect(),
+            delete: keys_of(status.prunable_rows()),
             ..SiteChange::default()
         };
         ledger.commit(&change)?;

@@ -4,8 +4,10 @@
 use super::*;
 
 /// Each row's `(component, step)`, as [`SiteChange::delete`] lists them.
-pub(in crate::site::runner) fn keys_of(rows: &[LedgerRow]) -> Vec<(String, String)> {
-    rows.iter()
+pub(in crate::site::runner) fn keys_of<'r>(
+    rows: impl IntoIterator<Item = &'r LedgerRow>,
+) -> Vec<(String, String)> {
+    rows.into_iter()
         .map(|r| (r.component.clone(), r.step.clone()))
         .collect()
 }
