@@ -29,18 +29,19 @@ pub(super) fn any_row(
         .prepare("SELECT component, step FROM upgrade_ledger")
         .map_err(err)?;
     let mut rows = stmt.query([]).map_err(err)?;
-    // Text as `read` takes it: any other value is an error there too.
-    let text = |row: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
-        row.get_ref(i)?
-            .as_str()
-            .map(str::to_string)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
-    };
     while let Some(row) = rows.next().map_err(err)? {
         let (component, step) = (text(row, 0).map_err(err)?, text(row, 1).map_err(err)?);
-        if wanted(&site, &component, &step) {
+        if wanted(&site, component, step) {
             return Ok((site, true));
         }
     }
     Ok((site, false))
+}
+
+/// Column `i` of `row` as text, borrowed (no copy per row), as `read` takes
+/// it: any other value is an error there too.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }

@@ -57,59 +57,51 @@ pub(super) fn delete_rows(
 }
 
 /// Are the listed steps of `component` (`group`) exactly the steps it has
-/// in the ledger now? (The comparison is bytewise, the order of SQLite's
-/// `BINARY` collation.)
+/// in the ledger now?
 fn whole_component(
     tx: &rusqlite::Transaction<'_>,
     component: &str,
     group: &[(String, String)],
 ) -> rusqlite::Result<bool> {
-    let mut listed: Vec<&str> = group.iter().map(|(_, step)| step.as_str()).collect();
-    listed.sort_unstable();
-    listed.dedup();
+    let listed = group.iter().map(|(_, step)| [step.as_str()]).collect();
     let mut stmt =
         tx.prepare_cached("SELECT step FROM upgrade_ledger WHERE component = ?1 ORDER BY step")?;
-    let mut stored = stmt.query(params![component])?;
-    let mut listed = listed.into_iter();
-    while let Some(row) = stored.next()? {
-        let step = row.get_ref(0)?;
-        let same = match (step.as_str(), listed.next()) {
-            (Ok(stored), Some(listed)) => stored == listed,
-            _ => false,
-        };
-        if !same {
-            return Ok(false);
-        }
-    }
-    Ok(listed.next().is_none())
+    stored_keys_are(&mut stmt, params![component], listed)
 }
 
-/// Are the listed rows exactly the rows of the ledger now (checked inside
-/// this transaction: the same count, then the same keys in key order)?
+/// Are the listed rows exactly the rows of the ledger now? (The walk stops
+/// at the first difference: it never reads more than the listed rows and
+/// one.)
 fn whole_table(
     tx: &rusqlite::Transaction<'_>,
     rows: &[(String, String)],
 ) -> rusqlite::Result<bool> {
-    let mut listed: Vec<(&str, &str)> =
-        rows.iter().map(|(c, s)| (c.as_str(), s.as_str())).collect();
-    listed.sort_unstable();
-    listed.dedup();
-    let count: i64 = tx.query_row("SELECT count(*) FROM upgrade_ledger", [], |r| r.get(0))?;
-    if usize::try_from(count).ok() != Some(listed.len()) {
-        return Ok(false);
-    }
+    let listed = rows.iter().map(|(c, s)| [c.as_str(), s.as_str()]).collect();
     let mut stmt =
         tx.prepare("SELECT component, step FROM upgrade_ledger ORDER BY component, step")?;
-    let mut stored = stmt.query([])?;
+    stored_keys_are(&mut stmt, [], listed)
+}
+
+/// Are the keys `stmt` gives (its `N` columns, in its order: it sorts by
+/// them, bytewise, as SQLite's `BINARY` collation does) exactly the listed
+/// ones, read inside the caller's transaction?
+fn stored_keys_are<const N: usize>(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    mut listed: Vec<[&str; N]>,
+) -> rusqlite::Result<bool> {
+    listed.sort_unstable();
+    listed.dedup();
+    let mut stored = stmt.query(params)?;
     let mut listed = listed.into_iter();
     while let Some(row) = stored.next()? {
-        let stored = (row.get_ref(0)?.as_str(), row.get_ref(1)?.as_str());
-        let same = match (stored, listed.next()) {
-            ((Ok(component), Ok(step)), Some(listed)) => (component, step) == listed,
-            _ => false,
-        };
-        if !same {
+        let Some(expected) = listed.next() else {
             return Ok(false);
+        };
+        for (i, want) in expected.iter().enumerate() {
+            if row.get_ref(i)?.as_str().ok() != Some(*want) {
+                return Ok(false);
+            }
         }
     }
     Ok(listed.next().is_none())
