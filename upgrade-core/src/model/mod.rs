@@ -18,6 +18,7 @@ pub mod step_file;
 pub mod step_lists;
 pub mod step_name;
 pub mod step_text;
+pub mod text_order;
 pub(crate) mod toml_doc;
 pub mod tree_error;
 pub mod version;

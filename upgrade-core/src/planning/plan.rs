@@ -12,6 +12,7 @@ use std::collections::BinaryHeap;
 
 use crate::model::manifest::Strategy;
 use crate::model::step::{Phase, Step, StepKey};
+use crate::model::text_order;
 use crate::planning::site_state::SiteState;
 use crate::trees::tree::Tree;
 
@@ -117,14 +118,11 @@ fn sorted_by_key<S: Borrow<Step>>(steps: &[S], ranks: &[usize], staged: bool) ->
             .then(|| head.parse::<u64>().ok())
             .flatten()
     };
-    // The eight bytes after the digits, zero-padded: a smaller number is a
-    // smaller rest of the name (equal numbers say nothing).
+    // The eight bytes after the digits: a smaller number is a smaller rest
+    // of the name (equal numbers say nothing).
     let next_bytes = |s: &Step| {
         let rest = s.key.name.as_str().as_bytes().get(10..).unwrap_or_default();
-        let mut bytes = [0u8; 8];
-        let n = rest.len().min(8);
-        bytes[..n].copy_from_slice(&rest[..n]);
-        u128::from(u64::from_be_bytes(bytes))
+        u128::from(text_order::head(rest))
     };
     // All or none: a number must never order two keys against their order.
     let heads: Option<Vec<u64>> = steps.iter().map(|s| digits(s)).collect();
@@ -190,7 +188,7 @@ pub fn order(tree: &Tree) -> Result<Vec<&Step>, PlanError> {
         .map(|s| tree.manifest.type_rank(&s.key.component))
         .collect();
     let staged = tree.manifest.strategy == Strategy::Staged;
-    if steps.iter().all(|s| s.requires.is_empty()) {
+    if !has_requires(tree) {
         // No edges: the plan order is the key order, for both strategies
         // (and no table of dependents, nor of in-degrees, is needed).
         let sorted = sorted_by_key(steps, &ranks, staged);

@@ -12,15 +12,7 @@
 use std::collections::HashMap;
 
 use super::LedgerRow;
-
-/// The first eight bytes of `text`, big-endian, zero-padded: a smaller
-/// number is a smaller text; equal numbers say nothing.
-fn head(text: &str) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = text.len().min(8);
-    bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-    u64::from_be_bytes(bytes)
-}
+use crate::model::text_order::head;
 
 /// `rows` sorted by `(component, step)` in byte order (the order of `str`
 /// and of `COLLATE "C"`).
@@ -43,7 +35,7 @@ pub(super) fn sorted(rows: Vec<LedgerRow>) -> Vec<LedgerRow> {
     // of every row distinct and says where the row is.
     let mut keys: Vec<(u32, u64, u32)> = (0..count)
         .zip(&rows)
-        .map(|(i, row)| (places[row.component.as_str()], head(&row.step), i))
+        .map(|(i, row)| (places[row.component.as_str()], head(row.step.as_bytes()), i))
         .collect();
     drop(places);
     keys.sort_unstable();
