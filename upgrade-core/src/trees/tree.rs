@@ -283,12 +283,16 @@ impl Tree {
             if rest == "upgrade.toml" {
                 let parsed = read(path).and_then(|text| {
                     let quick = covered.as_ref().and_then(|covered| {
-                        upgrade_scan::read_covered(path, &text, &component, &|r| {
-                            covered.contains(r)
-                        })
+                        upgrade_scan::read_covered(
+                            path,
+                            &text,
+                            &component,
+                            &|r| covered.contains(r),
+                            &mut released,
+                        )
                     });
                     match quick {
-                        Some(steps) => Ok((text, steps)),
+                        Some(()) => Ok((text, Vec::new())),
                         None => {
                             upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
                         }

@@ -7,6 +7,27 @@ fn step(name: &str, phase: Phase, body: Body) -> Step {
     Step::core_for_test(name, phase, body)
 }
 
+/// The quick read of `text` into a list that already holds a step: what it
+/// appended, or `None`, after checking that a read that gave up left the
+/// list as it was.
+fn quick(path: &str, text: &str, covered: &dyn Fn(&ReleaseName) -> bool) -> Option<Vec<Step>> {
+    let kept = step(
+        "2001010100-kept",
+        Phase::Main,
+        Body::Any("SELECT 0;\n".into()),
+    );
+    let mut steps = vec![kept.clone()];
+    let read = read_covered(path, text, &ComponentName::core(), covered, &mut steps);
+    assert_eq!(steps.first(), Some(&kept), "the step already listed");
+    match read {
+        Some(()) => Some(steps.split_off(1)),
+        None => {
+            assert_eq!(steps.len(), 1, "a read that gave up left steps behind");
+            None
+        }
+    }
+}
+
 fn release(name: &str) -> ReleaseName {
     ReleaseName::parse(name).expect("valid")
 }
@@ -44,7 +65,7 @@ fn agrees_with_the_full_parse_on_what_it_reads() {
     let text = released_file();
     let core = ComponentName::core();
     let full = parse("lib/db/upgrade.toml", &text, &core).expect("valid");
-    let quick = read_covered("lib/db/upgrade.toml", &text, &core, &|_| true).expect("read");
+    let quick = quick("lib/db/upgrade.toml", &text, &|_| true).expect("read");
     assert_eq!(quick.len(), 3);
     for (q, f) in quick.iter().zip(&full) {
         assert_eq!(q.key, f.key);
@@ -61,14 +82,12 @@ fn agrees_with_the_full_parse_on_what_it_reads() {
 #[test]
 fn gives_up_on_an_entry_the_site_has_not_run() {
     let text = released_file();
-    let core = ComponentName::core();
     let r1_only = |r: &ReleaseName| r.as_str() == "R1";
-    assert!(read_covered("lib/db/upgrade.toml", &text, &core, &r1_only).is_none());
+    assert!(quick("lib/db/upgrade.toml", &text, &r1_only).is_none());
 }
 
 #[test]
 fn gives_up_on_what_it_does_not_know_for_certain() {
-    let core = ComponentName::core();
     let entry = |extra: &str, sql: &str| {
         format!(
             "[[step]]\nname = \"2008010100-a\"\nrelease = \"R1\"\nphase = \"main\"\n{extra}checksum = \"sha256:{}\"\n{sql}\n",
@@ -76,10 +95,7 @@ fn gives_up_on_what_it_does_not_know_for_certain() {
         )
     };
     let plain = entry("", "sql = 'SELECT 1;'");
-    assert!(
-        read_covered("f", &plain, &core, &|_| true).is_some(),
-        "{plain}"
-    );
+    assert!(quick("f", &plain, &|_| true).is_some(), "{plain}");
     let cases = [
         entry("requires = [\"core/2007010100-x\"]\n", "sql = 'SELECT 1;'"),
         entry("colour = \"red\"\n", "sql = 'SELECT 1;'"),
@@ -102,7 +118,7 @@ fn gives_up_on_what_it_does_not_know_for_certain() {
     ];
     for text in cases {
         assert!(
-            read_covered("f", &text, &core, &|_| true).is_none(),
+            quick("f", &text, &|_| true).is_none(),
             "read quickly:\n{text}"
         );
     }
@@ -127,7 +143,7 @@ fn reading_is_linear_in_the_file() {
         let refs: Vec<&Step> = steps.iter().collect();
         let text = append(None, &core, &refs, &release("R1"));
         crate::model::op_count::take();
-        let read = read_covered("f", &text, &core, &|_| true).expect("read");
+        let read = quick("f", &text, &|_| true).expect("read");
         let work = crate::model::op_count::take();
         assert_eq!(read.len(), n);
         work
@@ -137,4 +153,18 @@ fn reading_is_linear_in_the_file() {
         large * 10 <= small * 22,
         "2,000 entries cost {large} units, 1,000 entries {small}: not linear"
     );
+}
+
+#[test]
+fn counts_line_ends_across_blocks() {
+    // Every length around the 64-byte blocks, line ends at every spacing.
+    for len in 0..200 {
+        for every in 1..8 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| if i % every == 0 { b'\n' } else { b'x' })
+                .collect();
+            let plain = bytes.iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(count_newlines(&bytes), plain, "{len} bytes, every {every}");
+        }
+    }
 }
