@@ -1,6 +1,11 @@
 //! Reading trees from git objects: old revisions, subfolder trees, links.
+use std::path::Path;
+
+use git2::{Oid, Repository};
+
 use super::*;
-use crate::files::source::WorkTree;
+use crate::files::source::{TreeSource, WorkTree};
+use crate::model::tree_error::TreeErrorKind;
 use crate::trees::tree::Tree;
 
 const MANIFEST: &str = "[project]\nname = \"t\"\nversion = \"2008010100.00\"\nrevision = 1\n\n[components]\ncore = \"lib\"\nplugin_types = [{ name = \"mod\", folder = \"mod\" }]\n";
