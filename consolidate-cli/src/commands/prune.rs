@@ -31,15 +31,15 @@ fn print_rows(rows: &[LedgerRow]) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for r in rows {
         // `{:<width$}` of the key text pads to `width` characters.
-        let chars = r.component.chars().count() + 1 + r.step.chars().count();
+        let chars = r.component().chars().count() + 1 + r.step().chars().count();
         let _ = writeln!(
             out,
             "  {}/{}{:pad$}  {}  {}",
-            r.component,
-            r.step,
+            r.component(),
+            r.step(),
             "",
-            r.applied_at,
-            r.checksum,
+            r.applied_at(),
+            r.checksum(),
             pad = width.saturating_sub(chars)
         );
     }

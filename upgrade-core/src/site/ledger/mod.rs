@@ -161,7 +161,7 @@ impl Stored {
     ) -> Result<(), LedgerError> {
         for (row, key) in self.rows.iter().zip(keys) {
             if let Some(key) = key {
-                check_checksum(database, key, &row.checksum)?;
+                check_checksum(database, key, row.checksum())?;
             }
         }
         Ok(())
@@ -178,7 +178,7 @@ impl Stored {
             let Some(key) = key else {
                 continue;
             };
-            if let Some(checksum) = Checksum::from_recorded(&row.checksum) {
+            if let Some(checksum) = Checksum::from_recorded(row.checksum()) {
                 entries.push((key, checksum));
             }
         }
@@ -356,7 +356,7 @@ pub trait Ledger {
         let any = stored
             .rows
             .iter()
-            .any(|r| wanted(&stored.site, &r.component, &r.step));
+            .any(|r| wanted(&stored.site, r.component(), r.step()));
         Ok((stored.site, any))
     }
     /// Runs a step and inserts its ledger row: in one transaction, unless the

@@ -303,13 +303,17 @@ impl Ledger for PostgresLedger {
             )
             .map_err(err)?
             .into_iter()
-            .map(|r| LedgerRow {
-                component: r.get(0),
-                step: r.get(1),
-                checksum: r.get(2),
-                applied_at: r.get(3),
+            .map(|r| {
+                // `try_get`: a NULL column is an error naming the ledger, not a panic.
+                Ok(LedgerRow::new(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                ))
             })
-            .collect();
+            .collect::<Result<Vec<LedgerRow>, postgres::Error>>()
+            .map_err(err)?;
         let interrupted: Option<String> = tx
             .query_opt(
                 "SELECT value FROM upgrade_meta WHERE key = $1",

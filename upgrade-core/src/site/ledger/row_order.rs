@@ -19,12 +19,12 @@ use crate::model::text_order::head;
 pub(super) fn sorted(rows: Vec<LedgerRow>) -> Vec<LedgerRow> {
     let Ok(count) = u32::try_from(rows.len()) else {
         let mut rows = rows;
-        rows.sort_unstable_by(|a, b| (&a.component, &a.step).cmp(&(&b.component, &b.step)));
+        rows.sort_unstable_by(|a, b| (&a.component(), &a.step()).cmp(&(&b.component(), &b.step())));
         return rows;
     };
     let mut places: HashMap<&str, u32> = HashMap::new();
     for row in &rows {
-        places.entry(row.component.as_str()).or_insert(0);
+        places.entry(row.component()).or_insert(0);
     }
     let mut names: Vec<&str> = places.keys().copied().collect();
     names.sort_unstable();
@@ -35,11 +35,11 @@ pub(super) fn sorted(rows: Vec<LedgerRow>) -> Vec<LedgerRow> {
     // of every row distinct and says where the row is.
     let mut keys: Vec<(u32, u64, u32)> = (0..count)
         .zip(&rows)
-        .map(|(i, row)| (places[row.component.as_str()], head(row.step.as_bytes()), i))
+        .map(|(i, row)| (places[row.component()], head(row.step().as_bytes()), i))
         .collect();
     drop(places);
     keys.sort_unstable();
-    let step = |i: u32| rows[i as usize].step.as_str();
+    let step = |i: u32| rows[i as usize].step();
     for run in keys.chunk_by_mut(|a, b| (a.0, a.1) == (b.0, b.1)) {
         if run.len() > 1 {
             run.sort_unstable_by(|a, b| step(a.2).cmp(step(b.2)).then(a.2.cmp(&b.2)));
@@ -56,12 +56,7 @@ mod tests {
     use super::*;
 
     fn row(component: &str, step: &str) -> LedgerRow {
-        LedgerRow {
-            component: component.into(),
-            step: step.into(),
-            checksum: String::new(),
-            applied_at: String::new(),
-        }
+        LedgerRow::new(component, step, "", "")
     }
 
     #[test]
@@ -88,7 +83,7 @@ mod tests {
             let mut input: Vec<LedgerRow> = texts.iter().map(|(c, s)| row(c, s)).collect();
             input.rotate_left(shift);
             let mut expected = input.clone();
-            expected.sort_by(|a, b| (&a.component, &a.step).cmp(&(&b.component, &b.step)));
+            expected.sort_by(|a, b| (&a.component(), &a.step()).cmp(&(&b.component(), &b.step())));
             assert_eq!(sorted(input), expected, "rotation {shift}");
         }
     }
@@ -106,7 +101,7 @@ mod tests {
             }
         }
         let mut expected = input.clone();
-        expected.sort_by(|a, b| (&a.component, &a.step).cmp(&(&b.component, &b.step)));
+        expected.sort_by(|a, b| (&a.component(), &a.step()).cmp(&(&b.component(), &b.step())));
         assert_eq!(sorted(input), expected);
     }
 }

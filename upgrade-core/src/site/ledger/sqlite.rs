@@ -320,12 +320,15 @@ impl Ledger for SqliteLedger {
             .map_err(err)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(LedgerRow {
-                    component: r.get(0)?,
-                    step: r.get(1)?,
-                    checksum: r.get(2)?,
-                    applied_at: r.get(3)?,
-                })
+                // Borrowed from SQLite and copied once, into the row's one
+                // allocation; a column that is not text is an error.
+                let text = |i: usize| -> rusqlite::Result<&str> {
+                    let value = r.get_ref(i)?;
+                    value.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into())
+                    })
+                };
+                Ok(LedgerRow::new(text(0)?, text(1)?, text(2)?, text(3)?))
             })
             .map_err(err)?
             .collect::<Result<Vec<LedgerRow>, _>>()

@@ -81,7 +81,7 @@ pub(super) fn installed<'t>(
         runs(tree.steps.iter().map(|s| &s.key.component));
     let pending_of: BTreeMap<&ComponentName, usize> =
         runs(pending.iter().map(|s| &s.key.component));
-    let with_rows: BTreeSet<&str> = runs(stored.rows.iter().map(|r| r.component.as_str()))
+    let with_rows: BTreeSet<&str> = runs(stored.rows.iter().map(|r| r.component()))
         .into_keys()
         .collect();
     let applied_any = |c: &ComponentName| {

@@ -60,7 +60,7 @@ pub fn site_and_tree(url: &DatabaseUrl, work: &WorkTree) -> Result<(Stored, Tree
         rows: stored
             .rows
             .iter()
-            .map(|r| (r.component.as_str(), r.step.as_str()))
+            .map(|r| (r.component(), r.step()))
             .collect(),
     };
     let tree = match early {

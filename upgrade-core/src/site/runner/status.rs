@@ -310,13 +310,13 @@ pub fn status_of<'t>(
         // A row of a valid step identity must hold a recorded checksum; one
         // equal to its step's is one.
         let matches_step = match &found {
-            RowIn::Tree(i) => tree.steps[*i].checksum.matches(&row.checksum),
+            RowIn::Tree(i) => tree.steps[*i].checksum.matches(row.checksum()),
             _ => false,
         };
         if !matches_step {
             match &found {
-                RowIn::Tree(i) => ledger::check_checksum(db, &tree.steps[*i].key, &row.checksum)?,
-                RowIn::Elsewhere(key) => ledger::check_checksum(db, key, &row.checksum)?,
+                RowIn::Tree(i) => ledger::check_checksum(db, &tree.steps[*i].key, row.checksum())?,
+                RowIn::Elsewhere(key) => ledger::check_checksum(db, key, row.checksum())?,
                 RowIn::Invalid => {}
             }
         }
@@ -339,7 +339,7 @@ pub fn status_of<'t>(
                     let step = &tree.steps[i];
                     drift.push(Drift {
                         key: step.key.clone(),
-                        recorded: row.checksum.clone(),
+                        recorded: row.checksum().to_string(),
                         expected: step.checksum.clone(),
                         location: step.location(),
                     });

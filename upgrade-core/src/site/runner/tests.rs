@@ -63,12 +63,7 @@ fn status_for<'t>(tree: &'t Tree, order: &[&'t Step], stored: Stored) -> Status<
 }
 
 fn row(component: &str, step: &str, checksum: &str) -> LedgerRow {
-    LedgerRow {
-        component: component.into(),
-        step: step.into(),
-        checksum: checksum.into(),
-        applied_at: "2008-01-01T00:00:00Z".into(),
-    }
+    LedgerRow::new(component, step, checksum, "2008-01-01T00:00:00Z")
 }
 
 fn at(release: Option<&str>, version: Option<&str>) -> Stored {

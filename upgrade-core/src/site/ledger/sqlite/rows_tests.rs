@@ -210,3 +210,23 @@ fn any_row_reads_rows_until_one_passes() {
         .expect("read");
     assert_eq!((any, seen), (false, 100));
 }
+
+/// A row another tool wrote with a column that is not text (the schema
+/// forbids NULL, not a blob) is an error naming the ledger, not a panic and
+/// not a row read as something else.
+#[test]
+fn a_column_that_is_not_text_is_an_error_naming_the_ledger() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 2);
+    assert_eq!(keys(&mut ledger).len(), 4, "read before the blob");
+    ledger
+        .conn
+        .execute(
+            "UPDATE upgrade_ledger SET checksum = X'00FF' WHERE step = '2007010100-s00001' AND component = 'core'",
+            [],
+        )
+        .expect("blob");
+    let message = ledger.read().expect_err("a blob checksum").to_string();
+    assert!(message.contains("site.db"), "{message}");
+    assert!(message.contains("reading the ledger"), "{message}");
+}

@@ -68,7 +68,7 @@ fn a_failed_step_leaves_nothing_and_triggers_run_as_one_script() {
         .run_step(&run("2008010300-c", None, true))
         .expect("no-op step");
     let stored = ledger.read().expect("read");
-    let steps: Vec<&str> = stored.rows.iter().map(|r| r.step.as_str()).collect();
+    let steps: Vec<&str> = stored.rows.iter().map(|r| r.step()).collect();
     assert_eq!(steps, ["2008010100-a", "2008010300-c"]);
     let n: i64 = ledger
         .conn

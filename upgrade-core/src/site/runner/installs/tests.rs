@@ -56,12 +56,12 @@ fn tree() -> Tree {
 }
 
 fn row(component: &str, step: &str) -> LedgerRow {
-    LedgerRow {
-        component: component.into(),
-        step: step.into(),
-        checksum: format!("sha256:{}", "0".repeat(64)),
-        applied_at: "2008-01-01T00:00:00Z".into(),
-    }
+    LedgerRow::new(
+        component,
+        step,
+        &format!("sha256:{}", "0".repeat(64)),
+        "2008-01-01T00:00:00Z",
+    )
 }
 
 fn stored(rows: Vec<LedgerRow>, components: &[&str]) -> Stored {

@@ -8,7 +8,7 @@ pub(in crate::site::runner) fn keys_of<'r>(
     rows: impl IntoIterator<Item = &'r LedgerRow>,
 ) -> Vec<(String, String)> {
     rows.into_iter()
-        .map(|r| (r.component.clone(), r.step.clone()))
+        .map(|r| (r.component().to_string(), r.step().to_string()))
         .collect()
 }
 
@@ -30,8 +30,7 @@ pub(super) fn find_row(tree: &Tree, row: &LedgerRow, next: &mut usize) -> RowIn 
     // Steps are sorted by key, which orders as (component, name) text.
     let spelled = |s: &Step| {
         crate::model::op_count::tick(1);
-        (s.key.component.as_str(), s.key.name.as_str())
-            .cmp(&(row.component.as_str(), row.step.as_str()))
+        (s.key.component.as_str(), s.key.name.as_str()).cmp(&(row.component(), row.step()))
     };
     let exact = match tree.steps.get(*next) {
         Some(step) if spelled(step).is_eq() => Some(*next),
