@@ -87,6 +87,13 @@ impl StepName {
         }
     }
 
+    /// Is the name spelled exactly `text`? The same answer as
+    /// `as_str() == text`, without reading the name as text first (rows
+    /// are matched to steps this way 100,000 times per `status`).
+    pub fn is(&self, text: &str) -> bool {
+        self.as_bytes() == text.as_bytes()
+    }
+
     /// The name as text.
     pub fn as_str(&self) -> &str {
         match &self.0 {

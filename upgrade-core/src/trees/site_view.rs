@@ -59,6 +59,13 @@ impl SiteView<'_> {
         // finds a row spelled exactly as its key; any other row is parsed.
         let mut keys = steps.iter().map(|s| &s.key).peekable();
         self.rows.iter().any(|&(component, step)| {
+            // Most rows are the next step: names first (they differ more).
+            if keys
+                .next_if(|k| k.name.is(step) && k.component.as_str() == component)
+                .is_some()
+            {
+                return false;
+            }
             while keys
                 .next_if(|k| (k.component.as_str(), k.name.as_str()) < (component, step))
                 .is_some()

@@ -7,25 +7,45 @@ use crate::model::step_name::StepName;
 /// One row of the ledger, as stored (names are not validated: a row written
 /// by another tool may hold anything, and is then an orphan).
 ///
-/// The four columns are one text, read through accessors: a site's 100,000
-/// rows are then 100,000 allocations, not 400,000, and matching a row to its
-/// step reads one place in memory, not four (rows are sorted after reading,
-/// so neighbours in the list are not neighbours on the heap).
-#[allow(clippy::derived_hash_with_manual_eq)]
-#[derive(Clone, Eq, Hash)]
-pub struct LedgerRow {
-    /// `component`, `step`, `checksum` and `applied_at`, one after the other.
-    text: Box<str>,
-    /// Where `step`, `checksum` and `applied_at` start in `text`.
-    starts: [usize; 3],
+/// The four columns are one text, read through accessors, held in the row
+/// itself when short (as every row this tool writes is): reading a site's
+/// 100,000 rows allocates nothing per row, and once sorted the rows lie in
+/// order in memory, so the passes that match them to steps read memory
+/// front to back (rows that were allocated one by one and then sorted sent
+/// every pass to a scattered place per row).
+#[derive(Clone)]
+pub struct LedgerRow(Repr);
+
+/// The longest row (all four columns) held inline.
+const INLINE: usize = 180;
+
+#[derive(Clone)]
+enum Repr {
+    /// Where `step`, `checksum` and `applied_at` start, the length, then
+    /// the text (the bytes of `str`s, at their boundaries).
+    Inline {
+        starts: [u8; 3],
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    /// A longer row.
+    Heap { starts: [usize; 3], text: Box<str> },
 }
 
-// Equality is written out only to count comparisons in tests
-// (model/op_count.rs); it compares the same fields as the derived hash.
+// Equality is written out to count comparisons in tests
+// (model/op_count.rs); it compares what the hash hashes.
 impl PartialEq for LedgerRow {
     fn eq(&self, other: &Self) -> bool {
         crate::model::op_count::tick(1);
-        self.starts == other.starts && self.text == other.text
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for LedgerRow {}
+
+impl std::hash::Hash for LedgerRow {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
     }
 }
 
@@ -43,42 +63,77 @@ impl std::fmt::Debug for LedgerRow {
 impl LedgerRow {
     /// A row of these columns (`applied_at`: UTC, `YYYY-MM-DDTHH:MM:SSZ`).
     pub fn new(component: &str, step: &str, checksum: &str, applied_at: &str) -> LedgerRow {
-        let mut text =
-            String::with_capacity(component.len() + step.len() + checksum.len() + applied_at.len());
+        let columns = [component, step, checksum, applied_at];
         let mut starts = [0; 3];
-        text.push_str(component);
-        for (start, column) in starts.iter_mut().zip([step, checksum, applied_at]) {
-            *start = text.len();
-            text.push_str(column);
+        let mut len = component.len();
+        for (start, column) in starts.iter_mut().zip(&columns[1..]) {
+            *start = len;
+            len += column.len();
         }
-        LedgerRow {
-            text: text.into_boxed_str(),
-            starts,
+        match u8::try_from(len) {
+            Ok(short) if len <= INLINE => {
+                let mut bytes = [0; INLINE];
+                let mut at = 0;
+                for column in columns {
+                    bytes[at..at + column.len()].copy_from_slice(column.as_bytes());
+                    at += column.len();
+                }
+                LedgerRow(Repr::Inline {
+                    // Each start is at most `len`, which fits a byte.
+                    starts: starts.map(|s| u8::try_from(s).unwrap_or(short)),
+                    len: short,
+                    bytes,
+                })
+            }
+            _ => LedgerRow(Repr::Heap {
+                starts,
+                text: columns.concat().into_boxed_str(),
+            }),
         }
+    }
+
+    /// Where the columns start and the text's bytes: what makes two rows
+    /// equal, however each is held.
+    fn parts(&self) -> ([usize; 3], &[u8]) {
+        match &self.0 {
+            Repr::Inline { starts, len, bytes } => (
+                starts.map(usize::from),
+                bytes.get(..usize::from(*len)).unwrap_or_default(),
+            ),
+            Repr::Heap { starts, text } => (*starts, text.as_bytes()),
+        }
+    }
+
+    /// Column `i` (0 to 3) of the row.
+    fn column(&self, i: usize) -> &str {
+        let (starts, bytes) = self.parts();
+        let from = i.checked_sub(1).map_or(0, |s| starts[s]);
+        let to = starts.get(i).copied().unwrap_or(bytes.len());
+        // Columns were `str`s: each slice is whole characters.
+        bytes
+            .get(from..to)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
     }
 
     /// The `component` column.
     pub fn component(&self) -> &str {
-        self.text.get(..self.starts[0]).unwrap_or_default()
+        self.column(0)
     }
 
     /// The `step` column.
     pub fn step(&self) -> &str {
-        self.text
-            .get(self.starts[0]..self.starts[1])
-            .unwrap_or_default()
+        self.column(1)
     }
 
     /// The `checksum` column.
     pub fn checksum(&self) -> &str {
-        self.text
-            .get(self.starts[1]..self.starts[2])
-            .unwrap_or_default()
+        self.column(2)
     }
 
     /// The `applied_at` column (UTC, `YYYY-MM-DDTHH:MM:SSZ`).
     pub fn applied_at(&self) -> &str {
-        self.text.get(self.starts[2]..).unwrap_or_default()
+        self.column(3)
     }
 
     /// The row's identity as `component/step`.
@@ -96,7 +151,7 @@ impl LedgerRow {
     /// The width of `component/step` in bytes, as `key_text().len()` (for
     /// aligning listings without building the text).
     pub fn key_len(&self) -> usize {
-        self.starts[1] + 1
+        self.parts().0[1] + 1
     }
 }
 
@@ -153,6 +208,30 @@ mod tests {
             ("", "", "", "")
         );
         assert_eq!(empty.key_len(), 1);
+        // A row too long to be held inline reads back the same, and equals
+        // the same row however it is held.
+        let long = "x".repeat(INLINE);
+        let row = LedgerRow::new("core", &long, "sha256:ab", "é");
+        assert!(matches!(row.0, Repr::Heap { .. }));
+        assert_eq!(
+            (
+                row.component(),
+                row.step(),
+                row.checksum(),
+                row.applied_at()
+            ),
+            ("core", long.as_str(), "sha256:ab", "é")
+        );
+        assert_eq!(row, LedgerRow::new("core", &long, "sha256:ab", "é"));
+        let fits = "x".repeat(INLINE - 4);
+        let row = LedgerRow::new("core", &fits, "", "");
+        assert!(matches!(row.0, Repr::Inline { .. }));
+        assert_eq!(row.step(), fits);
+    }
+
+    #[test]
+    fn a_row_is_a_few_cache_lines() {
+        assert_eq!(std::mem::size_of::<LedgerRow>(), 192);
     }
 
     #[test]

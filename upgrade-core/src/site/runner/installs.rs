@@ -81,9 +81,7 @@ pub(super) fn installed<'t>(
         runs(tree.steps.iter().map(|s| &s.key.component));
     let pending_of: BTreeMap<&ComponentName, usize> =
         runs(pending.iter().map(|s| &s.key.component));
-    let with_rows: BTreeSet<&str> = runs(stored.rows.iter().map(|r| r.component()))
-        .into_keys()
-        .collect();
+    let with_rows = row_components(&stored.rows);
     let applied_any = |c: &ComponentName| {
         with_rows.contains(c.as_str())
             || steps_of.get(c).copied().unwrap_or(0) > pending_of.get(c).copied().unwrap_or(0)
@@ -148,6 +146,23 @@ fn runs<T: Ord + Copy>(items: impl Iterator<Item = T>) -> BTreeMap<T, usize> {
     }
     if let Some((done, count)) = run {
         *out.entry(done).or_default() += count;
+    }
+    out
+}
+
+/// The components of `rows` (sorted by component, as [`Stored`] holds
+/// them): one binary search per component, not a comparison per row.
+fn row_components(rows: &[LedgerRow]) -> BTreeSet<&str> {
+    let mut out = BTreeSet::new();
+    let mut rest = rows;
+    while let Some(first) = rest.first() {
+        let component = first.component();
+        out.insert(component);
+        let end = rest.partition_point(|r| {
+            crate::model::op_count::tick(1);
+            r.component() <= component
+        });
+        rest = rest.get(end.max(1)..).unwrap_or_default();
     }
     out
 }

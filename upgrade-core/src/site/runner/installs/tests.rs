@@ -173,3 +173,23 @@ fn a_snapshot_without_a_script_for_the_database_is_not_used_there() {
         assert_eq!(status.pending.len(), pending, "{database}");
     }
 }
+
+/// The components of 3,000 rows are found with a binary search per
+/// component, not a look at every row.
+#[test]
+fn row_components_are_found_per_component_not_per_row() {
+    let rows: Vec<LedgerRow> = ["core", "local_a", "mod_b"]
+        .iter()
+        .flat_map(|c| (0..1000).map(move |i| row(c, &format!("2008010100-s{i:04}"))))
+        .collect();
+    crate::model::op_count::take();
+    let found = super::row_components(&rows);
+    let work = crate::model::op_count::take();
+    assert_eq!(
+        found.into_iter().collect::<Vec<_>>(),
+        ["core", "local_a", "mod_b"]
+    );
+    assert!(work <= 3 * 14, "{work} comparisons for 3 components");
+    assert!(super::row_components(&[]).is_empty());
+    assert_eq!(super::row_components(&rows[..1]).len(), 1);
+}

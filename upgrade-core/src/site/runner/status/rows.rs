@@ -12,6 +12,13 @@ pub(in crate::site::runner) fn keys_of<'r>(
         .collect()
 }
 
+/// Is `row` spelled exactly as the key of `step` (names first: they differ
+/// more)?
+fn is_row(step: &Step, row: &LedgerRow) -> bool {
+    crate::model::op_count::tick(1);
+    step.key.name.is(row.step()) && step.key.component.as_str() == row.component()
+}
+
 /// Where a ledger row's step is.
 pub(super) enum RowIn {
     /// In the tree, at this position of its steps.
@@ -33,7 +40,7 @@ pub(super) fn find_row(tree: &Tree, row: &LedgerRow, next: &mut usize) -> RowIn 
         (s.key.component.as_str(), s.key.name.as_str()).cmp(&(row.component(), row.step()))
     };
     let exact = match tree.steps.get(*next) {
-        Some(step) if spelled(step).is_eq() => Some(*next),
+        Some(step) if is_row(step, row) => Some(*next),
         _ => tree.steps.binary_search_by(spelled).ok(),
     };
     let index = match exact {
