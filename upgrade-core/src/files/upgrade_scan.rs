@@ -57,13 +57,18 @@ fn read_entries(
         let (from, at) = line;
         let start = entry.start.clamp(from, text.len());
         line = (start, at + count_newlines(&text.as_bytes()[from..start]));
+        // A run of entries of one release is checked once.
         let release = match &last_release {
             Some(last) if Some(last.as_str()) == entry.release => last.clone(),
-            _ => last_release
-                .insert(ReleaseName::parse(entry.release?).ok()?)
-                .clone(),
+            _ => {
+                let release = ReleaseName::parse(entry.release?).ok()?;
+                if !covered(&release) {
+                    return None;
+                }
+                last_release.insert(release).clone()
+            }
         };
-        if !covered(&release) || !entry.sql {
+        if !entry.sql {
             return None;
         }
         let checksum = Checksum::from_recorded(entry.checksum?)?;

@@ -2,54 +2,136 @@
 //! in storage order (SQLite: walking the primary-key index would look up
 //! every row in the table).
 //!
-//! Rows read one by one sit all over the heap, so comparing their text is
-//! a cache miss or two per comparison: sorting 100,000 rows that way was a
-//! third of reading them. Each row gets a number instead — its component's
-//! place among the distinct components (a few hundred) and the first eight
-//! bytes of its step — one sort of numbers decides most places, and only
-//! rows with equal numbers compare their step's text.
+//! Rows are read into one text (nothing built per row), then each gets a
+//! number — its component's place among the distinct components (a few
+//! hundred) and the first eight bytes of its step — one sort of numbers
+//! decides most places, and only rows with equal numbers compare their
+//! step's text. The rows are then built in that order, so they lie in order
+//! in memory for the passes over them (matching them to the tree's steps).
 
 use std::collections::HashMap;
 
 use super::LedgerRow;
 use crate::model::text_order::head;
 
-/// `rows` sorted by `(component, step)` in byte order (the order of `str`
-/// and of `COLLATE "C"`).
-pub(super) fn sorted(rows: Vec<LedgerRow>) -> Vec<LedgerRow> {
-    let Ok(count) = u32::try_from(rows.len()) else {
-        let mut rows = rows;
-        rows.sort_unstable_by(|a, b| (&a.component(), &a.step()).cmp(&(&b.component(), &b.step())));
-        return rows;
-    };
-    let mut places: HashMap<&str, u32> = HashMap::new();
-    for row in &rows {
-        places.entry(row.component()).or_insert(0);
-    }
-    let mut names: Vec<&str> = places.keys().copied().collect();
-    names.sort_unstable();
-    for (place, name) in (0u32..).zip(&names) {
-        places.insert(name, place);
-    }
-    // (component place, step head, row index): the index keeps the number
-    // of every row distinct and says where the row is.
-    let mut keys: Vec<(u32, u64, u32)> = (0..count)
-        .zip(&rows)
-        .map(|(i, row)| (places[row.component()], head(row.step().as_bytes()), i))
-        .collect();
-    drop(places);
-    keys.sort_unstable();
-    let step = |i: u32| rows[i as usize].step();
-    for run in keys.chunk_by_mut(|a, b| (a.0, a.1) == (b.0, b.1)) {
-        if run.len() > 1 {
-            run.sort_unstable_by(|a, b| step(a.2).cmp(step(b.2)).then(a.2.cmp(&b.2)));
+/// Rows as read: their columns one after the other in one text, and where
+/// each row's columns end. Nothing is built per row until the rows are in
+/// order ([`Read::sorted`]): reading appends to two lists, and the rows are
+/// built once, in sorted order, so they lie in that order in memory.
+#[derive(Default)]
+pub(super) struct Read {
+    text: String,
+    /// Per row, where its `component`, `step`, `checksum` and `applied_at`
+    /// end in `text` (the row starts where the one before ends).
+    ends: Vec<[usize; 4]>,
+}
+
+impl Read {
+    /// Adds a row after the others.
+    pub(super) fn push(&mut self, component: &str, step: &str, checksum: &str, applied_at: &str) {
+        let mut ends = [0; 4];
+        for (end, column) in ends.iter_mut().zip([component, step, checksum, applied_at]) {
+            self.text.push_str(column);
+            *end = self.text.len();
         }
+        self.ends.push(ends);
     }
-    // Copied in order (a row is held inline: a copy allocates nothing), so
-    // the sorted rows lie in order in memory for the passes over them.
-    keys.iter()
-        .map(|&(_, _, i)| rows[i as usize].clone())
-        .collect()
+
+    /// The columns of row `i`.
+    fn columns(&self, i: usize) -> [&str; 4] {
+        let start = i
+            .checked_sub(1)
+            .and_then(|before| self.ends.get(before))
+            .map_or(0, |e| e[3]);
+        let ends = self.ends.get(i).copied().unwrap_or([start; 4]);
+        let column = |from: usize, to: usize| self.text.get(from..to).unwrap_or_default();
+        [
+            column(start, ends[0]),
+            column(ends[0], ends[1]),
+            column(ends[1], ends[2]),
+            column(ends[2], ends[3]),
+        ]
+    }
+
+    /// Row `i`.
+    fn row(&self, i: usize) -> LedgerRow {
+        let [component, step, checksum, applied_at] = self.columns(i);
+        LedgerRow::new(component, step, checksum, applied_at)
+    }
+
+    /// The rows sorted by `(component, step)` in byte order (the order of
+    /// `str` and of `COLLATE "C"`).
+    pub(super) fn sorted(self) -> Vec<LedgerRow> {
+        let count = self.ends.len();
+        let Ok(count32) = u32::try_from(count) else {
+            let mut rows: Vec<LedgerRow> = (0..count).map(|i| self.row(i)).collect();
+            rows.sort_unstable_by(|a, b| (a.component(), a.step()).cmp(&(b.component(), b.step())));
+            return rows;
+        };
+        let component = |i: usize| self.columns(i)[0];
+        let step = |i: u32| self.columns(i as usize)[1];
+        // Each row's component as a number in order of first sight (one
+        // hash per row, none for a row of the same component as the one
+        // before), then those numbers as places in byte order.
+        let mut seen: HashMap<&str, u32> = HashMap::new();
+        let mut last: Option<(&str, u32)> = None;
+        let firsts: Vec<u32> = (0..count)
+            .map(|i| {
+                let component = component(i);
+                match last {
+                    Some((name, id)) if name == component => id,
+                    _ => {
+                        let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+                        let id = *seen.entry(component).or_insert(next);
+                        last = Some((component, id));
+                        id
+                    }
+                }
+            })
+            .collect();
+        let mut names: Vec<(&str, u32)> = seen.into_iter().collect();
+        names.sort_unstable();
+        let mut place_of = vec![0u32; names.len()];
+        for (place, &(_, id)) in (0u32..).zip(&names) {
+            if let Some(slot) = place_of.get_mut(id as usize) {
+                *slot = place;
+            }
+        }
+        // (component place, step head, row index): the index keeps the number
+        // of every row distinct and says where the row is.
+        let mut keys: Vec<(u32, u64, u32)> = (0..count32)
+            .zip(&firsts)
+            .map(|(i, &id)| {
+                let place = place_of.get(id as usize).copied().unwrap_or(u32::MAX);
+                (place, head(step(i).as_bytes()), i)
+            })
+            .collect();
+        drop(firsts);
+        keys.sort_unstable();
+        for run in keys.chunk_by_mut(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            if run.len() > 1 {
+                run.sort_unstable_by(|a, b| step(a.2).cmp(step(b.2)).then(a.2.cmp(&b.2)));
+            }
+        }
+        // Built in sorted order: each row's text is one place of `text`,
+        // and each row lies after the one before it in memory.
+        keys.iter().map(|&(_, _, i)| self.row(i as usize)).collect()
+    }
+}
+
+/// `rows` sorted by `(component, step)` in byte order.
+#[cfg(test)]
+pub(super) fn sorted(rows: Vec<LedgerRow>) -> Vec<LedgerRow> {
+    let mut read = Read::default();
+    for row in &rows {
+        read.push(
+            row.component(),
+            row.step(),
+            row.checksum(),
+            row.applied_at(),
+        );
+    }
+    read.sorted()
 }
 
 #[cfg(test)]
@@ -103,6 +185,11 @@ mod tests {
         }
         let mut expected = input.clone();
         expected.sort_by(|a, b| (&a.component(), &a.step()).cmp(&(&b.component(), &b.step())));
+        // And stored component by component (a site that installed them
+        // one at a time), newest first: runs of one component.
+        let mut grouped = expected.clone();
+        grouped.reverse();
         assert_eq!(sorted(input), expected);
+        assert_eq!(sorted(grouped), expected);
     }
 }

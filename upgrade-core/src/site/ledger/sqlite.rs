@@ -25,9 +25,9 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, LedgerRow, MARK_INTERRUPTED_SQL,
-    SCHEMA_SQL, SiteChange, SiteRecord, StepRun, StepRunError, Stored, check_schema_version,
-    migration_sql, missing_site_row, now_utc, seed_sql, site_record,
+    Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, MARK_INTERRUPTED_SQL, SCHEMA_SQL,
+    SiteChange, SiteRecord, StepRun, StepRunError, Stored, check_schema_version, migration_sql,
+    missing_site_row, now_utc, seed_sql, site_record,
 };
 
 /// How long a write transaction of `apply` waits for the application's own
@@ -318,23 +318,27 @@ impl Ledger for SqliteLedger {
         let mut stmt = tx
             .prepare("SELECT component, step, checksum, applied_at FROM upgrade_ledger")
             .map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| {
-                // Borrowed from SQLite and copied once, into the row's one
-                // allocation; a column that is not text is an error.
-                let text = |i: usize| -> rusqlite::Result<&str> {
-                    let value = r.get_ref(i)?;
-                    value.as_str().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into())
-                    })
-                };
-                Ok(LedgerRow::new(text(0)?, text(1)?, text(2)?, text(3)?))
-            })
-            .map_err(err)?
-            .collect::<Result<Vec<LedgerRow>, _>>()
-            .map_err(err)?;
+        let mut read = super::row_order::Read::default();
+        let mut found = stmt.query([]).map_err(err)?;
+        while let Some(r) = found.next().map_err(err)? {
+            // Borrowed from SQLite and copied once, into the rows read; a
+            // column that is not text is an error.
+            let text = |i: usize| -> rusqlite::Result<&str> {
+                let value = r.get_ref(i)?;
+                value.as_str().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into())
+                })
+            };
+            read.push(
+                text(0).map_err(err)?,
+                text(1).map_err(err)?,
+                text(2).map_err(err)?,
+                text(3).map_err(err)?,
+            );
+        }
+        drop(found);
         drop(stmt);
-        let rows = super::row_order::sorted(rows);
+        let rows = read.sorted();
         let interrupted = tx
             .query_row(
                 "SELECT value FROM upgrade_meta WHERE key = ?1",

@@ -3,6 +3,7 @@
 //! table, row by row).
 
 use super::*;
+use crate::site::ledger::LedgerRow;
 
 /// A ledger with `n` rows of `core` and `n` of `local_a` (steps s00000…).
 fn ledger_with_rows(dir: &tempfile::TempDir, n: usize) -> SqliteLedger {
