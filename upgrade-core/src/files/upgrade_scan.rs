@@ -34,26 +34,12 @@ pub fn read_covered(
     steps: &mut Vec<Step>,
 ) -> Option<()> {
     let before = steps.len();
-    let read = read_entries(path, text, component, covered, steps);
-    if read.is_none() {
-        steps.truncate(before);
-    }
-    read
-}
-
-fn read_entries(
-    path: &str,
-    text: &str,
-    component: &ComponentName,
-    covered: &dyn Fn(&ReleaseName) -> bool,
-    steps: &mut Vec<Step>,
-) -> Option<()> {
     // The entries share the path and each run of one release its name.
     let shared_path = std::sync::Arc::new(path.to_string());
     let mut last_release: Option<ReleaseName> = None;
     // Entries come in file order: lines are counted forward, once.
     let mut line = (0, 1);
-    Scanner::new(text).entries(|entry| {
+    let read = Scanner::new(text).entries(|entry| {
         let (from, at) = line;
         let start = entry.start.clamp(from, text.len());
         line = (start, at + count_newlines(&text.as_bytes()[from..start]));
@@ -91,7 +77,11 @@ fn read_entries(
             },
         });
         Some(())
-    })
+    });
+    if read.is_none() {
+        steps.truncate(before);
+    }
+    read
 }
 
 /// What the quick read takes from one `[[step]]` entry.

@@ -231,7 +231,9 @@ mod tests {
 
     #[test]
     fn a_row_is_a_few_cache_lines() {
-        assert_eq!(std::mem::size_of::<LedgerRow>(), 192);
+        // Three 64-byte lines on a 64-bit machine: the text inline, its
+        // length and where its columns start.
+        assert!(std::mem::size_of::<LedgerRow>() <= 192);
     }
 
     #[test]
