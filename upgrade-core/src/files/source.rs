@@ -41,6 +41,12 @@ pub trait TreeSource {
     }
     /// The bytes of one file.
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError>;
+    /// The bytes of one file in `buffer` (its bytes replaced): a caller
+    /// reading many files it does not keep uses one buffer for them all.
+    fn read_into(&self, path: &str, buffer: &mut Vec<u8>) -> Result<(), TreeError> {
+        *buffer = self.read(path)?;
+        Ok(())
+    }
 }
 
 /// What a path relative to the tree root is to the step tree.
@@ -455,6 +461,15 @@ impl TreeSource for WorkTree {
 
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
         std::fs::read(self.path_of(path))
+            .map_err(|e| TreeError::new(path, TreeErrorKind::Io(e.to_string())))
+    }
+
+    fn read_into(&self, path: &str, buffer: &mut Vec<u8>) -> Result<(), TreeError> {
+        use std::io::Read;
+        buffer.clear();
+        std::fs::File::open(self.path_of(path))
+            .and_then(|mut file| file.read_to_end(buffer))
+            .map(|_| ())
             .map_err(|e| TreeError::new(path, TreeErrorKind::Io(e.to_string())))
     }
 }

@@ -46,8 +46,12 @@ pub struct Leftover {
 pub struct UpgradeFile {
     /// Its path.
     pub path: String,
-    /// Its text.
+    /// Its text (empty when `read_quickly`).
     pub text: String,
+    /// Read for a site whose completed release covers every entry
+    /// ([`Tree::load_for_site`], files/upgrade_scan.rs): its entries never
+    /// run there, and its text was not kept.
+    pub read_quickly: bool,
 }
 
 /// A release file as found in the tree.
@@ -164,6 +168,8 @@ impl Tree {
         }
 
         let mut released: Vec<Step> = Vec::new();
+        // The bytes of the `upgrade.toml` file being read quickly.
+        let mut buffer = Vec::new();
         let mut upgrade_files = BTreeMap::new();
         let mut release_files = BTreeMap::new();
         let mut components = BTreeMap::new();
@@ -258,6 +264,7 @@ impl Tree {
                             UpgradeFile {
                                 path: path.clone(),
                                 text,
+                                read_quickly: false,
                             },
                         );
                     }
@@ -281,36 +288,48 @@ impl Tree {
                 continue;
             }
             if rest == "upgrade.toml" {
-                let parsed = read(path).and_then(|text| {
-                    let quick = covered.as_ref().and_then(|covered| {
-                        upgrade_scan::read_covered(
-                            path,
-                            &text,
-                            &component,
-                            &|r| covered.contains(r),
-                            &mut released,
-                        )
-                    });
-                    match quick {
-                        Some(()) => Ok((text, Vec::new())),
-                        None => {
-                            upgrade_file::parse(path, &text, &component).map(|steps| (text, steps))
-                        }
-                    }
-                });
-                match parsed {
-                    Ok((text, steps)) => {
-                        released.extend(steps);
-                        upgrade_files.insert(
-                            component,
-                            UpgradeFile {
-                                path: path.clone(),
+                // A file whose every entry the site's release covers is read
+                // into one buffer used from file to file and not kept; any
+                // other is read and parsed in full.
+                let parsed = match &covered {
+                    Some(covered) => source.read_into(path, &mut buffer).and_then(|()| {
+                        let quick = std::str::from_utf8(&buffer).ok().and_then(|text| {
+                            upgrade_scan::read_covered(
+                                path,
                                 text,
-                            },
-                        );
+                                &component,
+                                &|r| covered.contains(r),
+                                &mut released,
+                            )
+                        });
+                        match quick {
+                            Some(()) => Ok(None),
+                            None => parse_upgrade(path, &component, std::mem::take(&mut buffer)),
+                        }
+                    }),
+                    None => source
+                        .read(path)
+                        .and_then(|bytes| parse_upgrade(path, &component, bytes)),
+                };
+                let (text, read_quickly) = match parsed {
+                    Ok(Some((text, steps))) => {
+                        released.extend(steps);
+                        (text, false)
                     }
-                    Err(e) => errors.push(e),
-                }
+                    Ok(None) => (String::new(), true),
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                upgrade_files.insert(
+                    component,
+                    UpgradeFile {
+                        path: path.clone(),
+                        text,
+                        read_quickly,
+                    },
+                );
             } else {
                 let file = rest.trim_start_matches("upgrades/");
                 match parse_step_file_name(file) {
@@ -395,7 +414,11 @@ impl Tree {
         let mut warnings = scan.warnings;
         for step in &steps {
             let (refused, warned) = crate::model::pre_lint::lint_step(step, |path| {
-                let upgrade = || upgrade_files.values().find(|f| f.path == path);
+                let upgrade = || {
+                    upgrade_files
+                        .values()
+                        .find(|f| f.path == path && !f.read_quickly)
+                };
                 standalone_texts
                     .get(path)
                     .or_else(|| upgrade().map(|f| &f.text))
@@ -444,4 +467,15 @@ impl Tree {
             _ => Err(TreeErrors::new(errors)),
         }
     }
+}
+
+/// A component's `db/upgrade.toml`, read in full: its text and steps.
+fn parse_upgrade(
+    path: &str,
+    component: &ComponentName,
+    bytes: Vec<u8>,
+) -> Result<Option<(String, Vec<Step>)>, TreeError> {
+    let text = utf8(path, bytes)?;
+    let steps = upgrade_file::parse(path, &text, component)?;
+    Ok(Some((text, steps)))
 }

@@ -282,3 +282,18 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn reading_into_a_buffer_gives_each_file_its_own_bytes() {
+    let (_dir, root) = scratch();
+    write(&root, "a.txt", &"long line\n".repeat(100));
+    write(&root, "b.txt", "short\n");
+    let tree = WorkTree::new(&root);
+    let mut buffer = Vec::new();
+    tree.read_into("a.txt", &mut buffer).expect("a");
+    assert_eq!(buffer, tree.read("a.txt").expect("a"));
+    tree.read_into("b.txt", &mut buffer).expect("b");
+    assert_eq!(buffer, b"short\n");
+    let missing = tree.read_into("c.txt", &mut buffer).expect_err("missing");
+    assert_eq!(missing.path, "c.txt");
+}

@@ -93,4 +93,8 @@ impl TreeSource for Listed<'_> {
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
         self.work.read(path)
     }
+
+    fn read_into(&self, path: &str, buffer: &mut Vec<u8>) -> Result<(), TreeError> {
+        self.work.read_into(path, buffer)
+    }
 }

@@ -96,6 +96,15 @@ fn a_site_that_completed_the_newest_release_reads_no_released_sql() {
     assert!(!body_read(&quick, "mod_forum/2008020100-c"));
     assert!(body_read(&quick, "core/2008030100-d"), "standalone: read");
     assert!(quick.release_files.is_empty(), "no row needs them");
+    // The files read quickly are known, their text is not kept, and the
+    // tree says so rather than give an empty text.
+    let core = &quick.upgrade_files[&ComponentName::core()];
+    assert!(core.read_quickly && core.text.is_empty());
+    assert_eq!(quick.file_text("lib/db/upgrade.toml"), None);
+    assert_eq!(
+        full.file_text("lib/db/upgrade.toml").as_deref(),
+        std::str::from_utf8(&mem.files["lib/db/upgrade.toml"]).ok()
+    );
     // A row of a step the tree no longer holds: the release files decide.
     let quick =
         Tree::load_for_site(&mem, &view("R2", &[("core", "2007010100-gone")])).expect("valid");
@@ -113,6 +122,10 @@ fn entries_pending_on_the_site_are_read_in_full() {
     mem.files.insert(path.into(), edited.into_bytes());
     let quick = Tree::load_for_site(&mem, &view("R1", &[])).expect("valid");
     assert!(!body_read(&quick, "core/2008010100-a"), "covered by R1");
+    // The file with a pending entry is read in full and kept.
+    let forum = &quick.upgrade_files[&ComponentName::parse("mod_forum").expect("valid")];
+    assert!(!forum.read_quickly);
+    assert_eq!(forum.text.as_bytes(), &mem.files[path][..]);
     let c = quick
         .step(&StepKey::parse("mod_forum/2008020100-c").expect("valid"))
         .expect("in the tree");

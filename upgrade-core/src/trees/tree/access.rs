@@ -5,7 +5,8 @@ use super::*;
 
 impl Tree {
     /// The text of a file of the tree as it was read (manifest, upgrade,
-    /// release or standalone step file).
+    /// release or standalone step file); `None` for an `upgrade.toml` read
+    /// quickly for a site (its text is not kept).
     pub fn file_text(&self, path: &str) -> Option<String> {
         if path == MANIFEST_FILE {
             return Some(self.manifest.text.clone());
@@ -15,7 +16,7 @@ impl Tree {
             .or_else(|| {
                 self.upgrade_files
                     .values()
-                    .find(|f| f.path == path)
+                    .find(|f| f.path == path && !f.read_quickly)
                     .map(|f| &f.text)
             })
             .or_else(|| {
