@@ -207,17 +207,23 @@ impl<'a> Scanner<'a> {
                 }
                 continue;
             }
-            let key_start = self.i;
-            while matches!(self.peek(), Some(b) if b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                self.i += 1;
-            }
-            let key = self.text.get(key_start..self.i)?;
-            self.skip_blank();
-            if key.is_empty() || self.peek() != Some(b'=') {
-                return None;
-            }
-            self.i += 1;
+            let key = match self.written_key() {
+                Some(key) => key,
+                None => {
+                    let key_start = self.i;
+                    while matches!(self.peek(), Some(b) if b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        self.i += 1;
+                    }
+                    let key = self.text.get(key_start..self.i)?;
+                    self.skip_blank();
+                    if key.is_empty() || self.peek() != Some(b'=') {
+                        return None;
+                    }
+                    self.i += 1;
+                    key
+                }
+            };
             self.skip_blank();
             let entry = entry.as_mut()?;
             if in_sql_table {
@@ -260,6 +266,28 @@ impl<'a> Scanner<'a> {
             Some(last) => each(&last),
             None => Some(()),
         }
+    }
+
+    /// A key spelled as `consolidate release` writes it, with its ` = `,
+    /// taken whole (one comparison instead of a byte at a time); any other
+    /// spelling is left to the general reading.
+    fn written_key(&mut self) -> Option<&'static str> {
+        let rest = self.b.get(self.i..)?;
+        let key = match rest.first()? {
+            b'n' => "name",
+            b'r' => "release",
+            b'p' => "phase",
+            b'c' => "checksum",
+            b's' => "sql",
+            _ => return None,
+        };
+        let written = rest
+            .strip_prefix(key.as_bytes())
+            .is_some_and(|after| after.starts_with(b" = "));
+        written.then(|| {
+            self.i += key.len() + 3;
+            key
+        })
     }
 
     /// A one-line `"..."` string without escapes.
