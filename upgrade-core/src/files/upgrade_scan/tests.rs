@@ -168,3 +168,24 @@ fn counts_line_ends_across_blocks() {
         }
     }
 }
+
+/// Keys spelled otherwise than `consolidate release` writes them (no
+/// spaces, more spaces, a tab) are read the same way, only not as quickly.
+#[test]
+fn other_spacing_reads_the_same_entries() {
+    let text = released_file();
+    let respaced = text
+        .replace("name = ", "name=")
+        .replace("release = ", "release  =  ")
+        .replace("phase = ", "phase\t= ");
+    assert_ne!(respaced, text);
+    let keys = |steps: Vec<Step>| {
+        steps
+            .into_iter()
+            .map(|s| (s.release().cloned(), s.key, s.phase, s.checksum))
+            .collect::<Vec<_>>()
+    };
+    let written = quick("f", &text, &|_| true).expect("read");
+    let other = quick("f", &respaced, &|_| true).expect("read");
+    assert_eq!(keys(other), keys(written));
+}
