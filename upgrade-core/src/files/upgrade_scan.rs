@@ -14,6 +14,7 @@
 //! always read in full.
 
 use crate::model::component::ComponentName;
+use crate::model::line_index::count_newlines;
 use crate::model::op_count::tick;
 use crate::model::release_name::ReleaseName;
 use crate::model::step::{Body, Checksum, DATABASES, Origin, Phase, Step, StepKey};
@@ -375,17 +376,6 @@ impl<'a> Scanner<'a> {
             }
         }
     }
-}
-
-/// How many `\n` bytes `bytes` holds, 64 at a time (the compiler turns
-/// each block into a few vector instructions).
-fn count_newlines(bytes: &[u8]) -> usize {
-    let mut blocks = bytes.chunks_exact(64);
-    let mut n = 0;
-    for block in &mut blocks {
-        n += usize::from(block.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>());
-    }
-    n + blocks.remainder().iter().filter(|&&b| b == b'\n').count()
 }
 
 /// Sets a field read once; a second one is left to the parser.

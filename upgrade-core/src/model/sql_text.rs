@@ -150,7 +150,7 @@ impl<'a> Iterator for Tokens<'a> {
             line: self.line,
             closed,
         };
-        self.line += text.bytes().filter(|&c| c == b'\n').count();
+        self.line += crate::model::line_index::count_newlines(text.as_bytes());
         self.pos = end;
         crate::model::op_count::tick(end - start);
         Some(token)

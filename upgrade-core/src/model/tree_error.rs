@@ -229,11 +229,7 @@ impl std::error::Error for TreeError {}
 /// builds a [`crate::model::line_index::LineIndex`] once instead.
 pub fn line_of(text: &str, offset: usize) -> usize {
     crate::model::op_count::tick(offset.min(text.len()));
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    crate::model::line_index::count_newlines(&text.as_bytes()[..offset.min(text.len())]) + 1
 }
 
 /// Every problem of a tree at once: what [`crate::Tree::load`] returns when

@@ -155,20 +155,6 @@ fn reading_is_linear_in_the_file() {
     );
 }
 
-#[test]
-fn counts_line_ends_across_blocks() {
-    // Every length around the 64-byte blocks, line ends at every spacing.
-    for len in 0..200 {
-        for every in 1..8 {
-            let bytes: Vec<u8> = (0..len)
-                .map(|i| if i % every == 0 { b'\n' } else { b'x' })
-                .collect();
-            let plain = bytes.iter().filter(|&&b| b == b'\n').count();
-            assert_eq!(count_newlines(&bytes), plain, "{len} bytes, every {every}");
-        }
-    }
-}
-
 /// Keys spelled otherwise than `consolidate release` writes them (no
 /// spaces, more spaces, a tab) are read the same way, only not as quickly.
 #[test]
