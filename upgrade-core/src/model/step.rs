@@ -82,6 +82,12 @@ impl PartialEq for StepKey {
 }
 
 impl StepKey {
+    /// Is the key spelled exactly `component` and `name` (as a ledger row
+    /// names it)? Names are compared first: they differ more.
+    pub fn is(&self, component: &str, name: &str) -> bool {
+        self.name.is(name) && self.component.as_str() == component
+    }
+
     /// Parses `component/name`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (c, n) = text

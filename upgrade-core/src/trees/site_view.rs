@@ -59,21 +59,15 @@ impl SiteView<'_> {
         // finds a row spelled exactly as its key; any other row is parsed.
         let mut keys = steps.iter().map(|s| &s.key).peekable();
         self.rows.iter().any(|&(component, step)| {
-            // Most rows are the next step: names first (they differ more).
-            if keys
-                .next_if(|k| k.name.is(step) && k.component.as_str() == component)
-                .is_some()
-            {
+            // Most rows are the next step.
+            if keys.next_if(|k| k.is(component, step)).is_some() {
                 return false;
             }
             while keys
                 .next_if(|k| (k.component.as_str(), k.name.as_str()) < (component, step))
                 .is_some()
             {}
-            if keys
-                .peek()
-                .is_some_and(|k| k.component.as_str() == component && k.name.as_str() == step)
-            {
+            if keys.peek().is_some_and(|k| k.is(component, step)) {
                 return false;
             }
             match (ComponentName::parse(component), StepName::parse(step)) {

@@ -12,11 +12,10 @@ pub(in crate::site::runner) fn keys_of<'r>(
         .collect()
 }
 
-/// Is `row` spelled exactly as the key of `step` (names first: they differ
-/// more)?
+/// Is `row` spelled exactly as the key of `step`?
 fn is_row(step: &Step, row: &LedgerRow) -> bool {
     crate::model::op_count::tick(1);
-    step.key.name.is(row.step()) && step.key.component.as_str() == row.component()
+    step.key.is(row.component(), row.step())
 }
 
 /// Where a ledger row's step is.
