@@ -38,7 +38,7 @@ impl Read {
     }
 
     /// Where row `i` starts in `text`, and where its columns end.
-    fn span(&self, i: usize) -> (usize, [usize; 4]) {
+    fn span(&self, i: usize) -> Span {
         let start = i
             .checked_sub(1)
             .and_then(|before| self.ends.get(before))
@@ -48,18 +48,20 @@ impl Read {
 
     /// The columns of row `i`.
     fn columns(&self, i: usize) -> [&str; 4] {
-        self.columns_at(self.span(i))
+        columns_in(&self.text, self.span(i))
     }
 
-    /// The columns of the row at `span`.
-    fn columns_at(&self, span: (usize, [usize; 4])) -> [&str; 4] {
-        columns_in(&self.text, span)
-    }
-
-    /// The row at `span`.
-    fn row_at(&self, span: (usize, [usize; 4])) -> LedgerRow {
-        let [component, step, checksum, applied_at] = self.columns_at(span);
-        LedgerRow::new(component, step, checksum, applied_at)
+    /// The rows built in reading order, then sorted as rows: for more rows
+    /// than the numbers below count.
+    fn sorted_as_rows(self) -> Vec<LedgerRow> {
+        let mut rows: Vec<LedgerRow> = (0..self.ends.len())
+            .map(|i| {
+                let [component, step, checksum, applied_at] = self.columns(i);
+                LedgerRow::new(component, step, checksum, applied_at)
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| (a.component(), a.step()).cmp(&(b.component(), b.step())));
+        rows
     }
 
     /// The rows sorted by `(component, step)` in byte order (the order of
@@ -67,9 +69,7 @@ impl Read {
     pub(super) fn sorted(self) -> Vec<LedgerRow> {
         let count = self.ends.len();
         if u32::try_from(count).is_err() {
-            let mut rows: Vec<LedgerRow> = (0..count).map(|i| self.row_at(self.span(i))).collect();
-            rows.sort_unstable_by(|a, b| (a.component(), a.step()).cmp(&(b.component(), b.step())));
-            return rows;
+            return self.sorted_as_rows();
         }
         let component = |i: usize| self.columns(i)[0];
         // Each row's component as a number in order of first sight (one
@@ -119,7 +119,7 @@ impl Read {
         // the rows themselves read a scattered place per row (a cache miss
         // or two each, a third of reading 100,000 rows).
         let mut bytes = vec![0u8; self.text.len()];
-        let mut spans = vec![(0usize, [0usize; 4]); count];
+        let mut spans: Vec<Span> = vec![(0, [0; 4]); count];
         let (mut row_at, mut byte_at) = (row_start.clone(), byte_start);
         for (i, &id) in firsts.iter().enumerate() {
             let place = place_of[id as usize];
@@ -134,14 +134,12 @@ impl Read {
         drop(firsts);
         // Whole rows of a text, moved: still text.
         let Ok(text) = String::from_utf8(bytes) else {
-            let mut rows: Vec<LedgerRow> = (0..count).map(|i| self.row_at(self.span(i))).collect();
-            rows.sort_unstable_by(|a, b| (a.component(), a.step()).cmp(&(b.component(), b.step())));
-            return rows;
+            return self.sorted_as_rows();
         };
         drop(self);
         // Each bucket sorted by step (a few kilobytes, in cache), equal
         // steps in reading order, and its rows built in that order.
-        let step = |span: &(usize, [usize; 4])| columns_in(&text, *span)[1];
+        let step = |span: &Span| columns_in(&text, *span)[1];
         let mut rows = Vec::with_capacity(count);
         for place in 0..places {
             let bucket = &mut spans[row_start[place]..row_start[place + 1]];
@@ -155,9 +153,11 @@ impl Read {
     }
 }
 
-/// The columns of the row at `span` (where it starts, where its columns
-/// end) of `text`.
-fn columns_in(text: &str, (start, ends): (usize, [usize; 4])) -> [&str; 4] {
+/// Where a row starts in a text, and where its columns end.
+type Span = (usize, [usize; 4]);
+
+/// The columns of the row at `span` of `text`.
+fn columns_in(text: &str, (start, ends): Span) -> [&str; 4] {
     let column = |from: usize, to: usize| text.get(from..to).unwrap_or_default();
     [
         column(start, ends[0]),
