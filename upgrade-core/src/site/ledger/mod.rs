@@ -192,8 +192,6 @@ impl Stored {
     }
 }
 
-/// Is `text` a recorded checksum (`sha256:` and 64 lowercase hex digits),
-/// as [`Checksum::from_recorded`] accepts, without copying it?
 /// Refuses the checksum `text` of the ledger row of `key` unless it is a
 /// recorded checksum (`sha256:` and 64 lowercase hex digits).
 pub fn check_checksum(database: &str, key: &StepKey, text: &str) -> Result<(), LedgerError> {
@@ -208,6 +206,8 @@ pub fn check_checksum(database: &str, key: &StepKey, text: &str) -> Result<(), L
     })
 }
 
+/// Is `text` a recorded checksum (`sha256:` and 64 lowercase hex digits),
+/// as [`Checksum::from_recorded`] accepts, without copying it?
 fn recorded_checksum(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64
