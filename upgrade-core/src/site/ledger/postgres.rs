@@ -21,7 +21,7 @@ use postgres::{Client, Config, IsolationLevel, NoTls};
 use write::write_change;
 
 use super::{
-    Access, Database, INTERRUPTED_KEY, InstalledComponent, Ledger, LedgerError, LedgerRow,
+    Access, Database, INTERRUPTED_KEY, InstalledComponent, Ledger, LedgerError,
     MARK_INTERRUPTED_SQL, SCHEMA_SQL, Session, SiteChange, SiteRecord, StepRun, StepRunError,
     Stored, application_name, check_schema_version, migration_sql, missing_site_row, now_utc,
     redact, seed_sql, site_record,
@@ -296,24 +296,20 @@ impl Ledger for PostgresLedger {
         let site = site_record(&db, site.0, site.1, site.2)?;
         // Before the rows: a caller loads what the record decides meanwhile.
         early(&site);
-        let rows = tx
+        let found = tx
             .query(
                 "SELECT component, step, checksum, applied_at FROM upgrade_ledger ORDER BY component COLLATE \"C\", step COLLATE \"C\"",
                 &[],
             )
-            .map_err(err)?
-            .into_iter()
-            .map(|r| {
-                // `try_get`: a NULL column is an error naming the ledger, not a panic.
-                Ok(LedgerRow::new(
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                ))
-            })
-            .collect::<Result<Vec<LedgerRow>, postgres::Error>>()
             .map_err(err)?;
+        let mut read = super::row_order::Read::default();
+        for r in &found {
+            // `try_get`: a NULL column is an error naming the ledger, not a panic.
+            let text = |i: usize| r.try_get::<_, &str>(i).map(str::as_bytes).map_err(err);
+            read.push([text(0)?, text(1)?, text(2)?, text(3)?]);
+        }
+        drop(found);
+        let rows = read.in_order().map_err(|e| e.in_ledger(&db))?;
         let interrupted: Option<String> = tx
             .query_opt(
                 "SELECT value FROM upgrade_meta WHERE key = $1",

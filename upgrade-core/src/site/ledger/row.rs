@@ -1,5 +1,7 @@
 //! One ledger row as stored, and the step identity it names.
 
+use std::sync::Arc;
+
 use crate::model::component::ComponentName;
 use crate::model::step::StepKey;
 use crate::model::step_name::StepName;
@@ -7,29 +9,20 @@ use crate::model::step_name::StepName;
 /// One row of the ledger, as stored (names are not validated: a row written
 /// by another tool may hold anything, and is then an orphan).
 ///
-/// The four columns are one text, read through accessors, held in the row
-/// itself when short (as every row this tool writes is): reading a site's
-/// 100,000 rows allocates nothing per row, and once sorted the rows lie in
-/// order in memory, so the passes that match them to steps read memory
-/// front to back (rows that were allocated one by one and then sorted sent
-/// every pass to a scattered place per row).
+/// The four columns are one text, read through accessors. Rows read from a
+/// ledger share one text, the rows' texts in sorted order one after the
+/// other (site/ledger/row_order.rs): reading a site's 100,000 rows builds
+/// one text and a small value per row, and the passes that match the rows
+/// to steps read that text front to back (rows that were allocated one by
+/// one and then sorted sent every pass to a scattered place per row).
 #[derive(Clone)]
-pub struct LedgerRow(Repr);
-
-/// The longest row (all four columns) held inline.
-const INLINE: usize = 180;
-
-#[derive(Clone)]
-enum Repr {
-    /// Where `step`, `checksum` and `applied_at` start, the length, then
-    /// the text (the bytes of `str`s, at their boundaries).
-    Inline {
-        starts: [u8; 3],
-        len: u8,
-        bytes: [u8; INLINE],
-    },
-    /// A longer row.
-    Heap { starts: [usize; 3], text: Box<str> },
+pub struct LedgerRow {
+    /// The text holding the row (and, for rows read together, the others).
+    text: Arc<String>,
+    /// Where the row starts in `text`.
+    start: usize,
+    /// Where its `component`, `step`, `checksum` and `applied_at` end.
+    ends: [usize; 4],
 }
 
 // Equality is written out to count comparisons in tests
@@ -64,56 +57,46 @@ impl LedgerRow {
     /// A row of these columns (`applied_at`: UTC, `YYYY-MM-DDTHH:MM:SSZ`).
     pub fn new(component: &str, step: &str, checksum: &str, applied_at: &str) -> LedgerRow {
         let columns = [component, step, checksum, applied_at];
-        let mut starts = [0; 3];
-        let mut len = component.len();
-        for (start, column) in starts.iter_mut().zip(&columns[1..]) {
-            *start = len;
+        let mut ends = [0; 4];
+        let mut len = 0;
+        for (end, column) in ends.iter_mut().zip(columns) {
             len += column.len();
+            *end = len;
         }
-        match u8::try_from(len) {
-            Ok(short) if len <= INLINE => {
-                let mut bytes = [0; INLINE];
-                let mut at = 0;
-                for column in columns {
-                    bytes[at..at + column.len()].copy_from_slice(column.as_bytes());
-                    at += column.len();
-                }
-                LedgerRow(Repr::Inline {
-                    // Each start is at most `len`, which fits a byte.
-                    starts: starts.map(|s| u8::try_from(s).unwrap_or(short)),
-                    len: short,
-                    bytes,
-                })
-            }
-            _ => LedgerRow(Repr::Heap {
-                starts,
-                text: columns.concat().into_boxed_str(),
-            }),
+        LedgerRow {
+            text: Arc::new(columns.concat()),
+            start: 0,
+            ends,
         }
     }
 
-    /// Where the columns start and the text's bytes: what makes two rows
-    /// equal, however each is held.
-    fn parts(&self) -> ([usize; 3], &[u8]) {
-        match &self.0 {
-            Repr::Inline { starts, len, bytes } => (
-                starts.map(usize::from),
-                bytes.get(..usize::from(*len)).unwrap_or_default(),
-            ),
-            Repr::Heap { starts, text } => (*starts, text.as_bytes()),
+    /// The row at `start` of `text`, its columns ending at `ends`, each a
+    /// character boundary of `text` (row_order.rs checks).
+    pub(super) fn within(text: &Arc<String>, start: usize, ends: [usize; 4]) -> LedgerRow {
+        LedgerRow {
+            text: Arc::clone(text),
+            start,
+            ends,
         }
+    }
+
+    /// Where the columns start in the row and its text: what makes two
+    /// rows equal, wherever each is held.
+    fn parts(&self) -> ([usize; 3], &str) {
+        let starts = [self.ends[0], self.ends[1], self.ends[2]].map(|e| e - self.start);
+        (starts, self.column_range(self.start, self.ends[3]))
+    }
+
+    /// The text from `from` to `to` (character boundaries, checked when the
+    /// row was built; empty if they were not).
+    fn column_range(&self, from: usize, to: usize) -> &str {
+        self.text.get(from..to).unwrap_or_default()
     }
 
     /// Column `i` (0 to 3) of the row.
     fn column(&self, i: usize) -> &str {
-        let (starts, bytes) = self.parts();
-        let from = i.checked_sub(1).map_or(0, |s| starts[s]);
-        let to = starts.get(i).copied().unwrap_or(bytes.len());
-        // Columns were `str`s: each slice is whole characters.
-        bytes
-            .get(from..to)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
+        let from = i.checked_sub(1).map_or(self.start, |s| self.ends[s]);
+        self.column_range(from, self.ends[i])
     }
 
     /// The `component` column.
@@ -151,7 +134,7 @@ impl LedgerRow {
     /// The width of `component/step` in bytes, as `key_text().len()` (for
     /// aligning listings without building the text).
     pub fn key_len(&self) -> usize {
-        self.parts().0[1] + 1
+        self.ends[1] - self.start + 1
     }
 }
 
@@ -208,11 +191,10 @@ mod tests {
             ("", "", "", "")
         );
         assert_eq!(empty.key_len(), 1);
-        // A row too long to be held inline reads back the same, and equals
-        // the same row however it is held.
-        let long = "x".repeat(INLINE);
-        let row = LedgerRow::new("core", &long, "sha256:ab", "é");
-        assert!(matches!(row.0, Repr::Heap { .. }));
+        // A row within a shared text reads back the same, and equals the
+        // same row however it is held.
+        let text = Arc::new(String::from("xxcorestepsha256:abé"));
+        let row = LedgerRow::within(&text, 2, [6, 10, 19, 21]);
         assert_eq!(
             (
                 row.component(),
@@ -220,20 +202,16 @@ mod tests {
                 row.checksum(),
                 row.applied_at()
             ),
-            ("core", long.as_str(), "sha256:ab", "é")
+            ("core", "step", "sha256:ab", "é")
         );
-        assert_eq!(row, LedgerRow::new("core", &long, "sha256:ab", "é"));
-        let fits = "x".repeat(INLINE - 4);
-        let row = LedgerRow::new("core", &fits, "", "");
-        assert!(matches!(row.0, Repr::Inline { .. }));
-        assert_eq!(row.step(), fits);
+        assert_eq!(row, LedgerRow::new("core", "step", "sha256:ab", "é"));
+        assert_eq!(row.key_len(), "core/step".len());
     }
 
     #[test]
-    fn a_row_is_a_few_cache_lines() {
-        // Three 64-byte lines on a 64-bit machine: the text inline, its
-        // length and where its columns start.
-        assert!(std::mem::size_of::<LedgerRow>() <= 192);
+    fn a_row_is_a_small_value() {
+        // The text is shared: a row is a pointer and five places.
+        assert!(std::mem::size_of::<LedgerRow>() <= 48);
     }
 
     #[test]

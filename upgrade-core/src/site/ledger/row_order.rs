@@ -11,27 +11,58 @@
 //! a scattered place per row too.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::LedgerRow;
 
 /// Rows as read: their columns one after the other in one text, and where
 /// each row's columns end. Nothing is built per row until the rows are in
 /// order ([`Read::sorted`]): reading appends to two lists, and the rows are
-/// built once, in sorted order, so they lie in that order in memory.
+/// built once, in sorted order, over one text holding them in that order.
 #[derive(Default)]
 pub(super) struct Read {
-    text: String,
+    /// The columns' bytes as the database gave them: checked to be text
+    /// once, when the rows are built.
+    text: Vec<u8>,
     /// Per row, where its `component`, `step`, `checksum` and `applied_at`
     /// end in `text` (the row starts where the one before ends).
     ends: Vec<[usize; 4]>,
 }
 
+/// A column whose bytes are not UTF-8 text.
+#[derive(Debug)]
+pub(super) struct NotText {
+    /// The row, counted from 0 in reading order.
+    pub row: usize,
+    /// The column, counted from 0: `component`, `step`, `checksum`,
+    /// `applied_at`.
+    pub column: usize,
+    /// What is wrong with its bytes.
+    pub error: String,
+}
+
+impl NotText {
+    /// The error of the ledger `db` holding this row.
+    pub(super) fn in_ledger(&self, db: &str) -> super::LedgerError {
+        const COLUMNS: [&str; 4] = ["component", "step", "checksum", "applied_at"];
+        super::LedgerError::Corrupt {
+            db: db.to_owned(),
+            what: format!(
+                "row {} of upgrade_ledger (in storage order): column {} is not UTF-8 text ({})",
+                self.row + 1,
+                COLUMNS.get(self.column).copied().unwrap_or("?"),
+                self.error
+            ),
+        }
+    }
+}
+
 impl Read {
-    /// Adds a row after the others.
-    pub(super) fn push(&mut self, component: &str, step: &str, checksum: &str, applied_at: &str) {
+    /// Adds a row after the others: the bytes of its four columns.
+    pub(super) fn push(&mut self, columns: [&[u8]; 4]) {
         let mut ends = [0; 4];
-        for (end, column) in ends.iter_mut().zip([component, step, checksum, applied_at]) {
-            self.text.push_str(column);
+        for (end, column) in ends.iter_mut().zip(columns) {
+            self.text.extend_from_slice(column);
             *end = self.text.len();
         }
         self.ends.push(ends);
@@ -46,44 +77,33 @@ impl Read {
         (start, self.ends.get(i).copied().unwrap_or([start; 4]))
     }
 
-    /// The columns of row `i`.
-    fn columns(&self, i: usize) -> [&str; 4] {
-        columns_in(&self.text, self.span(i))
-    }
-
-    /// The rows built in reading order, then sorted as rows: for more rows
-    /// than the numbers below count.
-    fn sorted_as_rows(self) -> Vec<LedgerRow> {
-        let mut rows: Vec<LedgerRow> = (0..self.ends.len())
-            .map(|i| {
-                let [component, step, checksum, applied_at] = self.columns(i);
-                LedgerRow::new(component, step, checksum, applied_at)
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| (a.component(), a.step()).cmp(&(b.component(), b.step())));
-        rows
+    /// The rows in reading order (a ledger that sorted them itself).
+    pub(super) fn in_order(self) -> Result<Vec<LedgerRow>, NotText> {
+        let spans: Vec<Span> = (0..self.ends.len()).map(|i| self.span(i)).collect();
+        let Read { text, ends: _ } = self;
+        built(text, &spans, |text| first_not_text(text, &spans))
     }
 
     /// The rows sorted by `(component, step)` in byte order (the order of
     /// `str` and of `COLLATE "C"`).
-    pub(super) fn sorted(self) -> Vec<LedgerRow> {
+    pub(super) fn sorted(self) -> Result<Vec<LedgerRow>, NotText> {
         let count = self.ends.len();
-        if u32::try_from(count).is_err() {
-            return self.sorted_as_rows();
-        }
-        let component = |i: usize| self.columns(i)[0];
+        let component = |i: usize| {
+            let (start, ends) = self.span(i);
+            self.text.get(start..ends[0]).unwrap_or_default()
+        };
         // Each row's component as a number in order of first sight (one
         // hash per row, none for a row of the same component as the one
         // before), then those numbers as places in byte order.
-        let mut seen: HashMap<&str, u32> = HashMap::new();
-        let mut last: Option<(&str, u32)> = None;
-        let firsts: Vec<u32> = (0..count)
+        let mut seen: HashMap<&[u8], usize> = HashMap::new();
+        let mut last: Option<(&[u8], usize)> = None;
+        let firsts: Vec<usize> = (0..count)
             .map(|i| {
                 let component = component(i);
                 match last {
                     Some((name, id)) if name == component => id,
                     _ => {
-                        let next = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+                        let next = seen.len();
                         let id = *seen.entry(component).or_insert(next);
                         last = Some((component, id));
                         id
@@ -91,11 +111,11 @@ impl Read {
                 }
             })
             .collect();
-        let mut names: Vec<(&str, u32)> = seen.into_iter().collect();
+        let mut names: Vec<(&[u8], usize)> = seen.into_iter().collect();
         names.sort_unstable();
         let mut place_of = vec![0usize; names.len()];
         for (place, &(_, id)) in names.iter().enumerate() {
-            place_of[id as usize] = place;
+            place_of[id] = place;
         }
         drop(names);
         // A bucket per component, in byte order: how many rows and bytes
@@ -104,7 +124,7 @@ impl Read {
         let mut row_start = vec![0usize; places + 1];
         let mut byte_start = vec![0usize; places + 1];
         for (i, &id) in firsts.iter().enumerate() {
-            let place = place_of[id as usize];
+            let place = place_of[id];
             let (start, ends) = self.span(i);
             row_start[place + 1] += 1;
             byte_start[place + 1] += ends[3] - start;
@@ -122,50 +142,85 @@ impl Read {
         let mut spans: Vec<Span> = vec![(0, [0; 4]); count];
         let (mut row_at, mut byte_at) = (row_start.clone(), byte_start);
         for (i, &id) in firsts.iter().enumerate() {
-            let place = place_of[id as usize];
+            let place = place_of[id];
             let (start, ends) = self.span(i);
             let to = byte_at[place];
             let len = ends[3] - start;
-            bytes[to..to + len].copy_from_slice(&self.text.as_bytes()[start..ends[3]]);
+            bytes[to..to + len].copy_from_slice(&self.text[start..ends[3]]);
             spans[row_at[place]] = (to, ends.map(|end| end - start + to));
             row_at[place] += 1;
             byte_at[place] += len;
         }
         drop(firsts);
-        // Whole rows of a text, moved: still text.
-        let Ok(text) = String::from_utf8(bytes) else {
-            return self.sorted_as_rows();
-        };
-        drop(self);
         // Each bucket sorted by step (a few kilobytes, in cache), equal
-        // steps in reading order, and its rows built in that order.
-        let step = |span: &Span| columns_in(&text, *span)[1];
-        let mut rows = Vec::with_capacity(count);
+        // steps in reading order.
+        let step = |span: &Span| bytes.get(span.1[0]..span.1[1]).unwrap_or_default();
         for place in 0..places {
             let bucket = &mut spans[row_start[place]..row_start[place + 1]];
             bucket.sort_unstable_by(|a, b| step(a).cmp(step(b)).then(a.0.cmp(&b.0)));
-            rows.extend(bucket.iter().map(|&span| {
-                let [component, step, checksum, applied_at] = columns_in(&text, span);
-                LedgerRow::new(component, step, checksum, applied_at)
-            }));
         }
-        rows
+        built(bytes, &spans, |_| self.not_text())
+    }
+
+    /// The first column, in reading order, that is not text.
+    fn not_text(&self) -> NotText {
+        let spans: Vec<Span> = (0..self.ends.len()).map(|i| self.span(i)).collect();
+        first_not_text(&self.text, &spans)
+    }
+}
+
+/// The rows at `spans` of `bytes`, which must be text with every column
+/// end a character boundary; otherwise what `not_text` finds.
+fn built(
+    bytes: Vec<u8>,
+    spans: &[Span],
+    not_text: impl FnOnce(&[u8]) -> NotText,
+) -> Result<Vec<LedgerRow>, NotText> {
+    // The whole text checked once (a check per column cost more than the
+    // sort); every column then starts and ends at a character boundary.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => return Err(not_text(e.as_bytes())),
+    };
+    if !spans
+        .iter()
+        .all(|(_, ends)| ends.iter().all(|&end| text.is_char_boundary(end)))
+    {
+        return Err(not_text(text.as_bytes()));
+    }
+    let text = Arc::new(text);
+    Ok(spans
+        .iter()
+        .map(|&(start, ends)| LedgerRow::within(&text, start, ends))
+        .collect())
+}
+
+/// The first column of the rows at `spans` of `bytes` that is not text
+/// (one always is when the whole is not, or a column ends inside a
+/// character: the row and column 0 otherwise).
+fn first_not_text(bytes: &[u8], spans: &[Span]) -> NotText {
+    for (row, &(start, ends)) in spans.iter().enumerate() {
+        let mut from = start;
+        for (column, &end) in ends.iter().enumerate() {
+            if let Err(error) = std::str::from_utf8(bytes.get(from..end).unwrap_or_default()) {
+                return NotText {
+                    row,
+                    column,
+                    error: error.to_string(),
+                };
+            }
+            from = end;
+        }
+    }
+    NotText {
+        row: 0,
+        column: 0,
+        error: "not UTF-8 text".to_owned(),
     }
 }
 
 /// Where a row starts in a text, and where its columns end.
 type Span = (usize, [usize; 4]);
-
-/// The columns of the row at `span` of `text`.
-fn columns_in(text: &str, (start, ends): Span) -> [&str; 4] {
-    let column = |from: usize, to: usize| text.get(from..to).unwrap_or_default();
-    [
-        column(start, ends[0]),
-        column(ends[0], ends[1]),
-        column(ends[1], ends[2]),
-        column(ends[2], ends[3]),
-    ]
-}
 
 /// `rows` sorted by `(component, step)` in byte order.
 #[cfg(test)]
@@ -173,13 +228,19 @@ pub(super) fn sorted(rows: Vec<LedgerRow>) -> Vec<LedgerRow> {
     let mut read = Read::default();
     for row in &rows {
         read.push(
-            row.component(),
-            row.step(),
-            row.checksum(),
-            row.applied_at(),
+            [
+                row.component(),
+                row.step(),
+                row.checksum(),
+                row.applied_at(),
+            ]
+            .map(str::as_bytes),
         );
     }
-    read.sorted()
+    match read.sorted() {
+        Ok(rows) => rows,
+        Err(e) => panic!("rows of text: {e:?}"),
+    }
 }
 
 #[cfg(test)]
@@ -249,5 +310,57 @@ mod tests {
         grouped.reverse();
         assert_eq!(sorted(input), expected);
         assert_eq!(sorted(grouped), expected);
+    }
+
+    #[test]
+    fn a_column_that_is_not_text_is_named_in_reading_order() {
+        for order in [Read::sorted, Read::in_order] {
+            let mut read = Read::default();
+            read.push([b"core", b"2001010100-a", b"sha256:ab", b"t"]);
+            read.push([b"mod", b"2001010100-a", b"sha\xff", b"t"]);
+            read.push([b"core", b"\xfe", b"sha256:ab", b"t"]);
+            let Err(e) = order(read) else {
+                panic!("bytes that are not text read as rows")
+            };
+            assert_eq!((e.row, e.column), (1, 2), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_character_split_across_two_columns_is_not_text() {
+        // "é" is two bytes: each column alone is not text, the two
+        // together are.
+        for order in [Read::sorted, Read::in_order] {
+            let mut read = Read::default();
+            read.push([b"core", b"2001010100-a", b"x", b"t"]);
+            read.push([b"core\xc3", b"\xa92001010100-b", b"x", b"t"]);
+            let Err(e) = order(read) else {
+                panic!("a split character read as rows")
+            };
+            assert_eq!((e.row, e.column), (1, 0), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn rows_in_reading_order_share_one_text() {
+        let mut read = Read::default();
+        read.push([
+            b"mod",
+            b"2001010100-a",
+            b"sha256:ab",
+            b"2001-01-01T00:00:00Z",
+        ]);
+        read.push([b"core", "é".as_bytes(), b"", b"t"]);
+        let rows = match read.in_order() {
+            Ok(rows) => rows,
+            Err(e) => panic!("{e:?}"),
+        };
+        assert_eq!(
+            rows,
+            [
+                LedgerRow::new("mod", "2001010100-a", "sha256:ab", "2001-01-01T00:00:00Z"),
+                LedgerRow::new("core", "é", "", "t"),
+            ]
+        );
     }
 }

@@ -22,6 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
@@ -262,6 +263,9 @@ fn open_error(db: &str, e: &rusqlite::Error) -> LedgerError {
     }
 }
 
+/// The ledger's columns, as read.
+const COLUMNS: [&str; 4] = ["component", "step", "checksum", "applied_at"];
+
 /// Maps a driver error to the ledger error that explains it.
 pub(in crate::site::ledger) fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
     match code_of(e) {
@@ -316,29 +320,37 @@ impl Ledger for SqliteLedger {
         // walk the primary-key index and look up every row in the table.
         // BINARY collation is byte order, as `str` orders.
         let mut stmt = tx
-            .prepare("SELECT component, step, checksum, applied_at FROM upgrade_ledger")
+            .prepare(&format!(
+                "SELECT {} FROM upgrade_ledger",
+                COLUMNS.join(", ")
+            ))
             .map_err(err)?;
         let mut read = super::row_order::Read::default();
         let mut found = stmt.query([]).map_err(err)?;
         while let Some(r) = found.next().map_err(err)? {
             // Borrowed from SQLite and copied once, into the rows read; a
-            // column that is not text is an error.
-            let text = |i: usize| -> rusqlite::Result<&str> {
-                let value = r.get_ref(i)?;
-                value.as_str().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(i, value.data_type(), e.into())
-                })
+            // column that is not text is an error (the bytes are checked to
+            // be UTF-8 once, all together, when the rows are built).
+            let text = |i: usize| -> rusqlite::Result<&[u8]> {
+                match r.get_ref(i)? {
+                    ValueRef::Text(bytes) => Ok(bytes),
+                    value => Err(rusqlite::Error::InvalidColumnType(
+                        i,
+                        COLUMNS[i].to_owned(),
+                        value.data_type(),
+                    )),
+                }
             };
-            read.push(
+            read.push([
                 text(0).map_err(err)?,
                 text(1).map_err(err)?,
                 text(2).map_err(err)?,
                 text(3).map_err(err)?,
-            );
+            ]);
         }
         drop(found);
         drop(stmt);
-        let rows = read.sorted();
+        let rows = read.sorted().map_err(|e| e.in_ledger(&db))?;
         let interrupted = tx
             .query_row(
                 "SELECT value FROM upgrade_meta WHERE key = ?1",

@@ -151,18 +151,33 @@ fn runs<T: Ord + Copy>(items: impl Iterator<Item = T>) -> BTreeMap<T, usize> {
 }
 
 /// The components of `rows` (sorted by component, as [`Stored`] holds
-/// them): one binary search per component, not a comparison per row.
+/// them): per component, a search from its first row for where its rows
+/// end (steps of 1, 2, 4, … rows, then halving the last step), not a
+/// comparison per row. A search from the first row looks near it, where a
+/// binary search over the rest looked at a scattered row each time.
 fn row_components(rows: &[LedgerRow]) -> BTreeSet<&str> {
     let mut out = BTreeSet::new();
     let mut rest = rows;
     while let Some(first) = rest.first() {
         let component = first.component();
         out.insert(component);
-        let end = rest.partition_point(|r| {
+        let same = |r: &LedgerRow| {
             crate::model::op_count::tick(1);
-            r.component() <= component
-        });
-        rest = rest.get(end.max(1)..).unwrap_or_default();
+            r.component() == component
+        };
+        // rest[..known] is this component's; rest[bound] is not, or the end.
+        let (mut known, mut bound) = (1, 1);
+        while rest.get(bound).is_some_and(same) {
+            known = bound + 1;
+            bound *= 2;
+        }
+        let bound = bound.min(rest.len());
+        let end = known
+            + rest
+                .get(known..bound)
+                .unwrap_or_default()
+                .partition_point(same);
+        rest = rest.get(end..).unwrap_or_default();
     }
     out
 }

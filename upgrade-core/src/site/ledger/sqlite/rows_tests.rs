@@ -230,4 +230,26 @@ fn a_column_that_is_not_text_is_an_error_naming_the_ledger() {
     let message = ledger.read().expect_err("a blob checksum").to_string();
     assert!(message.contains("site.db"), "{message}");
     assert!(message.contains("reading the ledger"), "{message}");
+    assert!(message.contains("checksum"), "{message}");
+}
+
+/// A text column whose bytes are not UTF-8 (SQLite stores what it is
+/// given) is an error naming the ledger, the row and the column.
+#[test]
+fn a_text_column_that_is_not_utf8_is_an_error_naming_the_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger = ledger_with_rows(&dir, 2);
+    ledger
+        .conn
+        .execute(
+            "UPDATE upgrade_ledger SET applied_at = CAST(X'32C3' AS TEXT) WHERE step = '2007010100-s00001' AND component = 'core'",
+            [],
+        )
+        .expect("bytes");
+    let message = ledger
+        .read()
+        .expect_err("bytes that are not UTF-8")
+        .to_string();
+    assert!(message.contains("site.db"), "{message}");
+    assert!(message.contains("column applied_at"), "{message}");
 }
