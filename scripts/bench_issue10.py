@@ -454,13 +454,15 @@ def wide(t, args, shm):
     c.commit()
     c.close()
     scratch = f"{shm}/bench10-prune-{os.getpid()}.db"
-    cov_prune = best(consolidate("prune", "--db", scratch), released, args.runs,
-                     before=lambda: copy_db(covered, scratch))
     # The same site fully released: release completed, rows pruned.
     done = f"{shm}/bench10-done-{os.getpid()}.db"
     copy_db(db, done)
     run(consolidate("apply", "--db", done), released)
-    empty_prune = best(consolidate("prune", "--db", done), released, args.runs)
+    # The two `prune` rows side by side, as the `status` rows below.
+    times = interleaved([("covered", consolidate("prune", "--db", scratch), released,
+                          lambda: copy_db(covered, scratch)),
+                         ("empty", consolidate("prune", "--db", done), released)], args.runs)
+    cov_prune, empty_prune = times["covered"], times["empty"]
     # The three `status` rows compared with each other, side by side: each
     # the best of at least 5 runs taken in turn, so a slow moment of a shared
     # machine hits all three (they take 0.1 to 0.4 s each).

@@ -27,6 +27,8 @@ pub(super) struct Read {
     /// Per row, where its `component`, `step`, `checksum` and `applied_at`
     /// end in `text` (the row starts where the one before ends).
     ends: Vec<[usize; 4]>,
+    /// Some row came before a row with a smaller `(component, step)`.
+    unordered: bool,
 }
 
 /// A column whose bytes are not UTF-8 text.
@@ -60,6 +62,16 @@ impl NotText {
 impl Read {
     /// Adds a row after the others: the bytes of its four columns.
     pub(super) fn push(&mut self, columns: [&[u8]; 4]) {
+        if !self.unordered
+            && let Some(&[component_end, step_end, _, _]) = self.ends.last()
+        {
+            let start = self.span(self.ends.len() - 1).0;
+            let before = (
+                self.text.get(start..component_end).unwrap_or_default(),
+                self.text.get(component_end..step_end).unwrap_or_default(),
+            );
+            self.unordered = before > (columns[0], columns[1]);
+        }
         let mut ends = [0; 4];
         for (end, column) in ends.iter_mut().zip(columns) {
             self.text.extend_from_slice(column);
@@ -80,13 +92,16 @@ impl Read {
     /// The rows in reading order (a ledger that sorted them itself).
     pub(super) fn in_order(self) -> Result<Vec<LedgerRow>, NotText> {
         let spans: Vec<Span> = (0..self.ends.len()).map(|i| self.span(i)).collect();
-        let Read { text, ends: _ } = self;
+        let Read { text, .. } = self;
         built(text, &spans, |text| first_not_text(text, &spans))
     }
 
     /// The rows sorted by `(component, step)` in byte order (the order of
-    /// `str` and of `COLLATE "C"`).
+    /// `str` and of `COLLATE "C"`): as read when they came in that order.
     pub(super) fn sorted(self) -> Result<Vec<LedgerRow>, NotText> {
+        if !self.unordered {
+            return self.in_order();
+        }
         let count = self.ends.len();
         let component = |i: usize| {
             let (start, ends) = self.span(i);
@@ -338,6 +353,35 @@ mod tests {
                 panic!("a split character read as rows")
             };
             assert_eq!((e.row, e.column), (1, 0), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn rows_read_in_order_are_not_sorted_again() {
+        let mut read = Read::default();
+        for (c, s) in [("core", "a"), ("core", "b"), ("mod", "a"), ("mod", "a")] {
+            read.push([c.as_bytes(), s.as_bytes(), b"", b""]);
+        }
+        assert!(!read.unordered);
+        // One row out of order, anywhere, is seen.
+        for at in 0..4 {
+            let mut read = Read::default();
+            let mut keys = [("core", "a"), ("core", "b"), ("mod", "a"), ("mod", "b")];
+            keys.swap(at, (at + 1) % 4);
+            for (c, s) in keys {
+                read.push([c.as_bytes(), s.as_bytes(), b"", b""]);
+            }
+            assert!(read.unordered, "{keys:?}");
+            let rows = sorted_rows(read);
+            assert_eq!(rows[0].step(), "a");
+            assert_eq!(rows[3].key_text(), "mod/b");
+        }
+    }
+
+    fn sorted_rows(read: Read) -> Vec<LedgerRow> {
+        match read.sorted() {
+            Ok(rows) => rows,
+            Err(e) => panic!("{e:?}"),
         }
     }
 

@@ -162,7 +162,10 @@ impl SqliteLedger {
                 self.conn
                     .execute_batch(&sql)
                     .map_err(|e| error(&db, "creating the ledger tables", &e))
-            }
+            }?;
+            key_order::store_in_key_order(&self.conn)
+                .map_err(|e| error(&db, "storing the ledger in key order", &e))
+                .map(drop)
         })();
         match result {
             Ok(()) => self
@@ -316,9 +319,10 @@ impl Ledger for SqliteLedger {
         let site = site_row(&tx, &db)?;
         // Before the rows: a caller loads what the record decides meanwhile.
         early(&site);
-        // The table in storage order, sorted here: SQLite's ORDER BY would
-        // walk the primary-key index and look up every row in the table.
-        // BINARY collation is byte order, as `str` orders.
+        // The table in storage order: key order when it is stored without
+        // a row id (sqlite/key_order.rs), sorted here otherwise (SQLite's
+        // ORDER BY would walk the primary-key index and look up every row
+        // in the table). BINARY collation is byte order, as `str` orders.
         let mut stmt = tx
             .prepare(&format!(
                 "SELECT {} FROM upgrade_ledger",
@@ -450,6 +454,7 @@ impl Ledger for SqliteLedger {
 
 mod any_row;
 mod delete;
+mod key_order;
 pub mod lock;
 mod maintenance;
 mod read_only;

@@ -253,3 +253,50 @@ fn a_text_column_that_is_not_utf8_is_an_error_naming_the_row() {
     assert!(message.contains("site.db"), "{message}");
     assert!(message.contains("column applied_at"), "{message}");
 }
+
+/// A ledger table with a row id (an earlier version of this tool made it),
+/// its rows stored out of key order: read sorted, then stored in key order
+/// by the next command that takes the lock, and read the same.
+#[test]
+fn a_ledger_stored_with_a_row_id_is_read_sorted_and_rebuilt_in_key_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("site.db");
+    drop(ledger_with_rows(&dir, 3));
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE old (component TEXT NOT NULL, step TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, step));
+             INSERT INTO old SELECT * FROM upgrade_ledger ORDER BY step DESC, component DESC;
+             DROP TABLE upgrade_ledger;
+             ALTER TABLE old RENAME TO upgrade_ledger;",
+        )
+        .expect("a table with a row id");
+    }
+    let stored_order = |path: &Path| -> Vec<String> {
+        let conn = Connection::open(path).expect("open");
+        let mut stmt = conn
+            .prepare("SELECT component || '/' || step FROM upgrade_ledger NOT INDEXED")
+            .expect("select");
+        stmt.query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .expect("rows")
+    };
+    let mut expected = stored_order(&path);
+    assert_eq!(
+        expected[0], "local_a/2007010100-s00002",
+        "stored newest first"
+    );
+    expected.sort();
+    let mut reader = SqliteLedger::open(&path, Access::Read)
+        .expect("open")
+        .expect("some");
+    assert_eq!(keys(&mut reader), expected, "sorted as read");
+    drop(reader);
+    let mut ledger = SqliteLedger::open(&path, Access::Apply)
+        .expect("open")
+        .expect("some");
+    assert_eq!(keys(&mut ledger), expected);
+    drop(ledger);
+    assert_eq!(stored_order(&path), expected, "stored in key order");
+}
