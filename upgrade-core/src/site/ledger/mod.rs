@@ -6,7 +6,8 @@
 //!
 //! The schema ([`SCHEMA_SQL`], version [`SCHEMA_VERSION`]) is the same SQL on
 //! both databases and is created, in one transaction, the first time a command
-//! writes; reading a site that has none is reading a fresh site. An older
+//! writes; reading a site that has none is reading a fresh site. (SQLite then
+//! stores the ledger table in key order, `sqlite/key_order.rs`.) An older
 //! schema is migrated ([`MIGRATIONS`]) in one transaction when a command takes
 //! the lock. A ledger whose tables exist but whose site row is missing, or
 //! whose schema version is not a known positive version, is corrupt: the site
