@@ -2,13 +2,17 @@
 //! in storage order (SQLite: walking the primary-key index would look up
 //! every row in the table).
 //!
-//! Rows are read into one text (nothing built per row). Each row's text is
-//! then copied, in reading order, into its component's bucket (components
-//! in byte order); each bucket, a few kilobytes, is sorted by step and its
-//! rows built. Every pass reads front to back: sorting the rows themselves
-//! read a scattered place per row, and built rows scattered on the heap
-//! sent every later pass over them (matching them to the tree's steps) to
-//! a scattered place per row too.
+//! Rows are read into one text (nothing built per row), the order checked
+//! as they come. Rows that came in key order (a SQLite table stored in key
+//! order, sqlite/key_order.rs; PostgreSQL's `ORDER BY`) are built over that
+//! text as they are. Otherwise each row's text is copied, in reading order,
+//! into its component's bucket (components in byte order) and each bucket,
+//! a few kilobytes, is sorted by step. Either way the rows are built over
+//! one text holding them in key order, checked to be UTF-8 once: every
+//! pass reads front to back, where sorting the rows themselves read a
+//! scattered place per row, and rows scattered on the heap sent every
+//! later pass over them (matching them to the tree's steps) to a scattered
+//! place per row too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
