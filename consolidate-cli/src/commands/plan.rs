@@ -168,20 +168,24 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         let mut list = String::new();
         for (i, s) in plan.steps.iter().enumerate() {
             let noop = s.body.for_database(database).is_none();
-            let notes = match (noop, s.transaction) {
-                (false, true) => String::new(),
-                (true, true) => format!("  (no-op on {database})"),
-                (false, false) => "  (no transaction)".to_string(),
-                (true, false) => format!("  (no-op on {database}, no transaction)"),
-            };
-            let key = format!("{}/{}", s.key.component.as_str(), s.key.name.as_str());
-            let _ = writeln!(
+            let (component, name) = (s.key.component.as_str(), s.key.name.as_str());
+            // Written piece by piece: nothing built per step.
+            let pad = width.saturating_sub(component.len() + 1 + name.len());
+            let _ = write!(
                 list,
-                "{:>number_width$}. {key:<width$}  {:<4}  {}{notes}",
+                "{:>number_width$}. {component}/{name}{:pad$}  {:<4}  {}",
                 i + 1,
+                "",
                 s.phase.as_str(),
-                s.location()
+                s.location_shown()
             );
+            let _ = match (noop, s.transaction) {
+                (false, true) => Ok(()),
+                (true, true) => write!(list, "  (no-op on {database})"),
+                (false, false) => write!(list, "  (no transaction)"),
+                (true, false) => write!(list, "  (no-op on {database}, no transaction)"),
+            };
+            list.push('\n');
         }
         out_raw!("{list}");
         if let Some(release) = &plan.completes {

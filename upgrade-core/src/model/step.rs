@@ -212,14 +212,38 @@ impl Step {
 
     /// Where it is defined, as `file` or `file:line`, for messages.
     pub fn location(&self) -> String {
-        match &self.origin {
-            Origin::Standalone { files } => files.join(", "),
+        self.location_shown().to_string()
+    }
+
+    /// [`Step::location`] written where it is shown, without building the
+    /// text (`plan` lists 100,000 of them).
+    pub fn location_shown(&self) -> Location<'_> {
+        Location(&self.origin)
+    }
+}
+
+/// Where a step is defined, as shown ([`Step::location_shown`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'a>(&'a Origin);
+
+impl std::fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Origin::Standalone { files } => {
+                for (i, path) in files.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(path)?;
+                }
+                Ok(())
+            }
             Origin::Released {
                 file,
                 line: Some(l),
                 ..
-            } => format!("{file}:{l}"),
-            Origin::Released { file, .. } => file.to_string(),
+            } => write!(f, "{file}:{l}"),
+            Origin::Released { file, .. } => f.write_str(file),
         }
     }
 }

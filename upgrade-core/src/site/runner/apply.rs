@@ -93,12 +93,16 @@ pub fn select<'t>(
     else {
         return Ok(steps);
     };
-    let selected: std::collections::HashSet<*const Step> =
-        steps.iter().map(|s| std::ptr::from_ref(*s)).collect();
+    // Selected: by address (a mark per step of the tree, no hashing).
+    let selected = tree.marked(&steps);
+    let is_selected = |p: &Step| match tree.position(p) {
+        Some(i) => selected[i],
+        None => steps.iter().any(|s| std::ptr::eq(*s, p)),
+    };
     let first: Vec<&'t Step> = pending[..=last]
         .iter()
         .copied()
-        .filter(|p| !selected.contains(&std::ptr::from_ref(*p)))
+        .filter(|p| !is_selected(p))
         .collect();
     if first.is_empty() {
         return Ok(steps);

@@ -75,17 +75,10 @@ pub(super) fn installed<'t>(
         .map(|c| c.component.as_str())
         .chain(by_baseline.iter().map(String::as_str))
         .collect();
-    // Steps come sorted by key and rows by component: a map entry per
-    // run of one component, not per step or row.
-    let steps_of: BTreeMap<&ComponentName, usize> =
-        runs(tree.steps.iter().map(|s| &s.key.component));
-    let pending_of: BTreeMap<&ComponentName, usize> =
-        runs(pending.iter().map(|s| &s.key.component));
     let with_rows = row_components(&stored.rows);
-    let applied_any = |c: &ComponentName| {
-        with_rows.contains(c.as_str())
-            || steps_of.get(c).copied().unwrap_or(0) > pending_of.get(c).copied().unwrap_or(0)
-    };
+    let with_applied = with_applied_steps(tree, pending);
+    let applied_any =
+        |c: &ComponentName| with_rows.contains(c.as_str()) || with_applied.contains(c);
     let mut out = Installed::default();
     let mut ranked: Vec<&InstallSnapshot> = tree
         .installs
@@ -127,6 +120,16 @@ pub(super) fn installed<'t>(
         .map(|c| (*c).to_string())
         .collect();
     out
+}
+
+/// The components with a step of the tree that is not `pending` (applied on
+/// the site: a ledger row, or a release that covers it): a mark per pending
+/// step, then one pass over the steps. (Counting pending steps per
+/// component in a map cost a map lookup per step: pending steps come in
+/// plan order, by date across components.)
+fn with_applied_steps<'t>(tree: &'t Tree, pending: &[&Step]) -> BTreeSet<&'t ComponentName> {
+    let is_pending = tree.marked(pending);
+    tree.components_where(|i| !is_pending[i])
 }
 
 /// How many times each item comes, counted run by run (one map entry per

@@ -56,8 +56,15 @@ pub fn site_components(tree: &Tree, steps: &[&Step]) -> BTreeSet<ComponentName> 
         .copied()
         .filter(|s| s.phase == Phase::Main)
         .collect();
-    // Each component once (not once per step).
-    let components: BTreeSet<&ComponentName> = main.iter().map(|s| &s.key.component).collect();
+    // Each component once (not once per step): the tree's steps marked,
+    // then walked component by component.
+    let marked = tree.marked(&main);
+    let mut components = tree.components_where(|i| marked[i]);
+    components.extend(
+        main.iter()
+            .filter(|s| tree.position(s).is_none())
+            .map(|s| &s.key.component),
+    );
     let mut site: BTreeSet<ComponentName> = components
         .into_iter()
         .filter(|c| tree.manifest.strategy == Strategy::Global || !tree.safe_to_disable(c))
@@ -87,6 +94,12 @@ pub fn site_components(tree: &Tree, steps: &[&Step]) -> BTreeSet<ComponentName> 
 /// The selected steps (in plan order) cut into segments by scope.
 pub fn segments<'t>(tree: &Tree, steps: &[&'t Step]) -> Vec<Segment<'t>> {
     let site = site_components(tree, steps);
+    // Looked up once per component of the tree, not per step.
+    let site_at = tree.per_component(|c| site.contains(c));
+    let on_site = |s: &Step| {
+        tree.position(s)
+            .map_or_else(|| site.contains(&s.key.component), |i| site_at[i])
+    };
     let mut out: Vec<Segment<'t>> = Vec::new();
     let mut push = |scope: Scope, step: &'t Step| match out.last_mut() {
         Some(last) if last.scope == scope => last.steps.push(step),
@@ -103,8 +116,7 @@ pub fn segments<'t>(tree: &Tree, steps: &[&'t Step]) -> Vec<Segment<'t>> {
             }
             continue;
         }
-        let (first, rest): (Vec<&Step>, Vec<&Step>) =
-            of_phase.partition(|s| site.contains(&s.key.component));
+        let (first, rest): (Vec<&Step>, Vec<&Step>) = of_phase.partition(|s| on_site(s));
         for step in first {
             push(Scope::Site, step);
         }

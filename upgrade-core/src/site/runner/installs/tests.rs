@@ -202,3 +202,34 @@ fn row_components_are_found_per_component_not_per_row() {
     assert!(super::row_components(&[]).is_empty());
     assert_eq!(super::row_components(&rows[..1]).len(), 1);
 }
+
+/// A component counts as having an applied step when any of its steps is
+/// not pending, whatever order the pending steps come in (plan order is by
+/// date across components).
+#[test]
+fn applied_steps_are_found_per_component_in_any_pending_order() {
+    let t = tree();
+    let names = |set: std::collections::BTreeSet<&ComponentName>| -> Vec<String> {
+        set.into_iter().map(ToString::to_string).collect()
+    };
+    let all: Vec<&Step> = t.steps.iter().collect();
+    assert!(super::with_applied_steps(&t, &all).is_empty());
+    assert_eq!(
+        names(super::with_applied_steps(&t, &[])),
+        ["core", "local_x", "mod_wiki"]
+    );
+    // Everything pending but core's second step, in date order.
+    let mut pending: Vec<&Step> = t
+        .steps
+        .iter()
+        .filter(|s| s.key.name.as_str() != "2008010200-b")
+        .collect();
+    pending.sort_by_key(|s| s.key.name.as_str());
+    assert_eq!(names(super::with_applied_steps(&t, &pending)), ["core"]);
+    // A step that is not the tree's own is no step of the tree.
+    let stray = t.steps[0].clone();
+    assert_eq!(
+        names(super::with_applied_steps(&t, &[&stray])),
+        ["core", "local_x", "mod_wiki"]
+    );
+}
