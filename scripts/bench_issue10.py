@@ -168,7 +168,8 @@ def interleaved(cases, runs):
     ts = {case[0]: [] for case in cases}
     for _ in range(runs):
         for label, cmd, cwd, *rest in cases:
-            before, ok = (rest + [None, (0,)])[:2]
+            before = rest[0] if rest else None
+            ok = rest[1] if len(rest) > 1 else (0,)
             if before:
                 before()
             ts[label].append(timed(cmd, cwd, ok))
