@@ -11,6 +11,9 @@ use upgrade_core::site::runner::{Runner, Selection};
 use super::status::{DbArg, site_tree};
 use crate::cli_error::{CliError, EXIT_OK};
 
+/// How much of the step list is written at a time.
+const LIST_CHUNK: usize = 64 * 1024;
+
 /// Parses `--phase`.
 pub fn parse_phase(text: &str) -> Result<Phase, String> {
     Phase::parse(text).ok_or_else(|| format!("`{text}` is not pre, main or post"))
@@ -164,8 +167,9 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
             .max()
             .unwrap_or(0);
         let number_width = plan.steps.len().to_string().len();
-        // One write for the list (stdout flushes every line otherwise).
-        let mut list = String::new();
+        // Written 64 KiB at a time (stdout flushes every line otherwise),
+        // through one buffer.
+        let mut list = String::with_capacity(LIST_CHUNK + 1024);
         for (i, s) in plan.steps.iter().enumerate() {
             let noop = s.body.for_database(database).is_none();
             let (component, name) = (s.key.component.as_str(), s.key.name.as_str());
@@ -186,6 +190,10 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
                 (true, false) => write!(list, "  (no-op on {database}, no transaction)"),
             };
             list.push('\n');
+            if list.len() >= LIST_CHUNK {
+                out_raw!("{list}");
+                list.clear();
+            }
         }
         out_raw!("{list}");
         if let Some(release) = &plan.completes {

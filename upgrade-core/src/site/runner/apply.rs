@@ -87,9 +87,11 @@ pub fn select<'t>(
         }
     }
     // Everything pending before the last selected step must run first.
+    // Pending keys are unique: looked for from the end, where the last
+    // selected step usually is.
     let Some(last) = steps
         .last()
-        .and_then(|l| pending.iter().position(|p| p.key == l.key))
+        .and_then(|l| pending.iter().rposition(|p| p.key == l.key))
     else {
         return Ok(steps);
     };
@@ -161,14 +163,18 @@ pub(super) fn after_run(
     status: &Status<'_>,
     steps: &[&Step],
 ) -> (Option<ReleaseName>, bool) {
-    // Steps of one tree: the same step is the same address (no key hashed).
-    let run: std::collections::HashSet<*const Step> =
-        steps.iter().map(|s| std::ptr::from_ref(*s)).collect();
+    // Steps of one tree: the same step is the same address (a mark per
+    // step of the tree, nothing hashed).
+    let run = tree.marked(steps);
+    let was_run = |p: &Step| match tree.position(p) {
+        Some(i) => run[i],
+        None => steps.iter().any(|s| std::ptr::eq(*s, p)),
+    };
     let left: Vec<&Step> = status
         .pending
         .iter()
         .copied()
-        .filter(|p| !run.contains(&std::ptr::from_ref(*p)))
+        .filter(|p| !was_run(p))
         .collect();
     let completes = status.release_to_complete.clone().filter(|newest| {
         let Some(newest_index) = tree.manifest.release_index(newest) else {
