@@ -95,9 +95,12 @@ impl Read {
 
     /// The rows in reading order (a ledger that sorted them itself).
     pub(super) fn in_order(self) -> Result<Vec<LedgerRow>, NotText> {
-        let spans: Vec<Span> = (0..self.ends.len()).map(|i| self.span(i)).collect();
-        let Read { text, .. } = self;
-        built(text, &spans, |text| first_not_text(text, &spans))
+        let Read { text, ends, .. } = self;
+        built(
+            text,
+            || spans_of(&ends),
+            |text| first_not_text(text, spans_of(&ends)),
+        )
     }
 
     /// The rows sorted by `(component, step)` in byte order (the order of
@@ -178,21 +181,28 @@ impl Read {
             let bucket = &mut spans[row_start[place]..row_start[place + 1]];
             bucket.sort_unstable_by(|a, b| step(a).cmp(step(b)).then(a.0.cmp(&b.0)));
         }
-        built(bytes, &spans, |_| self.not_text())
+        built(
+            bytes,
+            || spans.iter().copied(),
+            |_| first_not_text(&self.text, spans_of(&self.ends)),
+        )
     }
+}
 
-    /// The first column, in reading order, that is not text.
-    fn not_text(&self) -> NotText {
-        let spans: Vec<Span> = (0..self.ends.len()).map(|i| self.span(i)).collect();
-        first_not_text(&self.text, &spans)
-    }
+/// The spans of rows one after the other whose columns end at `ends`.
+fn spans_of(ends: &[[usize; 4]]) -> impl Iterator<Item = Span> + '_ {
+    ends.iter().scan(0, |start, &ends| {
+        let span = (*start, ends);
+        *start = ends[3];
+        Some(span)
+    })
 }
 
 /// The rows at `spans` of `bytes`, which must be text with every column
 /// end a character boundary; otherwise what `not_text` finds.
-fn built(
+fn built<I: Iterator<Item = Span>>(
     bytes: Vec<u8>,
-    spans: &[Span],
+    spans: impl Fn() -> I,
     not_text: impl FnOnce(&[u8]) -> NotText,
 ) -> Result<Vec<LedgerRow>, NotText> {
     // The whole text checked once (a check per column cost more than the
@@ -201,24 +211,20 @@ fn built(
         Ok(text) => text,
         Err(e) => return Err(not_text(e.as_bytes())),
     };
-    if !spans
-        .iter()
-        .all(|(_, ends)| ends.iter().all(|&end| text.is_char_boundary(end)))
-    {
+    if !spans().all(|(_, ends)| ends.iter().all(|&end| text.is_char_boundary(end))) {
         return Err(not_text(text.as_bytes()));
     }
     let text = Arc::new(text);
-    Ok(spans
-        .iter()
-        .map(|&(start, ends)| LedgerRow::within(&text, start, ends))
+    Ok(spans()
+        .map(|(start, ends)| LedgerRow::within(&text, start, ends))
         .collect())
 }
 
 /// The first column of the rows at `spans` of `bytes` that is not text
 /// (one always is when the whole is not, or a column ends inside a
 /// character: the row and column 0 otherwise).
-fn first_not_text(bytes: &[u8], spans: &[Span]) -> NotText {
-    for (row, &(start, ends)) in spans.iter().enumerate() {
+fn first_not_text(bytes: &[u8], spans: impl Iterator<Item = Span>) -> NotText {
+    for (row, (start, ends)) in spans.enumerate() {
         let mut from = start;
         for (column, &end) in ends.iter().enumerate() {
             if let Err(error) = std::str::from_utf8(bytes.get(from..end).unwrap_or_default()) {
