@@ -30,12 +30,56 @@ use crate::trees::step_cache::StepCache;
 use crate::trees::tree::{Tree, read_release_file};
 
 /// What a site already ran, as far as loading its tree needs it.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct SiteView<'a> {
     /// The release the site completed.
     pub completed: Option<ReleaseName>,
-    /// Its ledger rows, `(component, step)` as stored (borrowed from them).
-    pub rows: Vec<(&'a str, &'a str)>,
+    /// Its ledger rows, `(component, step)` as stored, in key order
+    /// (borrowed from them: nothing is built per row).
+    pub rows: &'a dyn RowNames,
+}
+
+impl Default for SiteView<'_> {
+    fn default() -> Self {
+        static NO_ROWS: RowPairs<'static> = RowPairs(&[]);
+        SiteView {
+            completed: None,
+            rows: &NO_ROWS,
+        }
+    }
+}
+
+impl std::fmt::Debug for SiteView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteView")
+            .field("completed", &self.completed)
+            .field("rows", &self.rows.count())
+            .finish()
+    }
+}
+
+/// The `(component, step)` of a site's ledger rows, in key order: what a
+/// [`SiteView`] reads of them (the ledger's rows give it without building a
+/// list of pairs; [`RowPairs`] gives it from such a list).
+pub trait RowNames: Sync {
+    /// How many rows.
+    fn count(&self) -> usize;
+    /// Each row's `(component, step)`, in order.
+    fn names(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_>;
+}
+
+/// Rows given as `(component, step)` pairs.
+#[derive(Debug, Clone, Copy)]
+pub struct RowPairs<'a>(pub &'a [(&'a str, &'a str)]);
+
+impl RowNames for RowPairs<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn names(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+        Box::new(self.0.iter().copied())
+    }
 }
 
 impl SiteView<'_> {
@@ -58,7 +102,8 @@ impl SiteView<'_> {
         // Rows and steps come in the same (byte) order: one forward walk
         // finds a row spelled exactly as its key; any other row is parsed.
         let mut keys = steps.iter().map(|s| &s.key).peekable();
-        self.rows.iter().any(|&(component, step)| {
+        let mut rows = self.rows.names();
+        rows.any(|(component, step)| {
             // Most rows are the next step.
             if keys.next_if(|k| k.is(component, step)).is_some() {
                 return false;
@@ -104,7 +149,7 @@ impl Unfinished {
         // that existed at the baseline's release, which release files may
         // name alone (site/runner/installs.rs).
         let fresh_with_baseline = view.completed.is_none()
-            && view.rows.is_empty()
+            && view.rows.count() == 0
             && self.tree.manifest.baseline.is_some();
         if fresh_with_baseline || view.needs_release_files(&self.tree.steps) {
             let read = |path: &str| utf8(path, source.read(path)?);

@@ -18,7 +18,7 @@ use crate::model::step::{Origin, Step, StepFiles, StepKey, parse_step_file_name}
 use crate::model::step_name::StepName;
 use crate::model::toml_doc::utf8;
 use crate::model::tree_error::{TreeError, TreeErrorKind, TreeErrors, TreeWarning};
-pub use crate::trees::site_view::{SiteView, Unfinished};
+pub use crate::trees::site_view::{RowNames, RowPairs, SiteView, Unfinished};
 use crate::trees::standalone::{
     Variant, by_step, file_body, forget_texts_equal_to_body, holding, is_leftover,
     standalone_file_body,
@@ -132,7 +132,7 @@ impl Tree {
     ) -> Result<(Tree, Vec<String>), TreeErrors> {
         let view = completed.map(|completed| SiteView {
             completed: completed.cloned(),
-            rows: Vec::new(),
+            ..SiteView::default()
         });
         let view = view.as_ref();
         let scan = source.scan()?;

@@ -138,6 +138,17 @@ impl LedgerRow {
     }
 }
 
+/// A site view reads the rows' names straight from them.
+impl crate::trees::site_view::RowNames for Vec<LedgerRow> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn names(&self) -> Box<dyn Iterator<Item = (&str, &str)> + '_> {
+        Box::new(self.iter().map(|r| (r.component(), r.step())))
+    }
+}
+
 /// The step identity of a row whose columns are `component` and `step`
 /// ([`LedgerRow::key`]).
 pub fn row_key(component: &str, step: &str) -> Option<StepKey> {

@@ -57,17 +57,12 @@ pub fn site_and_tree(url: &DatabaseUrl, work: &WorkTree) -> Result<(Stored, Tree
     let stored = stored?;
     let view = SiteView {
         completed: stored.site.release.clone(),
-        rows: stored
-            .rows
-            .iter()
-            .map(|r| (r.component(), r.step()))
-            .collect(),
+        rows: &stored.rows,
     };
     let tree = match early {
         Some((completed, part)) if completed == view.completed => part?.finish(&listed, &view)?,
         _ => Tree::load_for_site_cached(&listed, &view, &mut cache)?,
     };
-    drop(view);
     Ok((stored, tree))
 }
 

@@ -68,10 +68,10 @@ fn files() -> MemoryTree {
     mem
 }
 
-fn view<'a>(completed: &str, rows: &[(&'a str, &'a str)]) -> SiteView<'a> {
+fn view<'a>(completed: &str, rows: &'a RowPairs<'a>) -> SiteView<'a> {
     SiteView {
         completed: Some(release(completed)),
-        rows: rows.to_vec(),
+        rows,
     }
 }
 
@@ -84,7 +84,7 @@ fn body_read(tree: &Tree, key: &str) -> bool {
 fn a_site_that_completed_the_newest_release_reads_no_released_sql() {
     let mem = files();
     let full = Tree::load(&mem).expect("valid");
-    let quick = Tree::load_for_site(&mem, &view("R2", &[])).expect("valid");
+    let quick = Tree::load_for_site(&mem, &view("R2", &RowPairs(&[]))).expect("valid");
     let keys = |t: &Tree| {
         t.steps
             .iter()
@@ -106,8 +106,8 @@ fn a_site_that_completed_the_newest_release_reads_no_released_sql() {
         std::str::from_utf8(&mem.files["lib/db/upgrade.toml"]).ok()
     );
     // A row of a step the tree no longer holds: the release files decide.
-    let quick =
-        Tree::load_for_site(&mem, &view("R2", &[("core", "2007010100-gone")])).expect("valid");
+    let quick = Tree::load_for_site(&mem, &view("R2", &RowPairs(&[("core", "2007010100-gone")])))
+        .expect("valid");
     assert_eq!(quick.release_files.len(), 2);
 }
 
@@ -120,7 +120,7 @@ fn entries_pending_on_the_site_are_read_in_full() {
         .expect("utf8")
         .replace("CREATE TABLE c", "CREATE TABLE cc");
     mem.files.insert(path.into(), edited.into_bytes());
-    let quick = Tree::load_for_site(&mem, &view("R1", &[])).expect("valid");
+    let quick = Tree::load_for_site(&mem, &view("R1", &RowPairs(&[]))).expect("valid");
     assert!(!body_read(&quick, "core/2008010100-a"), "covered by R1");
     // The file with a pending entry is read in full and kept.
     let forum = &quick.upgrade_files[&ComponentName::parse("mod_forum").expect("valid")];
@@ -131,7 +131,7 @@ fn entries_pending_on_the_site_are_read_in_full() {
         .expect("in the tree");
     assert_ne!(c.checksum, c.computed(), "the edit is seen");
     // A site at a release the history does not know: everything is read.
-    let mut unknown = view("R1", &[]);
+    let mut unknown = view("R1", &RowPairs(&[]));
     unknown.completed = Some(release("R9"));
     let quick = Tree::load_for_site(&mem, &unknown).expect("valid");
     assert!(body_read(&quick, "core/2008010100-a"));
@@ -145,7 +145,7 @@ fn an_entry_tagged_with_an_unknown_release_is_read_in_full() {
         .expect("utf8")
         .replacen("release = \"R1\"", "release = \"R7\"", 1);
     mem.files.insert(path.into(), retagged.into_bytes());
-    let quick = Tree::load_for_site(&mem, &view("R2", &[])).expect("valid");
+    let quick = Tree::load_for_site(&mem, &view("R2", &RowPairs(&[]))).expect("valid");
     let a = quick
         .step(&StepKey::parse("core/2008010100-a").expect("valid"))
         .expect("in the tree");
@@ -161,7 +161,7 @@ fn errors_and_leftovers_are_those_of_the_full_load() {
         b"-- phase: sometimes\nSELECT 1;\n".to_vec(),
     );
     let full = Tree::load(&mem).expect_err("invalid").to_string();
-    let quick = Tree::load_for_site(&mem, &view("R2", &[]))
+    let quick = Tree::load_for_site(&mem, &view("R2", &RowPairs(&[])))
         .expect_err("invalid")
         .to_string();
     assert_eq!(quick, full);
@@ -171,7 +171,7 @@ fn errors_and_leftovers_are_those_of_the_full_load() {
         "lib/db/upgrades/2008010100-a.sql".into(),
         b"CREATE TABLE a (id INT);\n".to_vec(),
     );
-    let quick = Tree::load_for_site(&mem, &view("R2", &[])).expect("valid");
+    let quick = Tree::load_for_site(&mem, &view("R2", &RowPairs(&[]))).expect("valid");
     assert_eq!(quick.leftovers, Tree::load(&mem).expect("valid").leftovers);
     assert_eq!(quick.leftovers.len(), 1);
 }
