@@ -417,7 +417,7 @@ def wide(t, args, shm):
             os.remove(db + suffix)
     # Side by side, as the other rows comparing two of our commands.
     times = interleaved([("status", consolidate("status", "--db", db), p, None, (2,)),
-                         ("plan", consolidate("plan", "--db", db), p)], args.runs)
+                         ("plan", consolidate("plan", "--db", db), p)], max(args.runs, 5))
     st, pl = times["status"], times["plan"]
     row(f"`plan` on a fresh site, {n:,} steps", pl, "`status`", st, "<= 1.2x", pl <= 1.2 * st)
     setup_db(db)

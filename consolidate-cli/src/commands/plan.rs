@@ -173,16 +173,21 @@ pub fn run(root: &Option<PathBuf>, args: &Args) -> Result<u8, CliError> {
         for (i, s) in plan.steps.iter().enumerate() {
             let noop = s.body.for_database(database).is_none();
             let (component, name) = (s.key.component.as_str(), s.key.name.as_str());
-            // Written piece by piece: nothing built per step.
-            let pad = width.saturating_sub(component.len() + 1 + name.len());
-            let _ = write!(
-                list,
-                "{:>number_width$}. {component}/{name}{:pad$}  {:<4}  {}",
-                i + 1,
-                "",
-                s.phase.as_str(),
-                s.location_shown()
-            );
+            let phase = s.phase.as_str();
+            // Written piece by piece, padded by hand: nothing built per
+            // step, and the formatter only for the number and the place.
+            let _ = write!(list, "{:>number_width$}. ", i + 1);
+            list.push_str(component);
+            list.push('/');
+            list.push_str(name);
+            let pad = width.saturating_sub(component.len() + 1 + name.len()) + 2;
+            list.extend(std::iter::repeat_n(' ', pad));
+            list.push_str(phase);
+            list.extend(std::iter::repeat_n(
+                ' ',
+                4usize.saturating_sub(phase.len()) + 2,
+            ));
+            let _ = write!(list, "{}", s.location_shown());
             let _ = match (noop, s.transaction) {
                 (false, true) => Ok(()),
                 (true, true) => write!(list, "  (no-op on {database})"),
