@@ -339,30 +339,38 @@ mod tests {
 
     #[test]
     fn a_column_that_is_not_text_is_named_in_reading_order() {
-        for order in [Read::sorted, Read::in_order] {
-            let mut read = Read::default();
-            read.push([b"core", b"2001010100-a", b"sha256:ab", b"t"]);
-            read.push([b"mod", b"2001010100-a", b"sha\xff", b"t"]);
-            read.push([b"core", b"\xfe", b"sha256:ab", b"t"]);
-            let Err(e) = order(read) else {
-                panic!("bytes that are not text read as rows")
-            };
-            assert_eq!((e.row, e.column), (1, 2), "{e:?}");
-        }
-    }
-
-    #[test]
-    fn a_character_split_across_two_columns_is_not_text() {
-        // "é" is two bytes: each column alone is not text, the two
-        // together are.
-        for order in [Read::sorted, Read::in_order] {
-            let mut read = Read::default();
-            read.push([b"core", b"2001010100-a", b"x", b"t"]);
-            read.push([b"core\xc3", b"\xa92001010100-b", b"x", b"t"]);
-            let Err(e) = order(read) else {
-                panic!("a split character read as rows")
-            };
-            assert_eq!((e.row, e.column), (1, 0), "{e:?}");
+        let cases: [(&[[&[u8]; 4]], (usize, usize)); 2] = [
+            // Bytes that are no UTF-8 at all, the first in reading order
+            // named.
+            (
+                &[
+                    [b"core", b"2001010100-a", b"sha256:ab", b"t"],
+                    [b"mod", b"2001010100-a", b"sha\xff", b"t"],
+                    [b"core", b"\xfe", b"sha256:ab", b"t"],
+                ],
+                (1, 2),
+            ),
+            // "é" is two bytes split across two columns: each alone is not
+            // text, the two together are.
+            (
+                &[
+                    [b"core", b"2001010100-a", b"x", b"t"],
+                    [b"core\xc3", b"\xa92001010100-b", b"x", b"t"],
+                ],
+                (1, 0),
+            ),
+        ];
+        for (rows, expected) in cases {
+            for order in [Read::sorted, Read::in_order] {
+                let mut read = Read::default();
+                for &row in rows {
+                    read.push(row);
+                }
+                let Err(e) = order(read) else {
+                    panic!("bytes that are not text read as rows: {rows:?}")
+                };
+                assert_eq!((e.row, e.column), expected, "{e:?}");
+            }
         }
     }
 

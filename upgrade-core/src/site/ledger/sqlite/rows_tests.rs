@@ -213,45 +213,37 @@ fn any_row_reads_rows_until_one_passes() {
 }
 
 /// A row another tool wrote with a column that is not text (the schema
-/// forbids NULL, not a blob) is an error naming the ledger, not a panic and
-/// not a row read as something else.
+/// forbids NULL, not a blob), or a text column whose bytes are not UTF-8
+/// (SQLite stores what it is given), is an error naming the ledger and the
+/// column, not a panic and not a row read as something else.
 #[test]
 fn a_column_that_is_not_text_is_an_error_naming_the_ledger() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut ledger = ledger_with_rows(&dir, 2);
-    assert_eq!(keys(&mut ledger).len(), 4, "read before the blob");
-    ledger
-        .conn
-        .execute(
-            "UPDATE upgrade_ledger SET checksum = X'00FF' WHERE step = '2007010100-s00001' AND component = 'core'",
-            [],
-        )
-        .expect("blob");
-    let message = ledger.read().expect_err("a blob checksum").to_string();
-    assert!(message.contains("site.db"), "{message}");
-    assert!(message.contains("reading the ledger"), "{message}");
-    assert!(message.contains("checksum"), "{message}");
-}
-
-/// A text column whose bytes are not UTF-8 (SQLite stores what it is
-/// given) is an error naming the ledger, the row and the column.
-#[test]
-fn a_text_column_that_is_not_utf8_is_an_error_naming_the_row() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut ledger = ledger_with_rows(&dir, 2);
-    ledger
-        .conn
-        .execute(
-            "UPDATE upgrade_ledger SET applied_at = CAST(X'32C3' AS TEXT) WHERE step = '2007010100-s00001' AND component = 'core'",
-            [],
-        )
-        .expect("bytes");
-    let message = ledger
-        .read()
-        .expect_err("bytes that are not UTF-8")
-        .to_string();
-    assert!(message.contains("site.db"), "{message}");
-    assert!(message.contains("column applied_at"), "{message}");
+    for (set, named) in [
+        (
+            "checksum = X'00FF'",
+            ["reading the ledger", "checksum"].as_slice(),
+        ),
+        (
+            "applied_at = CAST(X'32C3' AS TEXT)",
+            ["row ", "column applied_at"].as_slice(),
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ledger = ledger_with_rows(&dir, 2);
+        assert_eq!(keys(&mut ledger).len(), 4, "read before the change");
+        ledger
+            .conn
+            .execute(
+                &format!("UPDATE upgrade_ledger SET {set} WHERE step = '2007010100-s00001' AND component = 'core'"),
+                [],
+            )
+            .expect("the change");
+        let message = ledger.read().expect_err(set).to_string();
+        assert!(message.contains("site.db"), "{message}");
+        for part in named {
+            assert!(message.contains(part), "{message}");
+        }
+    }
 }
 
 /// A ledger table with a row id (an earlier version of this tool made it),
