@@ -339,7 +339,9 @@ mod tests {
 
     #[test]
     fn a_column_that_is_not_text_is_named_in_reading_order() {
-        let cases: [(&[[&[u8]; 4]], (usize, usize)); 2] = [
+        // Rows of four columns' bytes, and the (row, column) named.
+        type Case<'a> = (&'a [[&'a [u8]; 4]], (usize, usize));
+        let cases: [Case; 2] = [
             // Bytes that are no UTF-8 at all, the first in reading order
             // named.
             (
