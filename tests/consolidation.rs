@@ -108,6 +108,8 @@ fn output_does_not_depend_on_the_order_files_were_created_in() {
     // Create the tree's files in reverse order, into folders made in reverse order.
     let tree = TempTree::empty();
     let mut files = snapshot(&fixture("demo"));
+    // As git holds the fixture (copy_dir leaves the step cache out too).
+    files.retain(|(rel, _)| !rel.starts_with(".consolidate/"));
     files.reverse();
     for (rel, bytes) in &files {
         let path = tree.path().join(rel);
