@@ -95,17 +95,14 @@ pub fn select<'t>(
     else {
         return Ok(steps);
     };
-    // Selected: by address (a mark per step of the tree, no hashing).
-    let selected = tree.marked(&steps);
-    let is_selected = |p: &Step| match tree.position(p) {
-        Some(i) => selected[i],
-        None => steps.iter().any(|s| std::ptr::eq(*s, p)),
+    let first: Vec<&'t Step> = {
+        let selected = tree.among(&steps);
+        pending[..=last]
+            .iter()
+            .copied()
+            .filter(|p| !selected(p))
+            .collect()
     };
-    let first: Vec<&'t Step> = pending[..=last]
-        .iter()
-        .copied()
-        .filter(|p| !is_selected(p))
-        .collect();
     if first.is_empty() {
         return Ok(steps);
     }
@@ -163,13 +160,8 @@ pub(super) fn after_run(
     status: &Status<'_>,
     steps: &[&Step],
 ) -> (Option<ReleaseName>, bool) {
-    // Steps of one tree: the same step is the same address (a mark per
-    // step of the tree, nothing hashed).
-    let run = tree.marked(steps);
-    let was_run = |p: &Step| match tree.position(p) {
-        Some(i) => run[i],
-        None => steps.iter().any(|s| std::ptr::eq(*s, p)),
-    };
+    // Steps of one tree: the same step is the same address.
+    let was_run = tree.among(steps);
     let left: Vec<&Step> = status
         .pending
         .iter()

@@ -59,6 +59,17 @@ impl Tree {
         marked
     }
 
+    /// Whether a step is one of `steps`, by address: a mark per step of the
+    /// tree ([`Tree::marked`]), nothing hashed; a step of another tree is
+    /// looked for in `steps`.
+    pub fn among<'s>(&'s self, steps: &'s [&Step]) -> impl Fn(&Step) -> bool + 's {
+        let marked = self.marked(steps);
+        move |step| match self.position(step) {
+            Some(i) => marked[i],
+            None => steps.iter().any(|s| std::ptr::eq(*s, step)),
+        }
+    }
+
     /// The components of the steps at the positions `keep` holds for, each
     /// once: one pass over the steps, sorted by key, and a set entry per
     /// component (a set of names built step by step compared a dozen names
@@ -170,9 +181,14 @@ mod tests {
             names(t.components_where(|i| !marked[i])),
             ["core", "mod_a", "mod_b"]
         );
-        // A step of another tree (a copy) is not marked.
+        // A step of another tree (a copy) is not marked, but is among the
+        // steps it is one of.
         let copy = t.steps[0].clone();
         assert_eq!(t.marked(&[&copy]), [false; 6]);
+        let with_copy = [&copy, &t.steps[4]];
+        let among = t.among(&with_copy);
+        assert!(among(&copy) && among(&t.steps[4]));
+        assert!(!among(&t.steps[0]) && !among(&t.steps[1]));
         // One decision per component, in key order.
         let mut asked = Vec::new();
         let per = t.per_component(|c| {
