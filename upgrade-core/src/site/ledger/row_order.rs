@@ -47,10 +47,12 @@ pub(super) struct NotText {
     pub error: String,
 }
 
+/// The ledger's columns, in the order rows are read.
+pub(super) const COLUMNS: [&str; 4] = ["component", "step", "checksum", "applied_at"];
+
 impl NotText {
     /// The error of the ledger `db` holding this row.
     pub(super) fn in_ledger(&self, db: &str) -> super::LedgerError {
-        const COLUMNS: [&str; 4] = ["component", "step", "checksum", "applied_at"];
         super::LedgerError::Corrupt {
             db: db.to_owned(),
             what: format!(

@@ -25,6 +25,7 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use super::row_order::COLUMNS;
 use super::{
     Access, Database, INTERRUPTED_KEY, Ledger, LedgerError, MARK_INTERRUPTED_SQL, SCHEMA_SQL,
     SiteChange, SiteRecord, StepRun, StepRunError, Stored, check_schema_version, migration_sql,
@@ -265,9 +266,6 @@ fn open_error(db: &str, e: &rusqlite::Error) -> LedgerError {
         },
     }
 }
-
-/// The ledger's columns, as read.
-const COLUMNS: [&str; 4] = ["component", "step", "checksum", "applied_at"];
 
 /// Maps a driver error to the ledger error that explains it.
 pub(in crate::site::ledger) fn error(db: &str, action: &str, e: &rusqlite::Error) -> LedgerError {
