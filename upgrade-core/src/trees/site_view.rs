@@ -61,7 +61,7 @@ impl std::fmt::Debug for SiteView<'_> {
 /// The `(component, step)` of a site's ledger rows, in key order: what a
 /// [`SiteView`] reads of them (the ledger's rows give it without building a
 /// list of pairs; [`RowPairs`] gives it from such a list).
-pub trait RowNames: Sync {
+pub trait RowNames {
     /// How many rows.
     fn count(&self) -> usize;
     /// Each row's `(component, step)`, in order.
