@@ -414,14 +414,9 @@ impl Tree {
         let mut warnings = scan.warnings;
         for step in &steps {
             let (refused, warned) = crate::model::pre_lint::lint_step(step, |path| {
-                let upgrade = || {
-                    upgrade_files
-                        .values()
-                        .find(|f| f.path == path && !f.read_quickly)
-                };
                 standalone_texts
                     .get(path)
-                    .or_else(|| upgrade().map(|f| &f.text))
+                    .or_else(|| kept_upgrade_text(&upgrade_files, path))
                     .map(String::as_str)
                     .or_else(|| file_body(step, path))
             });
@@ -467,6 +462,18 @@ impl Tree {
             _ => Err(TreeErrors::new(errors)),
         }
     }
+}
+
+/// The text of the `upgrade.toml` at `path` among `files`, when it was kept
+/// (not for one read quickly for a site).
+fn kept_upgrade_text<'a>(
+    files: &'a BTreeMap<ComponentName, UpgradeFile>,
+    path: &str,
+) -> Option<&'a String> {
+    files
+        .values()
+        .find(|f| f.path == path && !f.read_quickly)
+        .map(|f| &f.text)
 }
 
 /// A component's `db/upgrade.toml`, read in full: its text and steps.

@@ -13,12 +13,7 @@ impl Tree {
         }
         self.standalone_texts
             .get(path)
-            .or_else(|| {
-                self.upgrade_files
-                    .values()
-                    .find(|f| f.path == path && !f.read_quickly)
-                    .map(|f| &f.text)
-            })
+            .or_else(|| kept_upgrade_text(&self.upgrade_files, path))
             .or_else(|| {
                 self.component_files
                     .values()
